@@ -1,0 +1,14 @@
+// The swtool command tree. Each sub-command lives in its own file and is loaded on use.
+import { defineCommand } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+export const main = defineCommand({
+  meta: { name: "swtool", version: VERSION, description: "Amazon Sidewalk manufacturing line toolkit" },
+  subCommands: {
+    smsn: () => import("./smsn.ts").then((m) => m.default),
+    csr: () => import("./csr.ts").then((m) => m.default),
+    verify: () => import("./verify.ts").then((m) => m.default),
+  },
+});

@@ -1,0 +1,35 @@
+// Output for every command: human text through consola on stderr/stdout, or, with the global
+// --json flag, exactly one JSON document (or one event per line) on stdout for scripts and MES.
+import { consola, LogLevels } from "consola";
+
+export const output = {
+  json: false,
+  verbose: false,
+  quiet: false,
+};
+
+export function configureOutput(flags: { json: boolean; verbose: boolean; quiet: boolean }): void {
+  Object.assign(output, flags);
+  consola.level = flags.quiet ? LogLevels.warn : flags.verbose ? LogLevels.debug : LogLevels.info;
+  // Keep stdout for results (and JSON); progress and diagnostics go to stderr.
+  consola.options.stdout = process.stderr;
+  consola.options.stderr = process.stderr;
+}
+
+/** Prints a command's result: `human()` for people, `data` as JSON with --json. */
+export function printResult(data: unknown, human: () => void): void {
+  if (output.json) process.stdout.write(JSON.stringify(data, null, 2) + "\n");
+  else human();
+}
+
+/** One machine-readable event per line (--json), e.g. for a factory MES. */
+export function emitEvent(event: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + "\n");
+}
+
+/** A plain line on stdout (results people and scripts read). */
+export function println(line = ""): void {
+  process.stdout.write(line + "\n");
+}
+
+export { consola as log };

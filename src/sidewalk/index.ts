@@ -1,0 +1,8 @@
+// The Sidewalk core: pure functions over bytes (SMSN, CSR, certificates, chains, roots).
+export * from "./bytes.ts";
+export * from "./curves.ts";
+export * from "./smsn.ts";
+export * from "./csr.ts";
+export * from "./chain.ts";
+export * from "./roots.ts";
+export * from "./pki.ts";

@@ -1,0 +1,67 @@
+// Verifies whatever an operator holds: a bare base64 chain, a signing-output JSON, or a control
+// log (single or consolidated). Used by `swtool verify`; pure apart from reading the file.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { FormatError } from "../errors.ts";
+import { parseControlLog } from "../controllog/format.ts";
+import { isSigningOutput, readSigningOutput } from "../formats/signing-output.ts";
+import { toHex } from "./bytes.ts";
+import { decodeChainBase64, verifyChain, type ChainReport } from "./chain.ts";
+import type { Curve } from "./curves.ts";
+
+export interface InspectedChain {
+  /** Where the chain came from, e.g. "controlLogs[3] ed25519". */
+  source: string;
+  /** The SMSN the container claims for this chain, when it claims one. */
+  claimedSmsn?: string;
+  report?: ChainReport;
+  /** A parse error or a claimed-SMSN mismatch. */
+  error?: string;
+}
+
+function inspectOne(source: string, base64: string, curve: Curve | undefined, claimedSmsn?: string): InspectedChain {
+  const out: InspectedChain = { source };
+  if (claimedSmsn !== undefined) out.claimedSmsn = claimedSmsn;
+  try {
+    const chain = decodeChainBase64(base64, curve, source);
+    out.report = verifyChain(chain);
+    const deviceSerial = toHex(chain.certs[0]!.serial);
+    if (claimedSmsn !== undefined && deviceSerial !== claimedSmsn.toLowerCase()) {
+      out.error = `device serial ${deviceSerial} is not the SMSN ${claimedSmsn} the file names`;
+    }
+  } catch (e) {
+    out.error = (e as Error).message;
+  }
+  return out;
+}
+
+/** `input` is a path to a JSON file, or the chain itself in base64. */
+export function inspectInput(input: string): InspectedChain[] {
+  const isFile = input.length < 4096 && existsSync(input) && statSync(input).isFile();
+  if (!isFile) {
+    if (/[\\/]|\.json$|\.txt$/i.test(input) && !/^[A-Za-z0-9+/=\s]+$/.test(input)) {
+      throw new FormatError(`${input}: no such file`, { advice: "give a path to a signing-output JSON or control log, or a base64 chain" });
+    }
+    return [inspectOne("chain", input, undefined)];
+  }
+  const text = readFileSync(input, "utf8");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    // A file holding just a base64 chain.
+    return [inspectOne(input, text, undefined)];
+  }
+  if (isSigningOutput(doc)) {
+    const o = readSigningOutput(doc);
+    return [inspectOne("eD25519", o.eD25519, "ed25519", o.metadata.smsn), inspectOne("p256R1", o.p256R1, "p256r1", o.metadata.smsn)];
+  }
+  if (typeof doc === "object" && doc !== null && "controlLogs" in doc) {
+    return parseControlLog(text).flatMap((e, i) => [
+      inspectOne(`controlLogs[${i}] ed25519`, e.ed25519Chain, "ed25519", e.serialNumber),
+      inspectOne(`controlLogs[${i}] p256r1`, e.p256r1Chain, "p256r1", e.serialNumber),
+    ]);
+  }
+  throw new FormatError(`${input}: JSON that is neither a signing output nor a control log`, {
+    advice: 'expected "eD25519"/"p256R1" keys (signing output) or "controlLogs" (control log)',
+  });
+}
