@@ -6,3 +6,4 @@ export * from "./csr.ts";
 export * from "./chain.ts";
 export * from "./roots.ts";
 export * from "./pki.ts";
+export * from "./signer.ts";

@@ -1,0 +1,92 @@
+// Signing a device: the step every flow shares (CLI sign, batch, production line). Takes the
+// device's two CSRs, checks them, has the DAK sign each public key with the SMSN, and returns
+// both chains only after they verify (and, for production, end at Amazon's root).
+import { VerificationError } from "../errors.ts";
+import { equal, toHex } from "./bytes.ts";
+import { assertChain, type Cert, type Chain, type ChainKind } from "./chain.ts";
+import { CURVES, type Curve } from "./curves.ts";
+import { verifyCsr, type Csr } from "./csr.ts";
+import { issueDeviceChain, type TestPki } from "./pki.ts";
+import type { Stage } from "./smsn.ts";
+
+/** What can sign device certificates: the HSM's Sidewalk cert store, or an in-memory test PKI. */
+export interface DakSigner {
+  readonly productTag: string;
+  readonly stage: Stage;
+  readonly kind: ChainKind;
+  /** The CA certificates above the device, DAK first, root last. */
+  caCerts(curve: Curve): readonly Cert[];
+  /** A raw signature (64 bytes; P-256 as r || s) by the DAK over `message`. */
+  sign(curve: Curve, message: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface DeviceChains {
+  smsn: Uint8Array;
+  ed25519: Chain;
+  p256r1: Chain;
+}
+
+export interface SignDeviceOptions {
+  /** The SMSN the PC computed from device type, DSN and APID; the CSRs must carry it. */
+  expectedSmsn?: Uint8Array;
+  /** Accept CSRs without a proof-of-possession signature (legacy PEM-key flow). */
+  allowUnsignedCsr?: boolean;
+}
+
+function checkCsr(csr: Csr, curve: Curve, allowUnsigned: boolean): void {
+  const name = CURVES[curve].display;
+  if (csr.curve !== curve) throw new VerificationError(`the ${name} CSR is a ${CURVES[csr.curve].display} CSR`, { advice: "the two CSRs look swapped" });
+  if (!CURVES[curve].isValidPublicKey(csr.publicKey)) throw new VerificationError(`the ${name} CSR's public key is not a valid ${name} point`);
+  if (csr.signature === undefined) {
+    if (!allowUnsigned) throw new VerificationError(`the ${name} CSR has no signature`, { advice: "a device CSR is signed by the device key; ask the device for a fresh CSR" });
+    return;
+  }
+  if (!verifyCsr(csr)) {
+    throw new VerificationError(`the ${name} CSR's signature does not verify with its own public key`, {
+      advice: "the CSR was corrupted in transfer or copy; ask the device for a fresh CSR",
+    });
+  }
+}
+
+export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): Promise<DeviceChains> {
+  const allowUnsigned = options.allowUnsignedCsr ?? false;
+  checkCsr(ed25519Csr, "ed25519", allowUnsigned);
+  checkCsr(p256r1Csr, "p256r1", allowUnsigned);
+  if (!equal(ed25519Csr.smsn, p256r1Csr.smsn)) {
+    throw new VerificationError(`the CSRs name different SMSNs (Ed25519 ${toHex(ed25519Csr.smsn)}, P-256 ${toHex(p256r1Csr.smsn)})`, {
+      advice: "both CSRs must come from the same device session",
+    });
+  }
+  const smsn = ed25519Csr.smsn;
+  if (options.expectedSmsn && !equal(smsn, options.expectedSmsn)) {
+    throw new VerificationError(`the device's SMSN ${toHex(smsn)} is not the SMSN ${toHex(options.expectedSmsn)} computed from device type, DSN and APID`, {
+      advice: "check the device type, DSN, APID and stage given to the device",
+    });
+  }
+  const chains = {} as Record<Curve, Chain>;
+  for (const csr of [ed25519Csr, p256r1Csr]) {
+    const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
+    // Verify before anything leaves this function: a bad chain must never reach a device or a log.
+    assertChain(chain, { amazonRoot: signer.stage === "production", smsn, devicePublicKey: csr.publicKey });
+    chains[csr.curve] = chain;
+  }
+  return { smsn, ed25519: chains.ed25519, p256r1: chains.p256r1 };
+}
+
+/** A DakSigner over test PKIs held in memory (tests, rehearsal, the demo without an HSM). */
+export class MemorySigner implements DakSigner {
+  constructor(
+    readonly productTag: string,
+    readonly stage: Stage,
+    private readonly pkis: Record<Curve, TestPki>,
+  ) {}
+  get kind(): ChainKind {
+    return this.pkis.ed25519.kind;
+  }
+  caCerts(curve: Curve): readonly Cert[] {
+    return this.pkis[curve].caCerts;
+  }
+  async sign(curve: Curve, message: Uint8Array): Promise<Uint8Array> {
+    return CURVES[curve].sign(message, this.pkis[curve].privateKeys[0]!);
+  }
+}
