@@ -13,6 +13,9 @@ export interface Csr {
   signature?: Uint8Array;
 }
 
+/** "an Ed25519" / "a P-256". */
+const withArticle = (curve: Curve) => `${curve === "ed25519" ? "an" : "a"} ${CURVES[curve].display}`;
+
 function csrLengths(curve: Curve): { unsigned: number; signed: number } {
   const c = CURVES[curve];
   const unsigned = c.publicKeyLength + SMSN_LENGTH;
@@ -40,8 +43,8 @@ export function decodeCsr(data: Uint8Array, curve?: Curve): Csr {
   if (data.length !== lengths.signed && data.length !== lengths.unsigned) {
     const other = csrCurveFromLength(data.length);
     throw new FormatError(
-      `csr.decode: ${data.length} bytes is not a ${CURVES[expected].display} CSR (expected ${lengths.signed}, or ${lengths.unsigned} unsigned)` +
-        (other ? `; it has the length of a ${CURVES[other].display} CSR` : ""),
+      `csr.decode: ${data.length} bytes is not ${withArticle(expected)} CSR (expected ${lengths.signed}, or ${lengths.unsigned} unsigned)` +
+        (other ? `; it has the length of ${withArticle(other)} CSR` : ""),
       { advice: other ? "the Ed25519 and P-256 CSRs look swapped" : "copy the whole base64 text again" },
     );
   }
