@@ -93,3 +93,29 @@ export function entryObject(e: ControlLogEntry): object {
 export function serialiseControlLog(entries: ControlLogEntry[]): string {
   return JSON.stringify({ controlLogs: entries.map(entryObject) });
 }
+
+/**
+ * A control log file's text as the reference signing tool writes it (`json.dumps(indent=2)`
+ * followed by a newline), so files from either tool look the same to a diff.
+ */
+export function formatControlLog(entries: ControlLogEntry[]): string {
+  return JSON.stringify({ controlLogs: entries.map(entryObject) }, null, 2) + "\n";
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** `yyyyMMddHHmmss` in local time, as the reference's `time.strftime("%Y%m%d%H%M%S", localtime())`. */
+export function controlLogStamp(now: Date): string {
+  return `${pad(now.getFullYear(), 4)}${pad(now.getMonth() + 1)}${pad(now.getDate())}${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+}
+
+/**
+ * `C_CONTROL_LOG_<yyyyMMddHHmmss>.txt`; a second log in the same second gets `_2`, `_3`, ...
+ * before the extension (the reference sleeps a second instead).
+ */
+export function controlLogFileName(now: Date, copy = 1): string {
+  return `C_CONTROL_LOG_${controlLogStamp(now)}${copy > 1 ? `_${copy}` : ""}.txt`;
+}
+
+/** Names of control log files, with or without a collision suffix. */
+export const CONTROL_LOG_FILE_RE = /^C_CONTROL_LOG_\d{14}(?:_\d+)?\.txt$/;
