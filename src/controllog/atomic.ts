@@ -121,11 +121,11 @@ async function claimName(dir: string, tmp: string, nameFor: NameFor): Promise<st
 }
 
 /** Writes `data` to a new file in `dir` named by `nameFor`; returns its path. */
-export function publishFileSync(dir: string, nameFor: NameFor, data: string | Uint8Array): string {
+export function publishFileSync(dir: string, nameFor: NameFor, data: string | Uint8Array, mode = 0o644): string {
   const tmp = temporaryPath(dir);
   let fd: number;
   try {
-    fd = openSync(tmp, "wx", 0o644);
+    fd = openSync(tmp, "wx", mode);
   } catch (e) {
     throw failed("create a file in", dir, e);
   }

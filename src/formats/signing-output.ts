@@ -3,7 +3,7 @@
 //  "devicePrivKeyEd25519"?, "devicePrivKeyP256R1"?}, "applicationServerPublicKey"?: hex}
 import { FormatError } from "../errors.ts";
 
-export interface SigningOutput {
+export interface SignOutput {
   eD25519: string;
   p256R1: string;
   label: string;
@@ -20,7 +20,7 @@ export function isSigningOutput(doc: unknown): boolean {
   return typeof doc === "object" && doc !== null && ("eD25519" in doc || "p256R1" in doc);
 }
 
-export function readSigningOutput(doc: unknown): SigningOutput {
+export function readSigningOutput(doc: unknown): SignOutput {
   if (!isSigningOutput(doc)) throw new FormatError('signing output: expected "eD25519" and "p256R1" keys');
   const d = doc as Record<string, unknown>;
   for (const k of ["eD25519", "p256R1"]) {
@@ -29,5 +29,5 @@ export function readSigningOutput(doc: unknown): SigningOutput {
   const meta = d.metadata;
   if (typeof meta !== "object" || meta === null) throw new FormatError('signing output: "metadata" is missing');
   if (typeof (meta as Record<string, unknown>).smsn !== "string") throw new FormatError('signing output: "metadata.smsn" is missing');
-  return doc as SigningOutput;
+  return doc as SignOutput;
 }

@@ -1,0 +1,119 @@
+// Batch signing: one device per CSV row over one HSM session pool. Each good row gets its
+// output JSON and control log; a bad row is reported and the others go on (unless fail-fast).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FormatError, SwtoolError, UsageError } from "../errors.ts";
+import { writeControlLog, controlLogEntryFor } from "../controllog/writer.ts";
+import { publishFile, exactName } from "../controllog/atomic.ts";
+import { parseCsvRecords } from "../formats/csv.ts";
+import { toHex } from "../sidewalk/bytes.ts";
+import type { DakSigner } from "../sidewalk/signer.ts";
+import { deviceRequest, type DeviceInputs } from "./request.ts";
+import { formatJson } from "./output.ts";
+import { signRequest } from "./sign.ts";
+
+/** Columns a batch file may have (underscore or hyphen spelling); `dsn` is required. */
+export const BATCH_COLUMNS = [
+  "dsn", "eddsa_csr", "ecdsa_csr", "ed25519_private_key_file", "p256r1_private_key_file",
+  "ed25519_private_key", "p256r1_private_key", "device_type", "apid", "board_id",
+] as const;
+type Column = (typeof BATCH_COLUMNS)[number];
+
+export interface BatchRow {
+  /** 1-based line in the file (the header is line 1). */
+  line: number;
+  inputs: DeviceInputs;
+}
+
+export function readBatchFile(path: string, defaults: DeviceInputs): BatchRow[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read the batch file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const { header, records } = parseCsvRecords(text, path);
+  const columns = header.map((h) => h.toLowerCase().replace(/-/g, "_"));
+  for (const c of columns) {
+    if (!(BATCH_COLUMNS as readonly string[]).includes(c)) {
+      throw new FormatError(`${path}: unknown column ${JSON.stringify(c)}`, { advice: `columns are: ${BATCH_COLUMNS.join(", ")}` });
+    }
+  }
+  if (!columns.includes("dsn")) throw new FormatError(`${path}: no "dsn" column`, { advice: "the first line names the columns, e.g. dsn,ed25519_private_key_file,p256r1_private_key_file" });
+  return records.map((record, n) => {
+    const get = (c: Column) => {
+      const k = header[columns.indexOf(c)];
+      const v = k === undefined ? undefined : record[k]?.trim();
+      return v === "" ? undefined : v;
+    };
+    const inputs: DeviceInputs = { ...defaults };
+    const set = <K extends keyof DeviceInputs>(key: K, value: DeviceInputs[K] | undefined) => {
+      if (value !== undefined) inputs[key] = value;
+    };
+    set("dsn", get("dsn"));
+    set("eddsaCsr", get("eddsa_csr"));
+    set("ecdsaCsr", get("ecdsa_csr"));
+    set("ed25519PrivateKeyFile", get("ed25519_private_key_file"));
+    set("p256r1PrivateKeyFile", get("p256r1_private_key_file"));
+    set("ed25519PrivateKey", get("ed25519_private_key"));
+    set("p256r1PrivateKey", get("p256r1_private_key"));
+    set("deviceType", get("device_type"));
+    set("apid", get("apid"));
+    set("boardId", get("board_id"));
+    return { line: n + 2, inputs };
+  });
+}
+
+export interface BatchResult {
+  line: number;
+  dsn?: string;
+  ok: boolean;
+  smsn?: string;
+  output?: string;
+  controlLog?: string;
+  error?: string;
+}
+
+export interface BatchOptions {
+  signer: DakSigner;
+  outDir: string;
+  controlLogDir?: string;
+  applicationServerPublicKey?: Uint8Array;
+  failFast?: boolean;
+  /** Checks one row's inputs before signing (the same refusals as a single `sign`). */
+  check: (inputs: DeviceInputs) => void;
+  onResult?: (r: BatchResult) => void;
+}
+
+/** Output file for a device: named after its DSN, never overwriting an earlier one. */
+async function writeOutput(dir: string, name: string, text: string): Promise<string> {
+  return publishFile(dir, exactName(join(dir, name)), async (file) => {
+    await file.writeFile(text);
+  });
+}
+
+export async function runBatch(rows: BatchRow[], o: BatchOptions): Promise<BatchResult[]> {
+  const results: BatchResult[] = [];
+  for (const row of rows) {
+    const result: BatchResult = { line: row.line, ok: false };
+    if (row.inputs.dsn) result.dsn = row.inputs.dsn;
+    try {
+      o.check(row.inputs);
+      const request = deviceRequest(row.inputs, o.signer.stage);
+      const signed = await signRequest(o.signer, request, o.applicationServerPublicKey);
+      result.smsn = toHex(signed.chains.smsn);
+      const base = (row.inputs.dsn ?? result.smsn).replace(/[^A-Za-z0-9._-]/g, "_");
+      result.output = await writeOutput(o.outDir, `${base}.json`, formatJson(signed));
+      if (o.controlLogDir) {
+        result.controlLog = await writeControlLog(o.controlLogDir, [controlLogEntryFor(signed.chains, signed.apid!, signed.stage)]);
+      }
+      result.ok = true;
+    } catch (e) {
+      result.error = e instanceof SwtoolError ? e.message + (e.advice ? ` (${e.advice})` : "") : `internal error: ${(e as Error).message}`;
+    }
+    results.push(result);
+    o.onResult?.(result);
+    if (!result.ok && o.failFast) break;
+  }
+  return results;
+}

@@ -1,0 +1,52 @@
+// The device profile JSON of `aws iotwireless get-device-profile`: the application server
+// public key (Sidewalk.ApplicationServerPublicKey, hex) and the DAK metadata (APID, the most
+// signatures the DAK may make).
+import { readFileSync } from "node:fs";
+import { FormatError } from "../errors.ts";
+import { bytes, fromBase64, fromHex } from "../sidewalk/bytes.ts";
+
+export interface DakMetadata {
+  certificateId?: string;
+  apid?: string;
+  deviceTypeId?: string;
+  maxAllowedSignature?: number;
+}
+
+export interface DeviceProfile {
+  applicationServerPublicKey: Uint8Array;
+  dak: DakMetadata[];
+}
+
+export const APP_SERVER_KEY_LENGTH = 32;
+
+export function readDeviceProfile(path: string): DeviceProfile {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new FormatError(`${path}: cannot read the device profile JSON (${(e as Error).message})`, {
+      advice: "save the output of `aws iotwireless get-device-profile --id <profile id>` to this file",
+    });
+  }
+  const sidewalk = doc?.Sidewalk as Record<string, unknown> | undefined;
+  const hex = sidewalk?.ApplicationServerPublicKey;
+  if (typeof hex !== "string") throw new FormatError(`${path}: "Sidewalk.ApplicationServerPublicKey" is missing`, { advice: "is this a Sidewalk device profile?" });
+  const key = bytes(fromHex(hex, "Sidewalk.ApplicationServerPublicKey"), APP_SERVER_KEY_LENGTH, "Sidewalk.ApplicationServerPublicKey");
+  const dak = Array.isArray(sidewalk?.DakCertificateMetadata) ? (sidewalk.DakCertificateMetadata as Record<string, unknown>[]) : [];
+  return {
+    applicationServerPublicKey: key,
+    dak: dak.map((d) => ({
+      ...(typeof d.CertificateId === "string" ? { certificateId: d.CertificateId } : {}),
+      ...(typeof d.ApId === "string" ? { apid: d.ApId } : {}),
+      ...(typeof d.DeviceTypeId === "string" ? { deviceTypeId: d.DeviceTypeId } : {}),
+      ...(typeof d.MaxAllowedSignature === "number" ? { maxAllowedSignature: d.MaxAllowedSignature } : {}),
+    })),
+  };
+}
+
+/** `--app_server_public_key`: 64 hex characters or base64 of 32 bytes. */
+export function parseAppServerKey(text: string): Uint8Array {
+  const t = text.trim();
+  const raw = /^[0-9a-fA-F]{64}$/.test(t) ? fromHex(t, "app server public key") : fromBase64(t, "app server public key");
+  return bytes(raw, APP_SERVER_KEY_LENGTH, "app server public key");
+}

@@ -1,0 +1,130 @@
+// What one `swtool sign` invocation asks for, checked with the reference signing tool's rules
+// and refusals (same order, clearer words), before the HSM is touched.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { UsageError } from "../errors.ts";
+import { CURVES, type Curve } from "../sidewalk/curves.ts";
+import { decodeCsrBase64, type Csr } from "../sidewalk/csr.ts";
+import { computeSmsn, SMSN_LENGTH, stageFromProductTag, validateApid, type Stage } from "../sidewalk/smsn.ts";
+import { readPrivateKeyHex, readPrivateKeyPem, type DeviceKey } from "./keys.ts";
+
+/** The device-side inputs of one signing, in the reference tool's terms. */
+export interface DeviceInputs {
+  eddsaCsr?: string;
+  ecdsaCsr?: string;
+  ed25519PrivateKey?: string;
+  p256r1PrivateKey?: string;
+  ed25519PrivateKeyFile?: string;
+  p256r1PrivateKeyFile?: string;
+  generateSmsn?: boolean;
+  deviceType?: string;
+  dsn?: string;
+  apid?: string;
+  boardId?: string;
+}
+
+export interface SignOptions extends DeviceInputs {
+  product: string;
+  testCert?: boolean;
+  smsnLen?: number;
+  controlLogDir?: string;
+  controlLogVer?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
+/** A device ready to sign: both CSRs (unsigned ones in PEM-key mode) and what must match. */
+export interface DeviceRequest {
+  csrs: Record<Curve, Csr>;
+  /** Private keys when known (PEM-key mode or given as hex): they go in the output metadata. */
+  keys: Partial<Record<Curve, DeviceKey>>;
+  expectedSmsn?: Uint8Array;
+  apid?: string;
+  dsn?: string;
+  legacyKeys: boolean;
+}
+
+/** Stage from the product tag, as the reference: RNET_ / PREPROD_ / TEST_ or --test_cert. */
+export function stageFor(product: string, testCert = false): Stage {
+  if (!product.startsWith("RNET_") && !product.startsWith("PREPROD_") && testCert) return "test";
+  try {
+    return stageFromProductTag(product);
+  } catch (e) {
+    throw new UsageError(`unable to determine the stage from the product tag ${JSON.stringify(product)}`, {
+      advice: "product tags start with RNET_ (production), PREPROD_ (pre-production) or TEST_ (test); --test_cert forces the test stage",
+      cause: e,
+    });
+  }
+}
+
+/** The reference tool's refusals, checked before anything else happens. */
+export function checkSignOptions(o: SignOptions): void {
+  const refuse = (message: string, advice?: string) => {
+    throw new UsageError(message, advice ? { advice } : {});
+  };
+  if (o.smsnLen !== undefined && o.smsnLen !== SMSN_LENGTH) {
+    if (!(o.smsnLen > 0)) refuse(`--smsn_len must be greater than 0`);
+    if (o.generateSmsn) refuse("--smsn_len is not valid when generating the SMSN (--generate_smsn)");
+    refuse(`--smsn_len ${o.smsnLen} is not supported: Sidewalk device certificates carry the 32-byte SMSN`, "leave out --smsn_len");
+  }
+  if (o.generateSmsn && (!o.deviceType || !o.dsn || !o.apid)) {
+    refuse("--generate_smsn needs --device_type, --dsn and --apid", "give all three, as printed on the device label and in the Sidewalk console");
+  }
+  if (o.controlLogDir !== undefined) {
+    if (!existsSync(o.controlLogDir) || !statSync(o.controlLogDir).isDirectory()) {
+      refuse(`control log directory ${o.controlLogDir} doesn't exist`, "create it first; swtool never creates it, so a typo cannot send logs elsewhere");
+    }
+    if ((o.controlLogVer ?? "4-0-1") !== "4-0-1") refuse(`unsupported control log version ${o.controlLogVer}`, "use --control_log_ver 4-0-1");
+    if (!o.apid) refuse("the APID is needed to write control logs", "add --apid <4-character APID>");
+  }
+  if ((o.clientCert === undefined) !== (o.clientKey === undefined)) {
+    refuse("both the client certificate and the client key must be given", "add both --client_cert and --client_key, or neither");
+  }
+  if (o.ed25519PrivateKey !== undefined && o.ed25519PrivateKeyFile !== undefined) refuse("both --ed25519_private_key_file and --ed25519_private_key were given", "give one of them");
+  if (o.p256r1PrivateKey !== undefined && o.p256r1PrivateKeyFile !== undefined) refuse("both --p256r1_private_key_file and --p256r1_private_key were given", "give one of them");
+  if (o.eddsaCsr === undefined && o.ed25519PrivateKeyFile === undefined) {
+    refuse("no Ed25519 public key: give --eddsa_csr (CSR from the device) or --ed25519_private_key_file (legacy PEM-key flow)");
+  }
+  if (o.ecdsaCsr === undefined && o.p256r1PrivateKeyFile === undefined) {
+    refuse("no P-256 public key: give --ecdsa_csr (CSR from the device) or --p256r1_private_key_file (legacy PEM-key flow)");
+  }
+  if ((o.ecdsaCsr === undefined) !== (o.eddsaCsr === undefined)) refuse("both CSRs must be given: --eddsa_csr and --ecdsa_csr");
+  if (o.eddsaCsr === undefined && !o.generateSmsn) refuse("--generate_smsn is needed when no CSR is given (the SMSN is made from --device_type, --dsn and --apid)");
+  if (o.apid !== undefined) validateApid(o.apid);
+}
+
+function readKeyFile(path: string, curve: Curve): DeviceKey {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot open the ${CURVES[curve].display} key file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return readPrivateKeyPem(text, curve, path);
+}
+
+/** Turns checked options into the CSRs to sign (device CSRs, or built from key files). */
+export function deviceRequest(o: DeviceInputs, stage: Stage): DeviceRequest {
+  const expectedSmsn = o.generateSmsn
+    ? computeSmsn({ deviceType: o.deviceType!, dsn: o.dsn!, apid: o.apid!, stage, ...(o.boardId ? { boardId: o.boardId } : {}) })
+    : undefined;
+  const keys: Partial<Record<Curve, DeviceKey>> = {};
+  const csrs = {} as Record<Curve, Csr>;
+  const sources: [Curve, string | undefined, string | undefined, string | undefined, string][] = [
+    ["ed25519", o.eddsaCsr, o.ed25519PrivateKeyFile, o.ed25519PrivateKey, "ed25519_private_key"],
+    ["p256r1", o.ecdsaCsr, o.p256r1PrivateKeyFile, o.p256r1PrivateKey, "p256r1_private_key"],
+  ];
+  for (const [curve, csrText, keyFile, keyHex, keyField] of sources) {
+    if (keyFile !== undefined) keys[curve] = readKeyFile(keyFile, curve);
+    else if (keyHex !== undefined) keys[curve] = readPrivateKeyHex(keyHex, curve, keyField);
+    if (csrText !== undefined) {
+      csrs[curve] = decodeCsrBase64(csrText, curve, curve === "ed25519" ? "eddsa_csr" : "ecdsa_csr");
+    } else {
+      csrs[curve] = { curve, publicKey: keys[curve]!.publicKey, smsn: expectedSmsn! };
+    }
+  }
+  const request: DeviceRequest = { csrs, keys, legacyKeys: o.eddsaCsr === undefined };
+  if (expectedSmsn) request.expectedSmsn = expectedSmsn;
+  if (o.apid) request.apid = o.apid;
+  if (o.dsn) request.dsn = o.dsn;
+  return request;
+}

@@ -1,0 +1,36 @@
+// Signs one device request with the DAK and checks what the reference checks afterwards:
+// that any private key given belongs to the public key that was certified.
+import { VerificationError } from "../errors.ts";
+import { equal } from "../sidewalk/bytes.ts";
+import { CURVES, type Curve } from "../sidewalk/curves.ts";
+import { signDevice, type DakSigner, type DeviceChains } from "../sidewalk/signer.ts";
+import type { Stage } from "../sidewalk/smsn.ts";
+import type { DeviceKey } from "./keys.ts";
+import type { DeviceRequest } from "./request.ts";
+
+export interface SigningResult {
+  chains: DeviceChains;
+  stage: Stage;
+  apid?: string;
+  keys: Partial<Record<Curve, DeviceKey>>;
+  applicationServerPublicKey?: Uint8Array;
+}
+
+export async function signRequest(signer: DakSigner, request: DeviceRequest, applicationServerPublicKey?: Uint8Array): Promise<SigningResult> {
+  const chains = await signDevice(signer, request.csrs.ed25519, request.csrs.p256r1, {
+    ...(request.expectedSmsn ? { expectedSmsn: request.expectedSmsn } : {}),
+    allowUnsignedCsr: request.legacyKeys,
+  });
+  for (const curve of ["ed25519", "p256r1"] as const) {
+    const key = request.keys[curve];
+    if (key && !equal(key.publicKey, chains[curve].certs[0]!.publicKey)) {
+      throw new VerificationError(`the ${CURVES[curve].display} private key given does not match the public key in the CSR`, {
+        advice: "the key file belongs to another device, or the CSR was taken from another device",
+      });
+    }
+  }
+  const result: SigningResult = { chains, stage: signer.stage, keys: request.keys };
+  if (request.apid) result.apid = request.apid;
+  if (applicationServerPublicKey) result.applicationServerPublicKey = applicationServerPublicKey;
+  return result;
+}
