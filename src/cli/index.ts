@@ -10,6 +10,7 @@ export const main = defineCommand({
     smsn: () => import("./smsn.ts").then((m) => m.default),
     csr: () => import("./csr.ts").then((m) => m.default),
     verify: () => import("./verify.ts").then((m) => m.default),
+    keygen: () => import("./keygen.ts").then((m) => m.default),
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),
   },
