@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { SwtoolError } from "../errors.ts";
 
 /** The name to try for attempt `copy` (1, 2, 3, ...). */
@@ -188,4 +188,32 @@ export function exactName(path: string): NameFor {
     }
     return name;
   };
+}
+
+/**
+ * Replaces `path` whole (temporary file, fsync, rename over it): for outputs the operator named
+ * and a line script rewrites per device (`sign -o out.json`), where the reference overwrites too.
+ */
+export function replaceFileSync(path: string, data: string | Uint8Array, mode = 0o644): string {
+  const dir = dirname(path) || ".";
+  const tmp = temporaryPath(dir);
+  try {
+    const fd = openSync(tmp, "wx", mode);
+    try {
+      writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDirSync(dir);
+    return path;
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never created, or already renamed
+    }
+    throw failed("write", path, e);
+  }
 }
