@@ -1,0 +1,90 @@
+// swtool pki: the networked setup's local signing authority. `init` (on the signing server)
+// writes ca.pem/ca.key, server.pem/server.key and nginx.conf; `client` issues one line PC's
+// client certificate bundle (client.pem, client.key, ca.pem).
+import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient, KEY_ALGORITHMS, parseKeyAlgorithm } from "../pki/index.ts";
+import { printResult, println } from "./output.ts";
+
+function wholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a whole number`);
+  return Number(value);
+}
+
+const algorithms = Object.keys(KEY_ALGORITHMS).join(" | ");
+
+const init = defineCommand({
+  meta: { name: "init", description: "Create the signing server's CA, server certificate and nginx.conf" },
+  args: {
+    out: { type: "string", description: "Directory to write (created; existing files are never overwritten without --force)", required: true },
+    "server-name": { type: "string", description: "DNS name(s) and/or IP address(es) line PCs use to reach the server, comma-separated", required: true },
+    "key-algorithm": { type: "string", description: `${algorithms}`, default: DEFAULTS.keyAlgorithm },
+    "ca-days": { type: "string", description: "CA validity in days", default: String(DEFAULTS.caDays) },
+    "server-days": { type: "string", description: "Server certificate validity in days", default: String(DEFAULTS.serverDays) },
+    "ca-name": { type: "string", description: "CA common name", default: DEFAULTS.caName },
+    organization: { type: "string", description: "Organization (O) in every subject" },
+    "listen-port": { type: "string", description: "Port nginx listens on", default: String(DEFAULT_LISTEN_PORT) },
+    upstream: { type: "string", description: "yubihsm-connector address nginx proxies to", default: DEFAULT_UPSTREAM },
+    "cert-dir": { type: "string", description: "Directory nginx.conf refers to for the files (default: the absolute --out path)" },
+    force: { type: "boolean", description: "Overwrite existing files (invalidates every client certificate of the old CA)" },
+  },
+  async run({ args }) {
+    const result = await initAuthority({
+      out: args.out,
+      serverNames: ([] as string[]).concat(args["server-name"]),
+      keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
+      caDays: wholeNumber(args["ca-days"], "ca-days"),
+      serverDays: wholeNumber(args["server-days"], "server-days"),
+      caName: args["ca-name"],
+      ...(args.organization ? { organization: args.organization } : {}),
+      listenPort: wholeNumber(args["listen-port"], "listen-port"),
+      upstream: args.upstream,
+      ...(args["cert-dir"] ? { certDir: args["cert-dir"] } : {}),
+      force: args.force ?? false,
+    });
+    printResult(result, () => {
+      println(`CA:          ${result.ca.path} (key ${result.ca.keyPath}, 0600; keep it on this server only)`);
+      println(`             expires ${result.ca.notAfter}, SHA-256 ${result.ca.sha256}`);
+      println(`server:      ${result.server.path} (key ${result.server.keyPath}, 0600) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
+      println(`             expires ${result.server.notAfter}`);
+      println(`nginx.conf:  ${result.nginxConf}`);
+      println(`next: swtool pki client --ca ${result.dir} --name LINEPC-01`);
+    });
+  },
+});
+
+const client = defineCommand({
+  meta: { name: "client", description: "Issue a line PC's client certificate and key (clientAuth)" },
+  args: {
+    ca: { type: "string", description: "The directory `swtool pki init` wrote (holds ca.pem and ca.key)", required: true },
+    name: { type: "string", description: "Line PC name, the certificate's common name (e.g. LINEPC-07)", required: true },
+    out: { type: "string", description: "Bundle directory (default: <ca>/clients/<name>)" },
+    "key-algorithm": { type: "string", description: `${algorithms}`, default: DEFAULTS.keyAlgorithm },
+    days: { type: "string", description: "Validity in days", default: String(DEFAULTS.clientDays) },
+    organization: { type: "string", description: "Organization (O) in the subject" },
+    force: { type: "boolean", description: "Overwrite an existing bundle" },
+  },
+  async run({ args }) {
+    const result = await issueClient({
+      caDir: args.ca,
+      name: args.name,
+      ...(args.out ? { out: args.out } : {}),
+      keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
+      days: wholeNumber(args.days, "days"),
+      ...(args.organization ? { organization: args.organization } : {}),
+      force: args.force ?? false,
+    });
+    printResult(result, () => {
+      println(`client:  ${result.client.path} (CN=${result.client.subject}, expires ${result.client.notAfter})`);
+      println(`key:     ${result.client.keyPath} (0600)`);
+      println(`CA:      ${result.caPem}`);
+      println(`copy ${result.dir} to the line PC and sign with --ca_cert ca.pem --client_cert client.pem --client_key client.key`);
+    });
+  },
+});
+
+export default defineCommand({
+  meta: { name: "pki", description: "Local signing authority for the networked (nginx mutual TLS) setup" },
+  subCommands: { init, client },
+});
