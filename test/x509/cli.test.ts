@@ -1,0 +1,65 @@
+// swtool x509 end to end on the compiled binary: pubkey, ca init, issue, verify, with the
+// files checked by the real OpenSSL and the exit-code contract (0 ok, 1 failed, 2 usage).
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { swtool } from "../helpers/cli.ts";
+import { seed } from "../helpers/vectors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "swtool-x509-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const vector = seed.x509_device_public_key;
+const dump = join(dir, "console.txt");
+writeFileSync(dump, `boot noise 12 34\n${vector.console_dump}\nmore noise\n`);
+
+const openssl = (...args: string[]) => Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
+
+describe("swtool x509 (binary)", () => {
+  test("pubkey from a console capture file and from standard input", async () => {
+    expect(await swtool(["x509", "pubkey", dump])).toEqual({ code: 0, stdout: vector.pem, stderr: "" });
+    const r = await swtool(["x509", "pubkey", "-", "--json"], { stdin: vector.console_dump });
+    expect(JSON.parse(r.stdout).pem).toBe(vector.pem);
+    expect(await swtool(["x509", "pubkey", vector.der_hex])).toMatchObject({ code: 0, stdout: vector.pem });
+  });
+
+  test("pubkey refuses a truncated key with the reason", async () => {
+    const r = await swtool(["x509", "pubkey", vector.der_hex.slice(0, 100)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("error: x509.pubkey: truncated key: its DER declares 91 bytes but only 50 are there\n  fix: copy the whole key again (a P-256 key is 91 bytes of DER, 182 hex digits)\n");
+  });
+
+  test("ca init, issue, verify; openssl agrees", async () => {
+    const ca = join(dir, "ca");
+    const init = await swtool(["x509", "ca", "init", "--out", ca, "--subject", "CN=Line CA,O=Acme", "--key-type", "rsa2048"]);
+    expect(init.code).toBe(0);
+    expect(statSync(join(ca, "ca.key")).mode & 0o777).toBe(0o600);
+    const again = await swtool(["x509", "ca", "init", "--out", ca, "--subject", "CN=Line CA"]);
+    expect(again).toMatchObject({ code: 1, stderr: `error: ${join(ca, "ca.pem")} already exists\n  fix: choose another path, or add --force to replace it\n` });
+
+    const device = join(dir, "device.pem");
+    const issue = await swtool(["x509", "issue", "--pubkey", dump, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--subject", "CN=0123c4b09bb2b877ee", "--days", "30", "--out", device]);
+    expect(issue.code).toBe(0);
+    expect(openssl("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
+    expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(vector.pem);
+
+    const verify = await swtool(["x509", "verify", device, "--ca", join(ca, "ca.pem"), "--json"]);
+    expect(verify.code).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, certificate: { subject: "CN=0123c4b09bb2b877ee", issuer: "CN=Line CA, O=Acme" }, chain: ["CN=0123c4b09bb2b877ee", "CN=Line CA, O=Acme"] });
+
+    const other = join(dir, "other");
+    expect((await swtool(["x509", "ca", "init", "--out", other, "--subject", "CN=Line CA,O=Acme"])).code).toBe(0);
+    const wrong = await swtool(["x509", "verify", device, "--ca", join(other, "ca.pem")]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain("FAILED certificate signature: the signature does not verify with the issuer's key");
+    const mismatch = await swtool(["x509", "issue", "--pubkey", dump, "--ca", join(other, "ca.pem"), "--ca-key", join(ca, "ca.key")]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toContain("does not belong to the CA certificate");
+  });
+
+  test("usage errors exit 2", async () => {
+    expect((await swtool(["x509", "ca", "init", "--out", dir, "--subject", "CN=x", "--key-type", "ed25519"])).code).toBe(2);
+    expect((await swtool(["x509", "issue", "--pubkey", dump, "--ca", "nope.pem", "--ca-key", "nope.key"])).code).toBe(2);
+    expect((await swtool(["x509", "issue", "--pubkey", dump, "--ca", dump, "--ca-key", dump, "--days", "ten"])).code).toBe(2);
+  });
+});
