@@ -1,0 +1,301 @@
+// The Sidewalk certificate store on a YubiHSM 2: finds the product's DAK and its CA
+// certificates in the layout Amazon's signing tool uses (see layout.ts), checks them once per
+// session (DAK public key = DAK certificate's key; CA part of both chains verifies; `toolreq`
+// not newer than this tool), and signs device certificates with the DAK. Implements DakSigner.
+import { sha256 } from "@noble/hashes/sha2.js";
+import { SwtoolError, VerificationError, FormatError } from "../errors.ts";
+import { equal, toHex } from "../sidewalk/bytes.ts";
+import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../sidewalk/chain.ts";
+import { toBeSigned } from "../sidewalk/csr.ts";
+import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
+import type { DakSigner } from "../sidewalk/signer.ts";
+import type { Stage } from "../sidewalk/smsn.ts";
+import { HsmClient } from "./client.ts";
+import type { ObjectInfo } from "./commands/get-object-info.ts";
+import { HsmDeviceError, isDeviceError } from "./errors.ts";
+import {
+  authSlotsFor,
+  CHAIN_DEPTH_ID,
+  CHAIN_DEPTH_LABEL,
+  compareVersions,
+  ELEMENT,
+  HSM_INFO_ID,
+  HSM_INFO_LABEL,
+  LONG_CHAIN_DEPTH,
+  NAMESPACE,
+  namespaceOf,
+  objectIdFor,
+  parseHsmInfo,
+  productCertTag,
+  SIGNING_TOOL_COMPAT_VERSION,
+  stageOfProductTag,
+  type Element,
+  type HsmInfo,
+  type LayoutKind,
+} from "./layout.ts";
+import { ALGORITHM, hex16, OBJECT_TYPE } from "./protocol.ts";
+import { deriveAuthKey } from "./secure-channel.ts";
+import { Connector, type TlsFiles } from "./transport.ts";
+
+export interface CertStoreOptions {
+  connector: string;
+  pin: string;
+  productTag: string;
+  pinSlot?: number;
+  tls?: TlsFiles;
+  allowInsecureConnector?: boolean;
+  /** Sessions the pool may open for parallel signing (1..16, default 4). */
+  sessions?: number;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** One product's chain material as read from the HSM. */
+export interface ProductChains {
+  productTag: string;
+  stage: Stage;
+  layout: LayoutKind;
+  kind: ChainKind;
+  hsmInfo?: HsmInfo;
+  /** Asymmetric key ids of the DAK (legacy: MODEL) per curve. */
+  dakKeyIds: Record<Curve, number>;
+  /** CA certificates per curve, DAK first, root last. */
+  caCerts: Record<Curve, Cert[]>;
+}
+
+async function opaqueLabels(client: HsmClient, ids: number[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  for (const id of ids) out.set(id, (await client.getObjectInfo(id, OBJECT_TYPE.OPAQUE)).label);
+  return out;
+}
+
+/** Reads which layout the HSM uses and enforces `toolreq`. */
+export async function readLayout(client: HsmClient): Promise<{ layout: LayoutKind; hsmInfo?: HsmInfo }> {
+  const control = (await client.listObjects({ type: OBJECT_TYPE.OPAQUE })).filter((o) => o.id < NAMESPACE.FIRST_CA).map((o) => o.id);
+  const labels = await opaqueLabels(client, control);
+  const infoId = control.find((id) => labels.get(id) === HSM_INFO_LABEL);
+  if (infoId !== undefined) {
+    const hsmInfo = parseHsmInfo(await client.getOpaque(infoId));
+    if (compareVersions(SIGNING_TOOL_COMPAT_VERSION, hsmInfo.toolreq) < 0) {
+      throw new SwtoolError(`the HSM needs a signing tool of version ${hsmInfo.toolreq} or newer; swtool implements the HSM layout of Amazon's signing tool ${SIGNING_TOOL_COMPAT_VERSION}`, {
+        advice: "update swtool before using this HSM (its layout may have changed in ways this version does not know)",
+      });
+    }
+    return { layout: hsmInfo.longchain ? "hsm-info" : "legacy", hsmInfo };
+  }
+  const depthId = control.find((id) => labels.get(id) === CHAIN_DEPTH_LABEL);
+  if (depthId === undefined) return { layout: "legacy" };
+  const raw = await client.getOpaque(depthId);
+  let depth = 0;
+  raw.forEach((b, i) => (depth += b * 2 ** (8 * i)));
+  if (depth !== LONG_CHAIN_DEPTH) {
+    throw new SwtoolError(`the HSM's ${CHAIN_DEPTH_LABEL} object says the chain has depth ${depth}; Sidewalk uses ${LONG_CHAIN_DEPTH}`, { advice: "the HSM was programmed wrongly; ask whoever provisioned it" });
+  }
+  return { layout: "chain-depth" };
+}
+
+/** Every asymmetric key the session sees, with its info (labels name the products). */
+export async function listKeys(client: HsmClient): Promise<ObjectInfo[]> {
+  const keys = await client.listObjects({ type: OBJECT_TYPE.ASYMMETRIC_KEY });
+  const out: ObjectInfo[] = [];
+  for (const k of keys) out.push(await client.getObjectInfo(k.id, k.type));
+  return out;
+}
+
+/** Product tags found on the HSM: DAK key labels look like `<TAG>_ED25.priv`, `<TAG>_P256R1.priv`. */
+export function productTagsOf(keys: ObjectInfo[]): string[] {
+  const tags = new Set<string>();
+  for (const k of keys) {
+    const m = /^(.*)_(?:ED25|P256R1)\.priv$/.exec(k.label);
+    if (m) tags.add(m[1]!);
+  }
+  return [...tags].sort();
+}
+
+async function readCert(client: HsmClient, namespace: number, curve: Curve, stage: Stage, role: string): Promise<Cert> {
+  const c = CURVES[curve];
+  const part = async (element: Element, what: string, length?: number): Promise<Uint8Array> => {
+    const id = objectIdFor(namespace, curve, stage, element);
+    let data: Uint8Array;
+    try {
+      data = await client.getOpaque(id);
+    } catch (e) {
+      if (isDeviceError(e, "OBJECT_NOT_FOUND")) {
+        throw new SwtoolError(`the HSM is missing the ${what} of the ${c.display} ${role} certificate (opaque object ${hex16(id)})`, {
+          advice: "the HSM's Sidewalk chain is incomplete; it must be provisioned again",
+          cause: e,
+        });
+      }
+      throw e;
+    }
+    if (length !== undefined && data.length !== length) {
+      throw new FormatError(`the ${what} of the ${c.display} ${role} certificate (object ${hex16(id)}) is ${data.length} bytes, expected ${length}`);
+    }
+    return data;
+  };
+  const publicKey = await part(ELEMENT.PUBLIC, "public key", c.publicKeyLength);
+  const signature = await part(ELEMENT.SIGNATURE, "signature", c.signatureLength);
+  const serial = await part(ELEMENT.SERIAL, "serial");
+  if (serial.length < 4) throw new FormatError(`the serial of the ${c.display} ${role} certificate is ${serial.length} bytes; at least 4 are needed`);
+  return { serial, publicKey, signature };
+}
+
+/** Finds `productTag`'s DAK and reads its CA certificates for both curves. */
+export async function readProductChains(client: HsmClient, productTag: string, layoutInfo?: { layout: LayoutKind; hsmInfo?: HsmInfo }, keys?: ObjectInfo[]): Promise<ProductChains> {
+  const stage = stageOfProductTag(productTag);
+  const { layout, hsmInfo } = layoutInfo ?? (await readLayout(client));
+  const allKeys = keys ?? (await listKeys(client));
+  const signer = allKeys.find((k) => k.label.startsWith(productTag));
+  if (!signer) {
+    const found = productTagsOf(allKeys);
+    throw new SwtoolError(`the HSM has no DAK for product tag ${productTag}`, {
+      advice: found.length ? `product tags on this HSM: ${found.join(", ")}` : "this key slot sees no signing keys; check the HSM and the PIN slot",
+    });
+  }
+  const signerNs = namespaceOf(signer.id);
+  const kind: ChainKind = layout === "legacy" ? "legacy" : "sidewalk";
+  let namespaces: number[];
+  if (kind === "legacy") {
+    namespaces = [signerNs, NAMESPACE.MAN_LEGACY, NAMESPACE.AMZN];
+  } else {
+    const prodTag = productCertTag(productTag);
+    const offset = signer.id - signerNs - ELEMENT.PRIVATE + ELEMENT.PUBLIC;
+    const opaques = new Set((await client.listObjects({ type: OBJECT_TYPE.OPAQUE })).map((o) => o.id));
+    let prodNs: number | undefined;
+    for (let ns = NAMESPACE.FIRST_CA; ns < NAMESPACE.END && prodNs === undefined; ns += 0x10) {
+      if (opaques.has(ns + offset) && (await client.getObjectInfo(ns + offset, OBJECT_TYPE.OPAQUE)).label.startsWith(prodTag)) prodNs = ns;
+    }
+    if (prodNs === undefined) {
+      throw new SwtoolError(`the HSM has no PRODUCT certificate labelled ${prodTag}… for the DAK ${productTag}`, { advice: "the HSM's Sidewalk chain is incomplete; it must be provisioned again" });
+    }
+    namespaces = [signerNs, prodNs, NAMESPACE.MAN, NAMESPACE.SIDEWALK, NAMESPACE.AMZN];
+  }
+  const roles = CHAIN_ROLES[kind].slice(1);
+  const dakKeyIds = {} as Record<Curve, number>;
+  const caCerts = {} as Record<Curve, Cert[]>;
+  for (const curve of CURVE_NAMES) {
+    const keyId = objectIdFor(signerNs, curve, stage, ELEMENT.PRIVATE);
+    const key = allKeys.find((k) => k.id === keyId);
+    const algorithm = curve === "ed25519" ? ALGORITHM.EC_ED25519 : ALGORITHM.EC_P256;
+    if (!key || key.algorithm !== algorithm) {
+      throw new SwtoolError(`the HSM has no ${CURVES[curve].display} ${roles[0]} key for ${productTag} at ${hex16(keyId)}`, { advice: "the HSM's Sidewalk chain is incomplete; it must be provisioned again" });
+    }
+    dakKeyIds[curve] = keyId;
+    caCerts[curve] = [];
+    for (let i = 0; i < namespaces.length; i++) caCerts[curve].push(await readCert(client, namespaces[i]!, curve, stage, roles[i]!));
+  }
+  const out: ProductChains = { productTag, stage, layout, kind, dakKeyIds, caCerts };
+  if (hsmInfo) out.hsmInfo = hsmInfo;
+  return out;
+}
+
+/** Verifies the CA part of a chain: each certificate against the next, the root against itself. */
+export function verifyCaCerts(curve: Curve, kind: ChainKind, certs: Cert[]): void {
+  const roles = CHAIN_ROLES[kind].slice(1);
+  certs.forEach((cert, i) => {
+    const issuer = certs[i + 1] ?? cert;
+    if (!CURVES[curve].verify(cert.signature, toBeSigned(cert.publicKey, cert.serial), issuer.publicKey)) {
+      throw new VerificationError(`${CURVES[curve].display} chain on the HSM: the ${roles[i]} certificate (serial ${toHex(cert.serial)}) does not verify against ${i === certs.length - 1 ? "itself" : roles[i + 1]}`, {
+        advice: "the HSM's certificates are damaged or mixed up; it must be provisioned again",
+      });
+    }
+  });
+}
+
+/** Checks a product's chains: DAK key on the HSM = DAK certificate's key, CA parts verify. */
+export async function checkProductChains(client: HsmClient, chains: ProductChains): Promise<Record<Curve, Uint8Array>> {
+  const dakPublicKeys = {} as Record<Curve, Uint8Array>;
+  for (const curve of CURVE_NAMES) {
+    const key = (await client.getPublicKey(chains.dakKeyIds[curve])).key;
+    if (!equal(key, chains.caCerts[curve][0]!.publicKey)) {
+      throw new VerificationError(`the ${CURVES[curve].display} DAK key on the HSM (${hex16(chains.dakKeyIds[curve])}) is not the key of its DAK certificate`, {
+        advice: "the HSM's DAK and certificates do not belong together; it must be provisioned again",
+      });
+    }
+    verifyCaCerts(curve, chains.kind, chains.caCerts[curve]);
+    dakPublicKeys[curve] = key;
+  }
+  return dakPublicKeys;
+}
+
+/** Opens a session with the PIN on the stage's slot (or the given one), trying the other if absent. */
+export async function openSidewalkClient(connector: Connector, pin: string, stage: Stage, pinSlot: number | undefined, sessions: number): Promise<HsmClient> {
+  const status = await connector.status();
+  const authKey = deriveAuthKey(pin);
+  const slots = authSlotsFor(stage, pinSlot);
+  for (const slot of slots) {
+    try {
+      return await HsmClient.open(connector, status, slot, authKey, sessions);
+    } catch (e) {
+      if (!isDeviceError(e, "OBJECT_NOT_FOUND")) throw e;
+    }
+  }
+  throw new HsmDeviceError(0x0b, `create-session with authentication key ${slots.map(hex16).join(" or ")}`, {
+    advice: pinSlot === undefined ? "this HSM has no Sidewalk authentication key in slot 5 or 6; check it is the product's HSM, or give --pin-slot" : `this HSM has no authentication key in slot ${pinSlot}; check --pin-slot`,
+  });
+}
+
+export class HsmCertStore implements DakSigner {
+  readonly productTag: string;
+  readonly stage: Stage;
+  readonly kind: ChainKind;
+  readonly layout: LayoutKind;
+  readonly hsmInfo: HsmInfo | undefined;
+
+  constructor(
+    private readonly client: HsmClient,
+    readonly hsmSerial: number,
+    private readonly chains: ProductChains,
+    private readonly dakKeys: Record<Curve, Uint8Array>,
+  ) {
+    this.productTag = chains.productTag;
+    this.stage = chains.stage;
+    this.kind = chains.kind;
+    this.layout = chains.layout;
+    this.hsmInfo = chains.hsmInfo;
+  }
+
+  get authKeyId(): number {
+    return this.client.authKeyId;
+  }
+
+  caCerts(curve: Curve): readonly Cert[] {
+    return this.chains.caCerts[curve];
+  }
+
+  dakPublicKey(curve: Curve): Uint8Array {
+    return this.dakKeys[curve];
+  }
+
+  /** The chain ends at Amazon's production root (false for test and rehearsal HSMs). */
+  amazonRoot(curve: Curve): boolean {
+    const certs = this.chains.caCerts[curve];
+    return isAmazonRoot(curve, certs[certs.length - 1]!);
+  }
+
+  /** A raw 64-byte signature by the DAK (Ed25519 over the message; P-256 ECDSA over its SHA-256). */
+  async sign(curve: Curve, message: Uint8Array): Promise<Uint8Array> {
+    const keyId = this.chains.dakKeyIds[curve];
+    return curve === "ed25519" ? this.client.signEddsa(keyId, message) : this.client.signEcdsa(keyId, sha256(message));
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+/** Connects, authenticates, finds and checks the product's chain; the pool then serves sign(). */
+export async function openCertStore(options: CertStoreOptions): Promise<HsmCertStore> {
+  const stage = stageOfProductTag(options.productTag);
+  const connector = new Connector({ ...options, url: options.connector });
+  const client = await openSidewalkClient(connector, options.pin, stage, options.pinSlot, options.sessions ?? 4);
+  try {
+    const serial = (await client.deviceInfo()).serial;
+    const chains = await readProductChains(client, options.productTag);
+    const dakKeys = await checkProductChains(client, chains);
+    return new HsmCertStore(client, serial, chains, dakKeys);
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+}

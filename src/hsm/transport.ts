@@ -1,0 +1,158 @@
+// The connector transport: moves raw command bytes to a YubiHSM 2 through yubihsm-connector's
+// HTTP API (`GET /connector/status`, `POST /connector/api`), directly (http://, local setup) or
+// through a reverse proxy with mutual TLS (https://, networked setup). It knows no protocol.
+import { readFileSync } from "node:fs";
+import { UsageError } from "../errors.ts";
+import { HsmConnectionError } from "./errors.ts";
+
+export interface TlsFiles {
+  /** CA certificate (PEM) that signed the proxy's server certificate. */
+  ca?: string;
+  /** Client certificate (PEM) the proxy requires. */
+  cert?: string;
+  /** Client private key (PEM). */
+  key?: string;
+}
+
+export interface ConnectorOptions {
+  url: string;
+  tls?: TlsFiles;
+  /** Allow plain http:// to a host that is not loopback (the PIN-derived session still encrypts). */
+  allowInsecureConnector?: boolean;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface ConnectorStatus {
+  status: string;
+  serial: string;
+  version: string;
+  fields: Record<string, string>;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+function readPem(path: string | undefined, what: string, flag: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read the ${what} ${JSON.stringify(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      advice: `check the path given to --${flag}`,
+    });
+  }
+}
+
+/** Parses `key=value` lines as yubihsm-connector writes them on /connector/status. */
+export function parseStatus(text: string): ConnectorStatus | undefined {
+  const fields: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const eq = line.indexOf("=");
+    if (eq > 0) fields[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  if (fields.status === undefined) return undefined;
+  return { status: fields.status, serial: fields.serial ?? "", version: fields.version ?? "", fields };
+}
+
+export class Connector {
+  readonly url: URL;
+  private readonly tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: true } | undefined;
+  private readonly connectTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly apiUrl: string;
+  private readonly statusUrl: string;
+
+  constructor(options: ConnectorOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new UsageError(`connector URL ${JSON.stringify(options.url)} is not a URL`, { advice: "give it like http://localhost:12345 or https://server:8081" });
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new UsageError(`connector URL ${JSON.stringify(options.url)} must start with http:// or https://`, { advice: "yubihsm-connector speaks HTTP; a TLS proxy in front of it speaks HTTPS" });
+    }
+    if (url.username || url.password) throw new UsageError("the connector URL must not carry a user name or password");
+    if (url.protocol === "http:" && !isLoopback(url.hostname) && !options.allowInsecureConnector) {
+      throw new UsageError(`refusing plain http:// to ${url.hostname}, which is not this machine`, {
+        advice: "use https:// with --ca-cert, --client-cert and --client-key (the networked setup), or pass --allow-insecure-connector if the network is trusted",
+      });
+    }
+    const tls = options.tls ?? {};
+    if (url.protocol === "http:" && (tls.ca || tls.cert || tls.key)) {
+      throw new UsageError("TLS files were given for a plain http:// connector URL", { advice: "use an https:// URL for the TLS proxy" });
+    }
+    if (Boolean(tls.cert) !== Boolean(tls.key)) {
+      throw new UsageError("a client certificate needs its key and the other way round", { advice: "give both --client-cert and --client-key" });
+    }
+    this.url = url;
+    this.tls =
+      url.protocol === "https:"
+        ? {
+            ca: readPem(tls.ca, "CA certificate", "ca-cert"),
+            cert: readPem(tls.cert, "client certificate", "client-cert"),
+            key: readPem(tls.key, "client key", "client-key"),
+            // Verification is always on: a proxy that cannot prove itself is not the HSM's.
+            rejectUnauthorized: true,
+          }
+        : undefined;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const base = url.href.endsWith("/") ? url.href : url.href + "/";
+    this.apiUrl = new URL("connector/api", base).href;
+    this.statusUrl = new URL("connector/status", base).href;
+  }
+
+  private describe(e: unknown): string {
+    const err = e as { code?: string; name?: string; message?: string };
+    if (err.name === "TimeoutError" || err.name === "AbortError") return "no answer in time";
+    if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
+    if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code})`;
+    return err.message ?? String(e);
+  }
+
+  private async request(path: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+    try {
+      return await fetch(path, { ...init, signal: AbortSignal.timeout(timeoutMs), ...(this.tls ? { tls: this.tls } : {}) } as RequestInit);
+    } catch (e) {
+      const tlsHint = this.url.protocol === "https:" ? "; for the TLS proxy check --ca-cert, --client-cert and --client-key" : "";
+      throw new HsmConnectionError(`cannot reach the HSM connector at ${this.url.origin}: ${this.describe(e)}`, {
+        advice: `start yubihsm-connector (or \`swtool hsm simulate\`) and check the URL${tlsHint}`,
+        cause: e,
+      });
+    }
+  }
+
+  /** GET /connector/status: refuses anything that is not a yubihsm-connector with a device. */
+  async status(): Promise<ConnectorStatus> {
+    const response = await this.request(this.statusUrl, { method: "GET" }, this.connectTimeoutMs);
+    const text = await response.text();
+    const status = response.ok ? parseStatus(text) : undefined;
+    if (!status) {
+      throw new HsmConnectionError(`${this.url.origin} answers HTTP ${response.status} but is not a yubihsm-connector (no status on /connector/status)`, {
+        advice: "check the host and port of the connector URL",
+      });
+    }
+    if (status.status !== "OK") {
+      throw new HsmConnectionError(`the connector at ${this.url.origin} reports status ${status.status}: no usable YubiHSM behind it`, {
+        advice: "check that the YubiHSM 2 is plugged in to the connector's machine",
+      });
+    }
+    return status;
+  }
+
+  /** POST /connector/api: one message to the device, its answer back. */
+  async send(message: Uint8Array): Promise<Uint8Array> {
+    const response = await this.request(this.apiUrl, { method: "POST", body: message, headers: { "Content-Type": "application/octet-stream" } }, this.requestTimeoutMs);
+    if (!response.ok) {
+      throw new HsmConnectionError(`the connector at ${this.url.origin} answered HTTP ${response.status} to a command`, {
+        advice: "check the connector's log; the device may have been unplugged",
+      });
+    }
+    return new Uint8Array(await response.arrayBuffer());
+  }
+}
