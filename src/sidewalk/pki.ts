@@ -41,6 +41,9 @@ export function makeCaSerial(length = 4): Uint8Array {
   if (length === 4) {
     // Keep the top nibble (byte 3, read little-endian) away from 0xB so it is not read as expanded.
     serial[3] = serial[3]! & 0x7f;
+    // The device firmware reads bits 13:12 of the first two bytes (big-endian) as its own
+    // expansion marker (see DOMAIN.md); 0b11 there would make a real device refuse the chain.
+    serial[0] = serial[0]! & ~0x20;
     return serial;
   }
   const declared = length - 2;

@@ -1,0 +1,238 @@
+// The PC side of the Factory Diagnostic Firmware's `cert` CLI: send one command, collect its
+// `{CERT <piece>}` lines until `{CERT OK}` or `{CERT ERROR n}`, with a per-command timeout.
+// Unrelated log lines are skipped; the echo is checked against what was sent (a mismatch means
+// the device read something else); after a timeout or garbage the link is resynchronised with
+// an unknown command carrying a nonce, whose `<nonce>: command not found` marks the point
+// after which nothing stale can arrive.
+import { randomBytes } from "node:crypto";
+import { SwtoolError } from "../../errors.ts";
+import type { DeviceLink } from "../link.ts";
+import { classifyLine, echoedCommand, formatCommand } from "./lines.ts";
+import { describeSidError } from "./sid-errors.ts";
+
+export type FailureReason = "device-error" | "timeout" | "garbled" | "rejected" | "echo-mismatch" | "closed";
+
+/** A command that did not end in `{CERT OK}`. */
+export class DeviceCommandError extends SwtoolError {
+  constructor(
+    readonly reason: FailureReason,
+    readonly command: string,
+    message: string,
+    readonly details: { code?: number; answer: string[]; advice?: string },
+  ) {
+    super(message, details.advice ? { advice: details.advice } : {});
+  }
+  /** The device's code, e.g. -11, for `device-error`. */
+  get code(): number | undefined {
+    return this.details.code;
+  }
+}
+
+export interface CertAnswer {
+  pieces: string[];
+  mtu?: number;
+  /** Every non-CERT line seen while waiting (echo, logs), cleaned. */
+  lines: string[];
+}
+
+export interface CertClientOptions {
+  /** Per-command timeout (default 3000 ms). */
+  timeoutMs?: number;
+  /** For commands that make keys or write flash: `csr`, `store` (default 3 x timeoutMs). */
+  slowTimeoutMs?: number;
+  /** Resynchronisation attempts before the device counts as not answering (default 3). */
+  syncAttempts?: number;
+  /** A line that shows a freshly booted device (default: Zephyr's `*** Booting ... ***`). */
+  bootBanner?: RegExp;
+  /** Sees every line sent and received (diagnostics). */
+  onTraffic?: (direction: "tx" | "rx", line: string) => void;
+}
+
+export const DEFAULT_BOOT_BANNER = /\*\*\* Booting |Booting Zephyr/;
+const SLOW_COMMANDS = /^cert (csr|store)\b/;
+
+interface Waiter {
+  resolve: (line: string | undefined) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class CertClient {
+  private readonly queue: string[] = [];
+  private waiter: Waiter | undefined;
+  private closedError: Error | undefined;
+  private closed = false;
+  private seq = 0;
+  private bootSeq = -1;
+  private bootListeners: (() => void)[] = [];
+  readonly timeoutMs: number;
+  readonly slowTimeoutMs: number;
+  private readonly syncAttempts: number;
+  private readonly bootBanner: RegExp;
+  /** The BASE64_MTU the device reported in `cert init` (32 until it says otherwise). */
+  mtu = 32;
+
+  constructor(
+    readonly link: DeviceLink,
+    private readonly options: CertClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 3000;
+    this.slowTimeoutMs = options.slowTimeoutMs ?? 3 * this.timeoutMs;
+    this.syncAttempts = options.syncAttempts ?? 3;
+    this.bootBanner = options.bootBanner ?? DEFAULT_BOOT_BANNER;
+    link.onLine((line) => this.receive(line));
+    link.onClose((error) => {
+      this.closed = true;
+      this.closedError = error;
+      this.wake(undefined);
+      for (const l of this.bootListeners.splice(0)) l();
+    });
+  }
+
+  /** Lines received so far; a mark for `waitForBoot`. */
+  get lineMark(): number {
+    return this.seq;
+  }
+
+  private receive(line: string): void {
+    this.seq++;
+    this.options.onTraffic?.("rx", line);
+    if (this.bootBanner.test(line)) {
+      this.bootSeq = this.seq;
+      for (const l of this.bootListeners.splice(0)) l();
+    }
+    if (this.waiter) this.wake(line);
+    else this.queue.push(line);
+    // Keep memory flat when nobody reads (a chatty device between DUTs).
+    if (this.queue.length > 1000) this.queue.splice(0, this.queue.length - 1000);
+  }
+
+  private wake(line: string | undefined): void {
+    const w = this.waiter;
+    if (!w) return;
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    w.resolve(line);
+  }
+
+  private nextLine(deadline: number): Promise<string | undefined> {
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake(undefined), Math.max(0, deadline - Date.now()));
+      this.waiter = { resolve, timer };
+    });
+  }
+
+  private closedFailure(command: string, answer: string[]): DeviceCommandError {
+    return new DeviceCommandError("closed", command, `${this.link.name} closed while waiting for \`${command}\`${this.closedError ? ` (${this.closedError.message})` : ""}`, {
+      answer,
+      advice: "check the cable or the serial server connection",
+    });
+  }
+
+  private async send(text: string): Promise<void> {
+    this.queue.length = 0;
+    this.options.onTraffic?.("tx", text);
+    try {
+      await this.link.write(`${text}\r\n`);
+    } catch (e) {
+      throw new DeviceCommandError("closed", text, `${this.link.name}: cannot send \`${text}\` (${(e as Error).message})`, { answer: [] });
+    }
+  }
+
+  /** Runs `words` with quoted `args`; resolves with the pieces when the device says OK. */
+  async command(words: string, args: readonly string[] = [], options: { timeoutMs?: number } = {}): Promise<CertAnswer> {
+    const text = formatCommand(words, args);
+    if (this.closed) throw this.closedFailure(text, []);
+    await this.send(text);
+    const timeout = options.timeoutMs ?? (SLOW_COMMANDS.test(text) ? this.slowTimeoutMs : this.timeoutMs);
+    const deadline = Date.now() + timeout;
+    const answer: CertAnswer = { pieces: [], lines: [] };
+    let echo: string | undefined;
+    const fail = (reason: FailureReason, message: string, code?: number) =>
+      new DeviceCommandError(reason, text, message, code === undefined ? { answer: answer.lines } : { code, answer: answer.lines });
+    for (;;) {
+      const raw = await this.nextLine(deadline);
+      if (raw === undefined) {
+        if (this.closed) throw this.closedFailure(text, answer.lines);
+        throw fail("timeout", `no answer to \`${text}\` within ${timeout} ms`);
+      }
+      const line = classifyLine(raw);
+      if (line.kind === "garbled") {
+        answer.lines.push(line.text);
+        throw fail("garbled", `unreadable answer to \`${text}\`: ${JSON.stringify(line.text)}`);
+      }
+      if (line.kind === "shell-error") {
+        answer.lines.push(line.text);
+        throw fail("rejected", `the device's shell refused \`${text}\`: ${line.text.trim()}`);
+      }
+      if (line.kind === "text") {
+        answer.lines.push(line.text);
+        echo ??= echoedCommand(line.text);
+        continue;
+      }
+      for (const token of line.tokens) {
+        if (token.kind === "piece") answer.pieces.push(token.data);
+        else if (token.kind === "mtu") answer.mtu = token.mtu;
+        else if (token.kind === "error") {
+          answer.lines.push(line.text);
+          const mismatch = echo !== undefined && echo !== text ? ` (the device read ${JSON.stringify(echo)})` : "";
+          throw fail("device-error", `the device answered \`${text}\` with ERROR ${describeSidError(token.code)}${mismatch}`, token.code);
+        } else {
+          if (echo !== undefined && echo !== text) {
+            throw fail("echo-mismatch", `the device read ${JSON.stringify(echo)} for \`${text}\``);
+          }
+          if (answer.mtu !== undefined) this.mtu = answer.mtu;
+          return answer;
+        }
+      }
+    }
+  }
+
+  /**
+   * Brings the link back to a known point after a timeout or garbage: sends an unknown command
+   * with a nonce and waits for the shell's `<nonce>: command not found`; whatever came before
+   * it (late answers, half lines) is dropped.
+   */
+  async resync(): Promise<void> {
+    for (let attempt = 1; attempt <= this.syncAttempts; attempt++) {
+      if (this.closed) throw this.closedFailure("resync", []);
+      const nonce = `sync-${randomBytes(4).toString("hex")}`;
+      await this.send(nonce);
+      const deadline = Date.now() + this.timeoutMs;
+      for (;;) {
+        const raw = await this.nextLine(deadline);
+        if (raw === undefined) break;
+        if (raw.includes(`${nonce}:`)) {
+          this.queue.length = 0;
+          return;
+        }
+      }
+    }
+    if (this.closed) throw this.closedFailure("resync", []);
+    throw new DeviceCommandError("timeout", "resync", `${this.link.name}: the device does not answer (${this.syncAttempts} attempts to resynchronise)`, {
+      answer: [],
+      advice: "check that a device is in the fixture, powered, and running the Factory Diagnostic Firmware",
+    });
+  }
+
+  /** Resolves true when a boot banner arrives after `mark`, false when `signal` aborts or the link closes. */
+  waitForBoot(mark: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.bootSeq > mark) return Promise.resolve(true);
+    if (this.closed || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener("abort", done);
+        this.bootListeners = this.bootListeners.filter((l) => l !== done);
+        resolve(this.bootSeq > mark);
+      };
+      this.bootListeners.push(done);
+      signal?.addEventListener("abort", done);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}

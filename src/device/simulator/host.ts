@@ -1,0 +1,111 @@
+// Hosting simulated fixtures where the line PC can reach them: on pseudo-terminals (the PC
+// opens /dev/pts/N as a serial port) or on TCP ports on 127.0.0.1 (as a serial device server
+// would offer them, one client at a time). Used by `swtool device simulate`, the tests, the
+// benchmarks and the demo.
+import { createServer, type Server, type Socket } from "node:net";
+import { UsageError } from "../../errors.ts";
+import { openPty, type Pty } from "../pty.ts";
+import { FixtureSimulator, type DeviceRecord, type FixtureOptions } from "./shell.ts";
+
+export interface DeviceSimulatorOptions extends FixtureOptions {
+  /** Number of fixtures (ports), default 1. */
+  fixtures?: number;
+  /** "pty" (default) or "tcp". */
+  transport?: "pty" | "tcp";
+  /** For tcp: host and first port (0: any free port per fixture). */
+  host?: string;
+  port?: number;
+  /** Every successful `cert store`, as it happens. */
+  onStored?: (record: DeviceRecord) => void;
+}
+
+export interface DeviceSimulator {
+  /** What the PC opens: pty paths, or socket://host:port addresses. */
+  readonly ports: string[];
+  readonly fixtures: FixtureSimulator[];
+  /** Every device presented so far, in every fixture. */
+  devices(): DeviceRecord[];
+  /** Resolves when every fixture has presented `count` devices (never without `count`). */
+  readonly done: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(spec);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen ${JSON.stringify(spec)} is not HOST:PORT`, { advice: "e.g. --listen 127.0.0.1:4001 (port 0: any free port)" });
+  return { host: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
+
+async function hostOnPty(fixture: number, options: DeviceSimulatorOptions): Promise<{ port: string; sim: FixtureSimulator; close: () => Promise<void> }> {
+  const pty: Pty = openPty();
+  const sim = new FixtureSimulator(fixture, (data) => pty.write(data), options, options.onStored);
+  pty.onData((chunk) => sim.input(chunk));
+  return {
+    port: pty.path,
+    sim,
+    close: async () => {
+      sim.stop();
+      await pty.close();
+    },
+  };
+}
+
+async function hostOnTcp(fixture: number, host: string, port: number, options: DeviceSimulatorOptions): Promise<{ port: string; sim: FixtureSimulator; close: () => Promise<void> }> {
+  let client: Socket | undefined;
+  // Bytes the device sends while no client is connected are lost, as on a real UART.
+  const sim = new FixtureSimulator(fixture, (data) => void client?.write(data), options, options.onStored);
+  const server: Server = createServer((socket) => {
+    if (client) {
+      socket.end("port busy\r\n");
+      return;
+    }
+    client = socket;
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => sim.input(chunk));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (client === socket) client = undefined;
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const bound = typeof address === "object" && address ? address.port : port;
+  return {
+    port: `socket://${host.includes(":") ? `[${host}]` : host}:${bound}`,
+    sim,
+    close: async () => {
+      sim.stop();
+      client?.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export async function startDeviceSimulator(options: DeviceSimulatorOptions = {}): Promise<DeviceSimulator> {
+  const count = options.fixtures ?? 1;
+  const hosted: Awaited<ReturnType<typeof hostOnPty>>[] = [];
+  try {
+    for (let i = 1; i <= count; i++) {
+      if (options.transport === "tcp") {
+        const first = options.port ?? 0;
+        hosted.push(await hostOnTcp(i, options.host ?? "127.0.0.1", first === 0 ? 0 : first + i - 1, options));
+      } else hosted.push(await hostOnPty(i, options));
+    }
+  } catch (e) {
+    await Promise.all(hosted.map((h) => h.close()));
+    throw e;
+  }
+  return {
+    ports: hosted.map((h) => h.port),
+    fixtures: hosted.map((h) => h.sim),
+    devices: () => hosted.flatMap((h) => h.sim.devices),
+    done: Promise.all(hosted.map((h) => h.sim.done)).then(() => {}),
+    close: async () => {
+      await Promise.all(hosted.map((h) => h.close()));
+    },
+  };
+}

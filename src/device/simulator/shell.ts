@@ -1,0 +1,300 @@
+// One simulated fixture: a device's shell on a byte channel, and the devices the operator
+// puts in it one after another. The shell echoes what it receives after its prompt, splits
+// arguments as Zephyr's shell does (double quotes, backslash escapes), runs `cert ...`, and
+// prints answers through the firmware's logger (nRF5 style, as in device-session.txt) or as
+// Zephyr shell text with colour codes. Options make it behave like a real line: UART pacing
+// at 115200 baud and per-command latency (`realistic`), unrelated log lines and colour codes
+// (`noise`), and faults (`drop`, `garble`, `reset`, `silence`) at a rate per command.
+import { CertCli, type OutputLine } from "./cert-cli.ts";
+import type { StoredIdentity } from "./firmware.ts";
+
+export const FAULT_KINDS = ["drop", "garble", "reset", "silence"] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type ShellStyle = "nrf5" | "zephyr";
+
+export interface FixtureOptions {
+  style?: ShellStyle;
+  /** UART pacing at `baudRate` and per-command latency of a real chip. */
+  realistic?: boolean;
+  baudRate?: number;
+  noise?: boolean;
+  faults?: readonly FaultKind[];
+  /** Probability of a fault per received line (default 0.05 when faults are on). */
+  faultRate?: number;
+  /** How long `silence` keeps the device deaf (default 2000 ms). */
+  silenceMs?: number;
+  /** Time between `cert deinit` and the next device's boot banner (default 0, realistic 500 ms). */
+  swapMs?: number;
+  /** Whether `cert deinit` ends the device's turn in the fixture (default true). */
+  swapOnDeinit?: boolean;
+  /** Devices this fixture presents; unlimited when absent. */
+  count?: number;
+  random?: () => number;
+}
+
+export interface DeviceRecord {
+  fixture: number;
+  /** 1 for the first device put in this fixture. */
+  device: number;
+  /** What `cert store` wrote, when it succeeded. */
+  stored?: StoredIdentity;
+  faults: { kind: FaultKind; line: string }[];
+}
+
+/** Processing time of a Cortex-M4 running the firmware, per command (ms). */
+const LATENCY_MS: Record<string, number> = { init: 2, deinit: 2, smsn: 4, "csr ed25519": 25, "csr p256r1": 90, chain: 2, app_key: 2, store: 250 };
+
+function latencyOf(argv: string[]): number {
+  if (argv[0] !== "cert") return 1;
+  return LATENCY_MS[argv.slice(1, 3).join(" ")] ?? LATENCY_MS[argv[1] ?? ""] ?? 2;
+}
+
+/** Splits a command line as Zephyr's shell does: spaces separate, quotes group, backslash escapes. */
+export function splitArguments(line: string): string[] {
+  const argv: string[] = [];
+  let current = "";
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (ch === "\\" && i + 1 < line.length) {
+      current += line[++i];
+      inWord = true;
+    } else if (ch === '"') {
+      quoted = !quoted;
+      inWord = true;
+    } else if (ch === " " && !quoted) {
+      if (inWord) argv.push(current);
+      current = "";
+      inWord = false;
+    } else {
+      current += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) argv.push(current);
+  return argv;
+}
+
+const NOISE_LINES = [
+  "<info> sid_pal: radio idle",
+  "<info> app: factory test mode",
+  "<dbg> sid_ble: adv stopped",
+  "<wrn> sid_pal: temperature sensor not calibrated",
+  "<info> sid_mfg: mfg store version 8",
+];
+
+export class FixtureSimulator {
+  readonly devices: DeviceRecord[] = [];
+  private cli = new CertCli();
+  private empty = false;
+  private bootedAt = Date.now();
+  private inputBuffer = "";
+  private lines: string[] = [];
+  private processing = false;
+  private silentUntil = 0;
+  private stopped = false;
+  private txFreeAt = 0;
+  private outputChain: Promise<void> = Promise.resolve();
+  private resolveDone!: () => void;
+  /** Resolves when the fixture has presented `count` devices and the last one is deinitialised. */
+  readonly done = new Promise<void>((r) => (this.resolveDone = r));
+  private readonly random: () => number;
+  private readonly style: ShellStyle;
+  private readonly byteMs: number;
+
+  constructor(
+    readonly fixture: number,
+    private readonly send: (data: Uint8Array) => Promise<void> | void,
+    private readonly options: FixtureOptions = {},
+    private readonly onStored: (record: DeviceRecord) => void = () => {},
+  ) {
+    this.random = options.random ?? Math.random;
+    this.style = options.style ?? "nrf5";
+    // 8N1: ten bit times per byte.
+    this.byteMs = 10_000 / (options.baudRate ?? 115200);
+    this.insertDevice();
+  }
+
+  /** The current device (the one in the fixture). */
+  get current(): DeviceRecord | undefined {
+    return this.empty ? undefined : this.devices[this.devices.length - 1];
+  }
+
+  private insertDevice(): void {
+    if (this.options.count !== undefined && this.devices.length >= this.options.count) {
+      this.empty = true;
+      this.resolveDone();
+      return;
+    }
+    this.empty = false;
+    this.devices.push({ fixture: this.fixture, device: this.devices.length + 1, faults: [] });
+    this.cli = new CertCli();
+    this.boot();
+  }
+
+  private boot(): void {
+    this.bootedAt = Date.now();
+    const banner = this.style === "zephyr" ? "*** Booting nRF Connect SDK v2.7.0 (simulated) ***" : "*** Booting Sidewalk Factory Diagnostic Firmware (simulated) ***";
+    this.emit(`\r\n${banner}\r\n${this.logLine({ level: "info", text: "Sidewalk factory firmware ready" })}\r\n${this.prompt}`);
+  }
+
+  private get prompt(): string {
+    return this.style === "zephyr" ? "uart:~$ " : "--> ";
+  }
+
+  private timestamp(): string {
+    return String(Date.now() - this.bootedAt).padStart(8, "0");
+  }
+
+  private logLine(line: OutputLine): string {
+    if (this.style === "zephyr") {
+      // shell_info prints green, shell_warn yellow, shell_error red.
+      const colour = line.level === "error" ? "\x1b[1;31m" : line.level === "warn" ? "\x1b[1;33m" : "\x1b[1;32m";
+      return `${colour}${line.text}\x1b[0m`;
+    }
+    const level = { info: "info", warn: "warning", error: "error" }[line.level];
+    return `[${this.timestamp()}] <${level}> app: ${line.text}`;
+  }
+
+  private noiseLine(): string {
+    const text = NOISE_LINES[Math.floor(this.random() * NOISE_LINES.length)]!;
+    const line = `[${this.timestamp()}] ${text}`;
+    return this.random() < 0.5 ? `\x1b[1;33m${line}\x1b[0m` : line;
+  }
+
+  /** Queues bytes for the wire; with pacing, each chunk leaves when the UART would have sent it. */
+  private emit(text: string): void {
+    const data = Buffer.from(text, "latin1");
+    if (!this.options.realistic) {
+      this.outputChain = this.outputChain.then(() => this.send(data)).catch(() => {});
+      return;
+    }
+    const now = performance.now();
+    this.txFreeAt = Math.max(now, this.txFreeAt) + data.length * this.byteMs;
+    const at = this.txFreeAt;
+    this.outputChain = this.outputChain
+      .then(() => sleep(at - performance.now()))
+      .then(() => this.send(data))
+      .catch(() => {});
+  }
+
+  /** Bytes from the PC. */
+  input(chunk: Uint8Array): void {
+    if (this.stopped) return;
+    this.inputBuffer += Buffer.from(chunk).toString("latin1");
+    for (;;) {
+      const end = this.inputBuffer.search(/[\r\n]/);
+      if (end < 0) break;
+      const line = this.inputBuffer.slice(0, end);
+      const crlf = this.inputBuffer[end] === "\r" && this.inputBuffer[end + 1] === "\n";
+      this.inputBuffer = this.inputBuffer.slice(end + (crlf ? 2 : 1));
+      this.lines.push(line);
+    }
+    void this.process();
+  }
+
+  private pickFault(): FaultKind | undefined {
+    const faults = this.options.faults ?? [];
+    if (faults.length === 0 || this.random() >= (this.options.faultRate ?? 0.05)) return undefined;
+    return faults[Math.floor(this.random() * faults.length)];
+  }
+
+  private async process(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.lines.length && !this.stopped) {
+        let line = this.lines.shift()!;
+        // A real UART needs the time to receive the line before the firmware sees it.
+        if (this.options.realistic) await sleep((line.length + 2) * this.byteMs);
+        if (this.empty || Date.now() < this.silentUntil) continue;
+        const fault = this.pickFault();
+        if (fault) this.current?.faults.push({ kind: fault, line });
+        if (fault === "drop") continue;
+        if (fault === "silence") {
+          this.silentUntil = Date.now() + (this.options.silenceMs ?? 2000);
+          continue;
+        }
+        if (fault === "reset") {
+          // The chip reboots: RAM state (the library context, the CLI's buffers) is gone.
+          const stored = this.cli.lib.stored;
+          this.cli = new CertCli();
+          this.cli.lib.stored = stored;
+          await sleep(this.options.realistic ? 50 : 1);
+          this.boot();
+          continue;
+        }
+        const garbleInput = fault === "garble" && this.random() < 0.5;
+        if (garbleInput) line = garble(line, this.random);
+        await this.runLine(line, fault === "garble" && !garbleInput);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async runLine(line: string, garbleOutput: boolean): Promise<void> {
+    const parts: string[] = [`${line}\r\n`];
+    const argv = splitArguments(line);
+    let answer: string[] = [];
+    let deinitDone = false;
+    if (argv.length > 0) {
+      if (this.options.realistic) await sleep(latencyOf(argv));
+      if (argv[0] === "cert") {
+        const out = this.cli.run(argv.slice(1));
+        answer = out.map((l) => (l.text.startsWith("{CERT") ? this.logLine(l) : l.level === "info" ? l.text : this.logLine(l)));
+        if (argv[1] === "store" && out.at(-1)?.text === "{CERT OK}") {
+          const record = this.current;
+          if (record) {
+            record.stored = this.cli.lib.stored;
+            this.onStored(record);
+          }
+        }
+        deinitDone = argv[1] === "deinit" && argv.length === 2 && this.options.swapOnDeinit !== false;
+      } else {
+        answer = [`${argv[0]}: command not found`];
+      }
+    }
+    if (this.options.noise) {
+      answer = answer.flatMap((l) => (this.random() < 0.15 ? [this.noiseLine(), l] : [l]));
+      if (this.random() < 0.2) answer.unshift(this.noiseLine());
+    }
+    if (garbleOutput && answer.length) {
+      const i = Math.floor(this.random() * answer.length);
+      answer[i] = garble(answer[i]!, this.random);
+    }
+    for (const l of answer) parts.push(`${l}\r\n`);
+    parts.push(this.prompt);
+    this.emit(parts.join(""));
+    if (deinitDone) {
+      // The operator takes the device out and puts the next one in; meanwhile nobody listens.
+      this.empty = true;
+      setTimeout(() => {
+        if (!this.stopped) this.insertDevice();
+      }, this.options.swapMs ?? (this.options.realistic ? 500 : 0));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.resolveDone();
+  }
+
+  /** Resolves once everything emitted so far has been handed to the wire. */
+  flushed(): Promise<void> {
+    return this.outputChain;
+  }
+}
+
+/** Replaces one printable character with another, the way line noise flips bits. */
+function garble(text: string, random: () => number): string {
+  const printable = [...text].map((c, i) => (c >= " " && c <= "~" ? i : -1)).filter((i) => i >= 0);
+  if (printable.length === 0) return text;
+  const at = printable[Math.floor(random() * printable.length)]!;
+  const old = text.charCodeAt(at);
+  const replacement = String.fromCharCode(0x21 + ((old - 0x21 + 1 + Math.floor(random() * 92)) % 94));
+  return text.slice(0, at) + replacement + text.slice(at + 1);
+}
+
+const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
