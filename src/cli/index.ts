@@ -13,5 +13,6 @@ export const main = defineCommand({
     keygen: () => import("./keygen.ts").then((m) => m.default),
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),
+    consolidate: () => import("./consolidate.ts").then((m) => m.default),
   },
 });

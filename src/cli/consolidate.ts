@@ -1,0 +1,60 @@
+// swtool consolidate PATH... [-o FILE]: one control log for Amazon from many per-device logs,
+// every entry validated; prints the output path last, as the reference consolidate_cl.py does.
+import { defineCommand } from "citty";
+import { SwtoolError, UsageError } from "../errors.ts";
+import { consolidate, type Problem } from "../controllog/consolidate.ts";
+import { log, output, printResult, println } from "./output.ts";
+
+function describe(p: Problem): string {
+  const where = p.index === undefined ? p.path : `${p.path} [entry ${p.index}]`;
+  switch (p.kind) {
+    case "invalid":
+      return `invalid: ${where}: ${p.reason}`;
+    case "duplicate":
+      return `duplicate: ${where}: SMSN ${p.smsn} is also in ${p.firstPath} (identical; merged)`;
+    case "conflict":
+      return `conflict: SMSN ${p.smsn} has different entries in ${p.firstPath} and ${p.path}`;
+    case "empty":
+      return `no control logs in ${p.path}`;
+  }
+}
+
+export default defineCommand({
+  meta: { name: "consolidate", description: "Validate and merge per-device control logs into one file for Amazon" },
+  args: {
+    paths: { type: "positional", description: "Directories (searched for C_CONTROL_LOG_*.txt), files or glob patterns", required: true },
+    output: { type: "string", alias: "o", description: "Output file (default: C_CONTROL_LOG_<time>.txt in the current directory); never overwritten" },
+    "skip-invalid": { type: "boolean", description: "Write the valid entries even if some are invalid, and list the skipped" },
+  },
+  async run({ args }) {
+    const paths = (args._ as string[]).length ? (args._ as string[]) : [args.paths];
+    const summary = await consolidate({
+      paths,
+      output: args.output,
+      skipInvalid: args["skip-invalid"],
+      onFile: (path) => log.debug(`Processing ${path}`),
+      onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
+    });
+    const bad = summary.invalid + summary.conflicts;
+    const ok = summary.output !== undefined;
+    printResult({ ok, ...summary }, () => {
+      log.info(
+        `read ${summary.files} files, ${summary.entries} entries: ${summary.devices} devices, ${summary.duplicates} duplicates merged, ` +
+          `${summary.invalid} invalid, ${summary.conflicts} conflicts`,
+      );
+      for (const [apid, n] of Object.entries(summary.perApid)) log.info(`  APID ${apid}: ${n} devices`);
+      for (const [label, n] of Object.entries(summary.perLabel)) log.info(`  label ${label}: ${n} devices`);
+      if (ok && bad) log.warn(`skipped ${bad} invalid or conflicting entries (listed above)`);
+      if (ok) println(summary.output);
+    });
+    if (ok) return;
+    const reason =
+      bad > 0
+        ? new SwtoolError(`nothing written: ${summary.invalid} invalid entries or files and ${summary.conflicts} conflicting SMSNs`, {
+            advice: "fix or remove the files listed above, or use --skip-invalid to write the valid entries only",
+          })
+        : new UsageError(summary.files === 0 ? "no control logs found" : "no valid control log entries found", { advice: "give directories of C_CONTROL_LOG_*.txt files, files or glob patterns" });
+    if (!output.json) throw reason;
+    process.exitCode = reason.exitCode;
+  },
+});

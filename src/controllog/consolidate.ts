@@ -1,0 +1,253 @@
+// Consolidating per-device control logs into the one file uploaded to Amazon (issue 6): read
+// every log (streaming in), validate every entry fully (validate.ts), merge identical
+// duplicates, refuse two different entries for one SMSN, and write the result atomically
+// (streaming out) as the reference's consolidate_cl.py formats it (json.dump, indent 2).
+// Nothing is written when anything is invalid, unless skipInvalid asks for the valid rest.
+import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { SwtoolError } from "../errors.ts";
+import { fromHex } from "../sidewalk/bytes.ts";
+import { exactName, publishFile, type NameFor } from "./atomic.ts";
+import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
+import { controlLogFiles } from "./inputs.ts";
+import { DIGEST_LENGTH, PathList, SmsnIndex } from "./smsn-index.ts";
+import { readEntries, STREAM_THRESHOLD } from "./stream-entries.ts";
+import { EntryValidator } from "./validate.ts";
+
+export interface ConsolidateOptions {
+  /** Directories, files or glob patterns. */
+  paths: string[];
+  /** Explicit output path (never overwritten); default: C_CONTROL_LOG_<time>.txt in outDir. */
+  output?: string;
+  /** Where the default-named output goes (default: the current directory). */
+  outDir?: string;
+  /** Write the valid entries even when some are invalid. */
+  skipInvalid?: boolean;
+  /** Only entries for which this returns true are consolidated (e.g. not consolidated before). */
+  include?: (entry: ControlLogEntry, path: string) => boolean;
+  now?: Date;
+  /** Progress: called before each file is read. */
+  onFile?: (path: string) => void;
+  /** Called as soon as a problem is found. */
+  onProblem?: (problem: Problem) => void;
+  /** Files above this many bytes are streamed entry by entry (default 16 MiB). */
+  streamThreshold?: number;
+}
+
+export type ProblemKind = "invalid" | "duplicate" | "conflict" | "empty";
+
+export interface Problem {
+  kind: ProblemKind;
+  path: string;
+  /** Entry index in the file, for entry-level problems. */
+  index?: number;
+  smsn?: string;
+  /** For duplicates and conflicts: the file that had the SMSN first. */
+  firstPath?: string;
+  reason: string;
+}
+
+export interface ConsolidateSummary {
+  /** The consolidated file, when one was written. */
+  output?: string;
+  files: number;
+  /** Entries read, valid or not. */
+  entries: number;
+  /** Distinct devices in the output (or that would be, when nothing was written). */
+  devices: number;
+  duplicates: number;
+  conflicts: number;
+  invalid: number;
+  /** Entries left out by `include`. */
+  excluded: number;
+  perApid: Record<string, number>;
+  perLabel: Record<string, number>;
+  /** Invalid entries and files, conflicts and empty PATH arguments (duplicates are counted). */
+  problems: Problem[];
+}
+
+/** At most this many duplicate warnings are kept in the summary; all are counted. */
+const MAX_DUPLICATE_PROBLEMS = 100;
+
+class NotWritten extends SwtoolError {}
+
+const HEADER = '{\n  "controlLogs": [\n';
+const FOOTER = "\n  ]\n}";
+const FLUSH_AT = 1 << 20;
+
+function entryText(entry: ControlLogEntry): string {
+  return "    " + JSON.stringify(entryObject(entry), null, 2).replaceAll("\n", "\n    ");
+}
+
+function digestOf(entry: ControlLogEntry): Uint8Array {
+  return createHash("sha256").update(JSON.stringify(entryObject(entry))).digest().subarray(0, DIGEST_LENGTH);
+}
+
+/** Buffered writer of the output document. */
+class OutputWriter {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private count = 0;
+  constructor(private readonly file: FileHandle) {}
+
+  async add(entry: ControlLogEntry): Promise<void> {
+    const text = (this.count++ === 0 ? HEADER : ",\n") + entryText(entry);
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= FLUSH_AT) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.length) await this.file.write(this.pending.join(""));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  async end(): Promise<void> {
+    this.pending.push(FOOTER);
+    await this.flush();
+  }
+}
+
+interface PassResult {
+  summary: ConsolidateSummary;
+  index: SmsnIndex;
+  conflicts: Set<string>;
+}
+
+/**
+ * One pass over the inputs. The first pass validates and indexes; a second pass (only needed
+ * when conflicts are skipped) re-reads, checks each entry is the one validated, and writes the
+ * SMSNs not in conflict.
+ */
+async function pass(options: ConsolidateOptions, out: OutputWriter, first: PassResult | undefined): Promise<PassResult> {
+  const validator = new EntryValidator();
+  const index = first?.index ?? new SmsnIndex();
+  const conflicts = first?.conflicts ?? new Set<string>();
+  const paths = new PathList();
+  const summary: ConsolidateSummary = {
+    files: 0,
+    entries: 0,
+    devices: 0,
+    duplicates: 0,
+    conflicts: 0,
+    invalid: 0,
+    excluded: 0,
+    perApid: {},
+    perLabel: {},
+    problems: [],
+  };
+  const report = (problem: Problem) => {
+    if (problem.kind !== "duplicate" || summary.duplicates <= MAX_DUPLICATE_PROBLEMS) summary.problems.push(problem);
+    if (!first) options.onProblem?.(problem);
+  };
+  const onEmpty = (path: string) => report({ kind: "empty", path, reason: "no control logs here" });
+  for await (const path of controlLogFiles(options.paths, onEmpty)) {
+    options.onFile?.(path);
+    summary.files++;
+    const source = paths.add(path);
+    const accepted: ControlLogEntry[] = [];
+    try {
+      readEntries(
+        path,
+        (raw, i) => {
+          summary.entries++;
+          let entry: ControlLogEntry;
+          try {
+            entry = first ? readEntry(raw, i) : validator.check(raw, i);
+          } catch (e) {
+            if (!(e instanceof SwtoolError)) throw e;
+            summary.invalid++;
+            report({ kind: "invalid", path, index: i, reason: e.message });
+            return;
+          }
+          accepted.push(entry);
+        },
+        options.streamThreshold ?? STREAM_THRESHOLD,
+      );
+    } catch (e) {
+      if (!(e instanceof SwtoolError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
+      summary.invalid++;
+      report({ kind: "invalid", path, reason: e instanceof SwtoolError ? e.message : `cannot read: ${(e as Error).message}` });
+      continue;
+    }
+    for (const entry of accepted) {
+      if (options.include && !options.include(entry, path)) {
+        summary.excluded++;
+        continue;
+      }
+      const smsn = fromHex(entry.serialNumber, "serialNumber");
+      const digest = digestOf(entry);
+      if (first) {
+        // Second pass: conflicting SMSNs stay out; any other entry must be one the first pass validated.
+        if (conflicts.has(entry.serialNumber)) continue;
+        if (!first.index.has(smsn, digest)) {
+          throw new SwtoolError(`${path} changed while it was being consolidated (${entry.serialNumber})`, { advice: "run consolidate again once the logs stop changing" });
+        }
+        if (!first.index.takeOnce(smsn)) continue;
+      } else {
+        const seen = index.add(smsn, digest, source);
+        if (seen.status === "duplicate") {
+          summary.duplicates++;
+          report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: paths.get(seen.source), reason: "identical entry already read; merged" });
+          continue;
+        }
+        if (seen.status === "conflict") {
+          summary.conflicts++;
+          conflicts.add(entry.serialNumber);
+          report({
+            kind: "conflict",
+            path,
+            smsn: entry.serialNumber,
+            firstPath: paths.get(seen.source),
+            reason: `a different entry for SMSN ${entry.serialNumber} is in ${paths.get(seen.source)}`,
+          });
+          continue;
+        }
+      }
+      await out.add(entry);
+      summary.devices++;
+      summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
+      summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
+    }
+  }
+  return { summary, index, conflicts };
+}
+
+/** Consolidates control logs; see ConsolidateOptions. Throws only for usage and I/O failures. */
+export async function consolidate(options: ConsolidateOptions): Promise<ConsolidateSummary> {
+  const now = options.now ?? new Date();
+  const dir = options.output ? dirname(options.output) : (options.outDir ?? ".");
+  const nameFor: NameFor = options.output ? exactName(options.output) : (copy) => controlLogFileName(now, copy);
+  if (options.output && basename(options.output) === "") throw new SwtoolError(`${options.output} is not a file name`);
+
+  let first: PassResult | undefined;
+  const run = (second: boolean) =>
+    publishFile(dir, nameFor, async (file) => {
+      const out = new OutputWriter(file);
+      const result = await pass(options, out, second ? first : undefined);
+      if (second) {
+        // The written file's figures come from this pass; the problems from the first.
+        Object.assign(first!.summary, { devices: result.summary.devices, perApid: result.summary.perApid, perLabel: result.summary.perLabel });
+      } else {
+        first = result;
+      }
+      const summary = first!.summary;
+      if (summary.invalid + summary.conflicts > 0 && !options.skipInvalid) throw new NotWritten("invalid input");
+      // Entries of a conflicting SMSN were written before the conflict showed: write again without them.
+      if (!second && summary.conflicts > 0) throw new NotWritten("second pass");
+      if (result.summary.devices === 0) throw new NotWritten("nothing to write");
+      await out.end();
+    });
+  try {
+    const path = await run(false).catch((e) => {
+      if (e instanceof NotWritten && e.message === "second pass") return run(true);
+      throw e;
+    });
+    first!.summary.output = path;
+  } catch (e) {
+    if (!(e instanceof NotWritten)) throw e;
+  }
+  return first!.summary;
+}

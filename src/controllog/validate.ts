@@ -1,0 +1,99 @@
+// Full validation of control log entries before they go to Amazon: shape, version, SMSN, APID,
+// label, base64, both chains parse and every signature verifies, each chain's device serial is
+// the entry's serialNumber, both chains are of one layout, and the label matches the root (a
+// production entry ends at Amazon's production root, a test or pre-production one does not).
+// The CA part of a chain (DAK up to the root) is shared by every device of a product, so its
+// verdict is computed once per distinct CA certificates and reused; device signatures go
+// through the native verifier.
+import { FormatError, VerificationError } from "../errors.ts";
+import { fromBase64, toHex } from "../sidewalk/bytes.ts";
+import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
+import { toBeSigned } from "../sidewalk/csr.ts";
+import { CURVES, CURVE_NAMES } from "../sidewalk/curves.ts";
+import { validateApid } from "../sidewalk/smsn.ts";
+import { readEntry, type ControlLogEntry } from "./format.ts";
+import { IssuerVerifier } from "./native-verify.ts";
+
+interface CaVerdict {
+  /** Why the CA certificates do not verify; undefined when they do. */
+  failure?: string;
+  amazonRoot: boolean;
+  dak: IssuerVerifier;
+}
+
+/** Distinct CA sets seen in one run are few (one per product and curve); bound it anyway. */
+const MAX_CACHED_CA_SETS = 256;
+
+export class EntryValidator {
+  private readonly caVerdicts = new Map<string, CaVerdict>();
+
+  /** Returns the normalised entry, or throws a FormatError/VerificationError saying what is wrong. */
+  check(raw: unknown, index: number): ControlLogEntry {
+    const entry = readEntry(raw, index);
+    const at = `controlLogs[${index}]`;
+    try {
+      validateApid(entry.apid);
+    } catch (e) {
+      throw new FormatError(`control log: ${at}.device.productIdentifier.advertisedProductId: ${(e as Error).message}`);
+    }
+    const kinds = new Set<ChainKind>();
+    for (const curve of CURVE_NAMES) {
+      const text = curve === "ed25519" ? entry.ed25519Chain : entry.p256r1Chain;
+      const field = `${at} ${CURVES[curve].display} chain`;
+      let chain: Chain;
+      let data: Uint8Array;
+      try {
+        data = fromBase64(text, field);
+        chain = decodeChain(data, curve);
+      } catch (e) {
+        throw new FormatError(`control log: ${field}: ${(e as Error).message}`);
+      }
+      kinds.add(chain.kind);
+      this.checkChain(chain, data, entry, field);
+    }
+    if (kinds.size > 1) throw new VerificationError(`control log: ${at}: one chain is a 6-certificate chain and the other a legacy 4-certificate chain`);
+    return entry;
+  }
+
+  private checkChain(chain: Chain, data: Uint8Array, entry: ControlLogEntry, field: string): void {
+    const device = chain.certs[0]!;
+    const serial = toHex(device.serial);
+    if (serial !== entry.serialNumber) {
+      throw new VerificationError(`control log: ${field}: device serial ${serial} is not the entry's serialNumber ${entry.serialNumber}`, {
+        advice: "the chain belongs to another device; sign this device again",
+      });
+    }
+    const ca = this.caVerdict(chain, data.subarray(device.serial.length + device.publicKey.length + device.signature.length));
+    if (ca.failure) throw new VerificationError(`control log: ${field}: ${ca.failure}`);
+    if (!ca.dak.verify(device.signature, toBeSigned(device.publicKey, device.serial))) {
+      throw new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
+    }
+    if (entry.label === "production" && !ca.amazonRoot) {
+      throw new VerificationError(`control log: ${field}: label is production but the chain does not end at Amazon's production root`, {
+        advice: "test and pre-production devices must not be uploaded as production devices",
+      });
+    }
+    if (entry.label !== "production" && ca.amazonRoot) {
+      throw new VerificationError(`control log: ${field}: label is ${entry.label} but the chain ends at Amazon's production root`);
+    }
+  }
+
+  /** `caBytes`: the encoded CA certificates (the chain after its device certificate). */
+  private caVerdict(chain: Chain, caBytes: Uint8Array): CaVerdict {
+    const caCerts = chain.certs.slice(1);
+    const key = chain.curve + Buffer.from(caBytes.buffer, caBytes.byteOffset, caBytes.byteLength).toString("latin1");
+    let verdict = this.caVerdicts.get(key);
+    if (verdict) return verdict;
+    // The CA certificates verify exactly as in a whole chain: each against the next, the root itself.
+    const report = verifyChain({ curve: chain.curve, kind: chain.kind, certs: caCerts });
+    verdict = { amazonRoot: report.amazonRoot, dak: new IssuerVerifier(chain.curve, caCerts[0]!.publicKey) };
+    if (report.firstFailure) {
+      const i = report.firstFailure.index + 1;
+      const issuer = i === chain.certs.length - 1 ? "itself (root self-signature)" : roleOf(chain.kind, i + 1);
+      verdict.failure = `signature of certificate ${i} (${roleOf(chain.kind, i)}, serial ${report.firstFailure.serial}) does not verify against ${issuer}`;
+    }
+    if (this.caVerdicts.size >= MAX_CACHED_CA_SETS) this.caVerdicts.clear();
+    this.caVerdicts.set(key, verdict);
+    return verdict;
+  }
+}
