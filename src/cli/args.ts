@@ -7,3 +7,20 @@ export const globalArgs = {
   verbose: { type: "boolean", description: "More detail (never key material or PINs)" },
   quiet: { type: "boolean", description: "Only warnings and errors" },
 } as const satisfies ArgsDef;
+
+/** Where the HSM is: a yubihsm-connector URL, or an https:// proxy with mutual TLS. */
+export const connectorArgs = {
+  connector: { type: "string", alias: "c", description: "yubihsm-connector URL (http://localhost:12345) or TLS proxy (https://host:8081)", default: "http://localhost:12345" },
+  "ca-cert": { type: "string", description: "CA certificate (PEM) of the TLS proxy" },
+  "client-cert": { type: "string", description: "Client certificate (PEM) for the TLS proxy" },
+  "client-key": { type: "string", description: "Client key (PEM) for the TLS proxy" },
+  "allow-insecure-connector": { type: "boolean", description: "Allow plain http:// to a connector on another machine" },
+} as const satisfies ArgsDef;
+
+/** How the HSM PIN is given (never echoed, logged or written anywhere). */
+export const pinArgs = {
+  "pin-env": { type: "string", description: "Environment variable holding the PIN (default SWTOOL_HSM_PIN)" },
+  "pin-file": { type: "string", description: "File holding the PIN (first line)" },
+  pin: { type: "string", description: "The PIN on the command line (compatibility; visible to other users: prefer --pin-env)" },
+  "pin-slot": { type: "string", description: "Authentication key slot (default 5 for production, 6 for pre-production)" },
+} as const satisfies ArgsDef;

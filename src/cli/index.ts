@@ -14,5 +14,6 @@ export const main = defineCommand({
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),
     consolidate: () => import("./consolidate.ts").then((m) => m.default),
+    hsm: () => import("./hsm.ts").then((m) => m.default),
   },
 });

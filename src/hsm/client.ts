@@ -31,6 +31,14 @@ export interface HsmClientOptions extends ConnectorOptions {
   sessions?: number;
 }
 
+/** Clients with sessions open, so an interrupted command can still close them on the device. */
+const openClients = new Set<HsmClient>();
+
+/** Closes the sessions of every open client (Ctrl-C, fatal errors). */
+export async function closeAllHsmClients(): Promise<void> {
+  await Promise.allSettled([...openClients].map((c) => c.close()));
+}
+
 const obj = (id: number, type: number) => `${OBJECT_TYPE_NAMES[type] ?? `type ${type}`} ${hex16(id)}`;
 
 export class HsmClient {
@@ -54,7 +62,13 @@ export class HsmClient {
   /** Like `over`, with the first session opened at once. */
   static async open(connector: Connector, status: ConnectorStatus, authKeyId: number, authKey: AuthKey, sessions = 1): Promise<HsmClient> {
     const client = HsmClient.over(connector, status, authKeyId, authKey, sessions);
-    await client.pool.warmUp();
+    openClients.add(client);
+    try {
+      await client.pool.warmUp();
+    } catch (e) {
+      openClients.delete(client);
+      throw e;
+    }
     return client;
   }
 
@@ -84,5 +98,8 @@ export class HsmClient {
   deleteObject = (id: number, type: number): Promise<void> => this.pool.use((s) => s.send(deleteObject, { id, type }, `delete-object ${obj(id, type)}`));
   getPseudoRandom = (length: number): Promise<Uint8Array> => this.pool.use((s) => s.send(getPseudoRandom, length));
   /** Closes every session on the device. */
-  close = (): Promise<void> => this.pool.close();
+  close = (): Promise<void> => {
+    openClients.delete(this);
+    return this.pool.close();
+  };
 }
