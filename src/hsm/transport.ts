@@ -111,7 +111,10 @@ export class Connector {
     const err = e as { code?: string; name?: string; message?: string };
     if (err.name === "TimeoutError" || err.name === "AbortError") return "no answer in time";
     if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
-    if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code})`;
+    if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code}): the server's certificate is not signed by the given CA`;
+    if (this.url.protocol === "https:" && (err.code === "EPROTO" || err.code === "ECONNRESET")) {
+      return `TLS handshake refused (${err.code}): the proxy did not accept the client certificate, or none was given`;
+    }
     return err.message ?? String(e);
   }
 
