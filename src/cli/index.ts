@@ -13,6 +13,7 @@ export const main = defineCommand({
     keygen: () => import("./keygen.ts").then((m) => m.default),
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),
+    mfg: () => import("./mfg.ts").then((m) => m.default),
     consolidate: () => import("./consolidate.ts").then((m) => m.default),
     hsm: () => import("./hsm.ts").then((m) => m.default),
   },
