@@ -11,7 +11,13 @@ import { writeNewFile } from "../x509/files.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
-import { log, printResult, println } from "./output.ts";
+import { openChannel } from "../x509/provision/channel.ts";
+import { provisionDevice, ProvisionError } from "../x509/provision/engine.ts";
+import type { TranscriptEntry } from "../x509/provision/conversation.ts";
+import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
+import { STORED_OBJECTS, type StoredObject } from "../x509/simulator/atecc608.ts";
+import { startAtecc608OnTcp } from "../x509/simulator/host.ts";
+import { emitEvent, log, output, printResult, println } from "./output.ts";
 
 function parseDays(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -120,8 +126,112 @@ const verify = defineCommand({
   },
 });
 
+function parseMs(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 60_000) throw new UsageError(`${flag} ${JSON.stringify(text)} is not a number of milliseconds (0 to 60000)`);
+  return Number(text);
+}
+
+function formatTranscript(entries: TranscriptEntry[]): string {
+  return entries.map((e) => `${e.direction === "sent" ? ">>" : "<<"} ${JSON.stringify(e.text.replace(/\0+/g, ""))}`).join("\n") + "\n";
+}
+
+const provision = defineCommand({
+  meta: { name: "provision", description: "Provision a secure-element device over its serial port: read its key, issue, send and read back certificates" },
+  args: {
+    port: { type: "string", description: "Serial port, pseudo-terminal, or socket://HOST:PORT", required: true },
+    ca: { type: "string", description: "Issuing CA certificate (PEM or DER)", required: true },
+    "ca-key": { type: "string", description: "CA private key file, or hsm:<object id>", required: true },
+    chain: { type: "string", description: "CA certificates above --ca up to the root" },
+    profile: { type: "string", description: `Device profile: built-in name or JSON file (default ${DEFAULT_PROFILE})` },
+    subject: { type: "string", description: "Device subject; {serial} is the device's serial number (default from the profile)" },
+    days: { type: "string", description: "Certificate validity in days (default 365)" },
+    "out-dir": { type: "string", description: "Write <serial>-device.pem and <serial>-pubkey.pem here" },
+    "line-delay": { type: "string", description: "Milliseconds between certificate lines (default from the profile)" },
+    settle: { type: "string", description: "Milliseconds after a command before data (default from the profile)" },
+    transcript: { type: "string", description: "Write everything sent and received to this file" },
+  },
+  async run({ args }) {
+    const days = parseDays(args.days, 365);
+    const lineDelayMs = parseMs(args["line-delay"], "--line-delay");
+    const settleMs = parseMs(args.settle, "--settle");
+    const profile = loadProfile(args.profile ?? DEFAULT_PROFILE);
+    const signer = await openCaSigner(args["ca-key"]);
+    const caCert = loadCa(readInput(args.ca, "--ca"), signer, args.ca);
+    const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
+    const channel = await openChannel(args.port);
+    let transcript: TranscriptEntry[] = [];
+    try {
+      const result = await provisionDevice(channel, profile, {
+        ca: caCert,
+        signer,
+        chain,
+        subject: args.subject,
+        days,
+        ...(lineDelayMs !== undefined ? { lineDelayMs } : {}),
+        ...(settleMs !== undefined ? { settleMs } : {}),
+        onStep: (s) => log.info(`${s.step}. ${JSON.stringify(s.send)} ${s.detail}`),
+      });
+      transcript = result.transcript;
+      const name = result.serial ?? toHex(subjectKeyId(result.certificate.cert)).slice(0, 16);
+      const files = args["out-dir"] ? { certificate: join(args["out-dir"], `${name}-device.pem`), publicKey: join(args["out-dir"], `${name}-pubkey.pem`) } : undefined;
+      if (files) {
+        writeNewFile(files.certificate, result.certificate.pem);
+        writeNewFile(files.publicKey, result.publicKeyPem);
+      }
+      const summary = { ok: true, port: result.port, profile: result.profile, serial: result.serial, certificate: result.certificate.report.certificate, steps: result.steps, ...(files ? { files } : {}) };
+      printResult(summary, () => println(`OK ${result.port}: device ${result.serial ?? "(no serial)"} provisioned, certificate ${summary.certificate.subject} serial ${summary.certificate.serial}`));
+    } catch (error) {
+      if (error instanceof ProvisionError) transcript = error.transcript;
+      throw error;
+    } finally {
+      await channel.close();
+      if (args.transcript) writeNewFile(args.transcript, formatTranscript(transcript), { force: true });
+      else if (output.verbose && transcript.length) process.stderr.write(formatTranscript(transcript));
+    }
+  },
+});
+
+function storedObject(text: string | undefined, flag: string): StoredObject | undefined {
+  if (text === undefined) return undefined;
+  if (!STORED_OBJECTS.includes(text as StoredObject)) throw new UsageError(`${flag} ${JSON.stringify(text)} is not known`, { advice: `use one of ${STORED_OBJECTS.join(", ")}` });
+  return text as StoredObject;
+}
+
+const simulate = defineCommand({
+  meta: { name: "simulate", description: "Simulate an ESP32 + ATECC608 board running the provisioning firmware (atecc608-esp32 profile)" },
+  args: {
+    listen: { type: "string", description: "HOST:PORT to listen on (each connection is a new board; port 0: any free port)" },
+    serial: { type: "string", description: "Chip serial number, 18 hex digits (default random 0123...ee)" },
+    corrupt: { type: "string", description: `Store a damaged copy of: ${STORED_OBJECTS.join(" | ")}` },
+    "fail-write": { type: "string", description: `The chip write of this object fails: ${STORED_OBJECTS.join(" | ")}` },
+  },
+  async run({ args }) {
+    const listen = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(args.listen ?? "127.0.0.1:0");
+    if (!listen || Number(listen[2]) > 65535) throw new UsageError(`--listen ${JSON.stringify(args.listen)} is not HOST:PORT`, { advice: "e.g. --listen 127.0.0.1:4001" });
+    if (args.serial !== undefined && !/^[0-9a-fA-F]{18}$/.test(args.serial)) throw new UsageError("--serial must be 18 hex digits (9 bytes, like 0123c4b09bb2b877ee)");
+    const corrupt = storedObject(args.corrupt, "--corrupt");
+    const failWrite = storedObject(args["fail-write"], "--fail-write");
+    const sim = await startAtecc608OnTcp({
+      host: (listen[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""),
+      port: Number(listen[2]),
+      ...(args.serial ? { serial: args.serial.toLowerCase() } : {}),
+      ...(corrupt ? { corrupt } : {}),
+      ...(failWrite ? { failWrite } : {}),
+      onBoard: (board) => log.info(`board ${board.state.serial} connected`),
+    });
+    if (output.json) emitEvent({ event: "listening", port: sim.port });
+    else println(sim.port);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await sim.close();
+  },
+});
+
 export default defineCommand({
   meta: { name: "x509", description: "X.509 device certificates: public keys, lab CA, issue, verify, provision" },
-  subCommands: { pubkey, ca, issue, verify },
+  subCommands: { pubkey, ca, issue, verify, provision, simulate },
 });
 

@@ -63,3 +63,63 @@ describe("swtool x509 (binary)", () => {
     expect((await swtool(["x509", "issue", "--pubkey", dump, "--ca", dump, "--ca-key", dump, "--days", "ten"])).code).toBe(2);
   });
 });
+
+/** Starts `swtool x509 simulate` and returns the port it prints and a stop function. */
+async function startSimulator(...extra: string[]): Promise<{ port: string; stop: () => Promise<void> }> {
+  const { swtoolCommand } = await import("../helpers/cli.ts");
+  const proc = Bun.spawn([...swtoolCommand(), "x509", "simulate", "--listen", "127.0.0.1:0", ...extra], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`simulator exited: ${await new Response(proc.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return {
+    port: text.trim(),
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+describe("swtool x509 provision and simulate (binary)", () => {
+  test("provision a simulated board; files written; openssl verifies", async () => {
+    const ca = join(dir, "prov-ca");
+    expect((await swtool(["x509", "ca", "init", "--out", ca, "--subject", "CN=Factory CA"])).code).toBe(0);
+    const sim = await startSimulator("--serial", "0123AABBCCDDEEFFEE");
+    try {
+      expect(sim.port).toMatch(/^socket:\/\/127\.0\.0\.1:\d+$/);
+      const out = join(dir, "provisioned");
+      const r = await swtool(["x509", "provision", "--port", sim.port, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--out-dir", out, "--line-delay", "5", "--settle", "20", "--json"]);
+      expect(r.code).toBe(0);
+      const result = JSON.parse(r.stdout);
+      expect(result).toMatchObject({ ok: true, serial: "0123aabbccddeeffee", certificate: { subject: "CN=0123aabbccddeeffee" } });
+      expect(result.steps.map((s: { send: string }) => s.send).join("")).toBe("rskcvbpoq");
+      const device = join(out, "0123aabbccddeeffee-device.pem");
+      expect(openssl("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
+      expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(await Bun.file(join(out, "0123aabbccddeeffee-pubkey.pem")).text());
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("a board that damages the device certificate: exit 1, transcript written", async () => {
+    const ca = join(dir, "prov-ca");
+    const sim = await startSimulator("--corrupt", "device-certificate");
+    try {
+      const transcript = join(dir, "transcript.txt");
+      const r = await swtool(["x509", "provision", "--port", sim.port, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--line-delay", "5", "--settle", "20", "--transcript", transcript]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/error: socket:\/\/127\.0\.0\.1:\d+: read-back: the device-certificate stored on the device differs from what was sent \(first difference at byte \d+ of \d+\)\n  fix: the device is not provisioned/);
+      const text = await Bun.file(transcript).text();
+      expect(text).toContain('>> "r"');
+      expect(text).toContain('Ready.\\r\\n"\n>> "s"');
+      expect(text).not.toContain('>> "q"');
+    } finally {
+      await sim.stop();
+    }
+  });
+});
