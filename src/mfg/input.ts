@@ -106,6 +106,7 @@ function checked(raw: RawDevice, where: string, smsnField: string, options: Inpu
  */
 export function deviceFromSigningOutput(doc: unknown, where: string, appKeyFlag?: Uint8Array, options: InputOptions = {}): MfgDevice {
   if (!isObject(doc)) throw new FormatError(`${where}: expected a JSON object (a signing output with "eD25519", "p256R1" and "metadata")`);
+  if (appKeyFlag) appServerKey(appKeyFlag, "--app_srv_pub");
   const meta = doc.metadata;
   if (!isObject(meta)) throw new FormatError(`${where}: "metadata" is missing`);
   const apidText = typeof meta.apid === "string" && meta.apid ? meta.apid : typeof meta.deviceTypeId === "string" && meta.deviceTypeId ? meta.deviceTypeId.slice(-4) : undefined;
