@@ -4,14 +4,22 @@ import { defineCommand } from "citty";
 import { join } from "node:path";
 import { UsageError } from "../errors.ts";
 import { toHex } from "../sidewalk/bytes.ts";
-import { createLabCa, issueDeviceCertificate, loadCa } from "../x509/ca.ts";
+import { createLabCa, issueDeviceCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
+import { certificatePem } from "../x509/certificate.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
+import { closeAllHsmClients, HsmClient } from "../hsm/client.ts";
+import { isDeviceError } from "../hsm/errors.ts";
+import { deriveAuthKey } from "../hsm/secure-channel.ts";
+import { Connector } from "../hsm/transport.ts";
+import { HSM_PREFIX, hsmKeyId, hsmSigner } from "../x509/hsm-signer.ts";
+import { connectorArgs, pinArgs } from "./args.ts";
+import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
 import { writeNewFile } from "../x509/files.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
-import { openChannel } from "../x509/provision/channel.ts";
+import { openChannel, type ByteChannel } from "../x509/provision/channel.ts";
 import { provisionDevice, ProvisionError } from "../x509/provision/engine.ts";
 import type { TranscriptEntry } from "../x509/provision/conversation.ts";
 import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
@@ -25,12 +33,35 @@ function parseDays(text: string | undefined, fallback: number): number {
   return Number(text);
 }
 
-/** The CA key named by --ca-key: a key file, or `hsm:<object id>`. */
-async function openCaSigner(spec: string): Promise<CaSigner> {
-  if (spec.startsWith("hsm:")) {
-    throw new UsageError("--ca-key hsm:<id> needs the YubiHSM client, which this build does not have yet", { advice: "use a CA key file" });
+type HsmFlags = PinFlags & ConnectorFlags;
+
+/** The CA key named by --ca-key: a key file, or `hsm:<object id>` reached with the HSM flags. */
+async function openCaSigner(spec: string, flags: HsmFlags): Promise<{ signer: CaSigner; close: () => Promise<void> }> {
+  if (!spec.startsWith(HSM_PREFIX)) return { signer: fileSigner(readInput(spec, "--ca-key"), spec), close: async () => {} };
+  const keyId = hsmKeyId(spec);
+  const c = connectorOf(flags);
+  const connector = new Connector({ url: c.connector, tls: c.tls, allowInsecureConnector: c.allowInsecureConnector });
+  const status = await connector.status();
+  const pin = await resolvePin(flags);
+  const authKey = deriveAuthKey(pin!);
+  const slot = pinSlotOf(flags);
+  process.once("SIGINT", () => void closeAllHsmClients().finally(() => process.exit(130)));
+  for (const s of slot !== undefined ? [slot] : [5, 6]) {
+    let client: HsmClient;
+    try {
+      client = await HsmClient.open(connector, status, s, authKey);
+    } catch (e) {
+      if (slot === undefined && s === 5 && isDeviceError(e, "OBJECT_NOT_FOUND")) continue;
+      throw e;
+    }
+    try {
+      return { signer: await hsmSigner(client, keyId), close: () => client.close() };
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
   }
-  return fileSigner(readInput(spec, "--ca-key"), spec);
+  throw new UsageError("no authentication key in slot 5 or 6 of the HSM", { advice: "give the key slot with --pin-slot" });
 }
 
 const pubkey = defineCommand({
@@ -46,26 +77,47 @@ const pubkey = defineCommand({
 });
 
 const caInit = defineCommand({
-  meta: { name: "init", description: "Create a lab root CA (ca.pem and ca.key) for testing" },
+  meta: { name: "init", description: "Create a lab root CA (ca.pem and ca.key, or ca.pem for a key already in the HSM)" },
   args: {
     out: { type: "string", description: "Directory for ca.pem and ca.key", required: true },
     subject: { type: "string", description: 'CA subject, e.g. "CN=Lab CA,O=Acme"', required: true },
     "key-type": { type: "string", description: "p256 (default) | rsa2048" },
     days: { type: "string", description: "Validity in days (default 3650)" },
     force: { type: "boolean", description: "Replace existing ca.pem and ca.key" },
+    "ca-key": { type: "string", description: "hsm:<object id>: certify a P-256 key held in the HSM instead of making a key file" },
+    ...connectorArgs,
+    ...pinArgs,
   },
   async run({ args }) {
     const keyType = (args["key-type"] ?? "p256").toLowerCase().replace(/[-_]/g, "");
     if (keyType !== "p256" && keyType !== "rsa2048") throw new UsageError(`--key-type ${JSON.stringify(args["key-type"])} is not known`, { advice: "use p256 or rsa2048" });
-    const ca = await createLabCa({ subject: args.subject, keyType, days: parseDays(args.days, 3650) });
+    const days = parseDays(args.days, 3650);
     const certPath = join(args.out, "ca.pem");
-    const keyPath = join(args.out, "ca.key");
-    writeNewFile(certPath, ca.certPem, { force: args.force });
-    writeNewFile(keyPath, ca.keyPem, { force: args.force, secret: true });
-    const summary = { ...summarize(ca.cert), keyType, subjectKeyId: toHex(subjectKeyId(ca.cert)), certificate: certPath, key: keyPath };
+    let keyPath: string;
+    let cert;
+    if (args["ca-key"] !== undefined) {
+      if (!args["ca-key"].startsWith(HSM_PREFIX)) throw new UsageError("--ca-key for `ca init` must be hsm:<object id>", { advice: "leave --ca-key out to make a new key file" });
+      if (args["key-type"] !== undefined && keyType !== "p256") throw new UsageError("a CA key in the HSM must be P-256");
+      const hsm = await openCaSigner(args["ca-key"], args);
+      try {
+        const root = await selfSignCa(hsm.signer, { subject: args.subject, days });
+        writeNewFile(certPath, certificatePem(root.der), { force: args.force });
+        cert = root.cert;
+        keyPath = hsm.signer.description;
+      } finally {
+        await hsm.close();
+      }
+    } else {
+      const ca = await createLabCa({ subject: args.subject, keyType, days });
+      keyPath = join(args.out, "ca.key");
+      writeNewFile(certPath, ca.certPem, { force: args.force });
+      writeNewFile(keyPath, ca.keyPem, { force: args.force, secret: true });
+      cert = ca.cert;
+    }
+    const summary = { ...summarize(cert), keyType, subjectKeyId: toHex(subjectKeyId(cert)), certificate: certPath, key: keyPath };
     printResult(summary, () => {
       println(`CA certificate: ${certPath}`);
-      println(`CA key:         ${keyPath} (keep it private)`);
+      println(`CA key:         ${keyPath}${keyPath.startsWith("HSM") ? "" : " (keep it private)"}`);
       println(`subject:        ${summary.subject}`);
       println(`valid until:    ${summary.notAfter}`);
     });
@@ -88,14 +140,22 @@ const issue = defineCommand({
     chain: { type: "string", description: "CA certificates above --ca up to the root, to check the new certificate's chain" },
     out: { type: "string", description: "Write the certificate PEM here instead of standard output" },
     force: { type: "boolean", description: "Replace --out if it exists" },
+    ...connectorArgs,
+    ...pinArgs,
   },
   async run({ args }) {
     const days = parseDays(args.days, 365);
     const publicKey = parseDevicePublicKey(readInput(args.pubkey, "--pubkey"));
-    const signer = await openCaSigner(args["ca-key"]);
-    const caCert = loadCa(readInput(args.ca, "--ca"), signer, args.ca);
+    const caData = readInput(args.ca, "--ca");
     const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
-    const issued = await issueDeviceCertificate({ publicKey, ca: caCert, signer, subject: args.subject, days, chain });
+    const { signer, close } = await openCaSigner(args["ca-key"], args);
+    let issued;
+    try {
+      const caCert = loadCa(caData, signer, args.ca);
+      issued = await issueDeviceCertificate({ publicKey, ca: caCert, signer, subject: args.subject, days, chain });
+    } finally {
+      await close();
+    }
     if (args.out) writeNewFile(args.out, issued.pem, { force: args.force });
     const summary = { ...issued.report.certificate, pem: issued.pem, ...(args.out ? { file: args.out } : {}) };
     printResult(summary, () => {
@@ -150,18 +210,22 @@ const provision = defineCommand({
     "line-delay": { type: "string", description: "Milliseconds between certificate lines (default from the profile)" },
     settle: { type: "string", description: "Milliseconds after a command before data (default from the profile)" },
     transcript: { type: "string", description: "Write everything sent and received to this file" },
+    ...connectorArgs,
+    ...pinArgs,
   },
   async run({ args }) {
     const days = parseDays(args.days, 365);
     const lineDelayMs = parseMs(args["line-delay"], "--line-delay");
     const settleMs = parseMs(args.settle, "--settle");
     const profile = loadProfile(args.profile ?? DEFAULT_PROFILE);
-    const signer = await openCaSigner(args["ca-key"]);
-    const caCert = loadCa(readInput(args.ca, "--ca"), signer, args.ca);
+    const caData = readInput(args.ca, "--ca");
     const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
-    const channel = await openChannel(args.port);
+    const { signer, close } = await openCaSigner(args["ca-key"], args);
+    let channel: ByteChannel | undefined;
     let transcript: TranscriptEntry[] = [];
     try {
+      const caCert = loadCa(caData, signer, args.ca);
+      channel = await openChannel(args.port);
       const result = await provisionDevice(channel, profile, {
         ca: caCert,
         signer,
@@ -185,7 +249,8 @@ const provision = defineCommand({
       if (error instanceof ProvisionError) transcript = error.transcript;
       throw error;
     } finally {
-      await channel.close();
+      await channel?.close();
+      await close();
       if (args.transcript) writeNewFile(args.transcript, formatTranscript(transcript), { force: true });
       else if (output.verbose && transcript.length) process.stderr.write(formatTranscript(transcript));
     }

@@ -1,0 +1,77 @@
+// A CA key held in the YubiHSM 2 simulator over HTTP on 127.0.0.1: root certificate and device
+// certificates signed through the HSM client, checked by the real OpenSSL.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HsmClient } from "../../src/hsm/client.ts";
+import { ALGORITHM, capability } from "../../src/hsm/protocol.ts";
+import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
+import { issueDeviceCertificate, loadCa, selfSignCa } from "../../src/x509/ca.ts";
+import { certificatePem } from "../../src/x509/certificate.ts";
+import { hsmKeyId, hsmSigner } from "../../src/x509/hsm-signer.ts";
+import { parseDevicePublicKey } from "../../src/x509/pubkey.ts";
+import { swtool } from "../helpers/cli.ts";
+import { seed } from "../helpers/vectors.ts";
+
+const CA_KEY = 0x0100;
+const ED_KEY = 0x0101;
+const dir = mkdtempSync(join(tmpdir(), "swtool-x509-hsm-"));
+let sim: HsmSimulator;
+let client: HsmClient;
+
+beforeAll(async () => {
+  sim = await startHsmSimulator();
+  client = await HsmClient.connect({ url: sim.url, authKeyId: 1, password: "password" });
+  await client.generateAsymmetricKey({ id: CA_KEY, label: "x509 lab CA", domains: 1, capabilities: capability("SIGN_ECDSA"), algorithm: ALGORITHM.EC_P256 });
+  await client.generateAsymmetricKey({ id: ED_KEY, label: "not a CA key", domains: 1, capabilities: capability("SIGN_EDDSA"), algorithm: ALGORITHM.EC_ED25519 });
+});
+afterAll(async () => {
+  await client.close();
+  await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const openssl = (...args: string[]) => Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
+
+describe("x509 with the CA key in the HSM", () => {
+  test("root and device certificate signed in the HSM; openssl verifies", async () => {
+    const signer = await hsmSigner(client, CA_KEY);
+    expect(signer.description).toBe("HSM key 0x0100");
+    const root = await selfSignCa(signer, { subject: "CN=HSM Lab CA" });
+    const caPem = join(dir, "hsm-ca.pem");
+    writeFileSync(caPem, certificatePem(root.der));
+    const ca = loadCa(root.der, signer);
+    const issued = await issueDeviceCertificate({ publicKey: parseDevicePublicKey(seed.x509_device_public_key.pem), ca, signer, subject: "CN=hsm-device" });
+    const device = join(dir, "hsm-device.pem");
+    writeFileSync(device, issued.pem);
+    expect(openssl("verify", "-CAfile", caPem, device)).toBe(`${device}: OK\n`);
+    expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(seed.x509_device_public_key.pem);
+  });
+
+  test("a key that is not P-256, a missing key, bad ids", async () => {
+    await expect(hsmSigner(client, ED_KEY)).rejects.toThrow("HSM key 0x0101 is ed25519, not a P-256 key");
+    await expect(hsmSigner(client, 0x0777)).rejects.toThrow(/0x0777/);
+    expect(() => hsmKeyId("hsm:0x10000")).toThrow("is not an HSM object id");
+    expect(() => hsmKeyId("hsm:abc")).toThrow("is not an HSM object id");
+    expect(hsmKeyId("hsm:0x0100")).toBe(256);
+    expect(hsmKeyId("hsm:256")).toBe(256);
+  });
+
+  test("CLI: ca init and issue with --ca-key hsm:<id>; the PIN never shows", async () => {
+    const env = { SWTOOL_HSM_PIN: "password" };
+    const hsmArgs = ["--ca-key", "hsm:0x0100", "--connector", sim.url, "--pin-slot", "1"];
+    const caDir = join(dir, "cli-ca");
+    const init = await swtool(["x509", "ca", "init", "--out", caDir, "--subject", "CN=HSM CLI CA", ...hsmArgs], { env });
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain("CA key:         HSM key 0x0100");
+    const device = join(dir, "cli-device.pem");
+    const issue = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs, "--out", device], { env });
+    expect(issue.code).toBe(0);
+    expect(openssl("verify", "-CAfile", join(caDir, "ca.pem"), device)).toBe(`${device}: OK\n`);
+    const wrongPin = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs], { env: { SWTOOL_HSM_PIN: "wrong-pin-1234" } });
+    expect(wrongPin.code).toBe(1);
+    expect(wrongPin.stderr + wrongPin.stdout).not.toContain("wrong-pin-1234");
+    expect(wrongPin.stderr).toMatch(/PIN|authenticat/i);
+  });
+});
