@@ -15,11 +15,9 @@ import type { ObjectInfo } from "./commands/get-object-info.ts";
 import { HsmDeviceError, isDeviceError } from "./errors.ts";
 import {
   authSlotsFor,
-  CHAIN_DEPTH_ID,
   CHAIN_DEPTH_LABEL,
   compareVersions,
   ELEMENT,
-  HSM_INFO_ID,
   HSM_INFO_LABEL,
   LONG_CHAIN_DEPTH,
   NAMESPACE,
