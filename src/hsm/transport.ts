@@ -111,6 +111,7 @@ export class Connector {
     const err = e as { code?: string; name?: string; message?: string };
     if (err.name === "TimeoutError" || err.name === "AbortError") return "no answer in time";
     if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
+    if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS failed (${err.code}): the server's certificate does not name ${this.url.hostname}; connect with a name or address the certificate carries`;
     if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code}): the server's certificate is not signed by the given CA`;
     if (this.url.protocol === "https:" && (err.code === "EPROTO" || err.code === "ECONNRESET")) {
       return `TLS handshake refused (${err.code}): the proxy did not accept the client certificate, or none was given`;
@@ -130,10 +131,25 @@ export class Connector {
     }
   }
 
+  /**
+   * 403 from the TLS proxy: nginx of the networked setup (`swtool pki init`) answers so when no
+   * client certificate, or one its CA did not issue, was presented. Its text says which.
+   */
+  private refusedByProxy(response: Response, text: string): void {
+    if (response.status !== 403 || this.url.protocol !== "https:") return;
+    const reason = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
+    throw new HsmConnectionError(`the TLS proxy at ${this.url.origin} refused the request (HTTP 403${reason ? `: ${reason}` : ""})`, {
+      advice: this.tls?.cert
+        ? "the client certificate given is not accepted: use --client-cert/--client-key issued by this signing server's CA (`swtool pki client`)"
+        : "give --client-cert and --client-key: a client certificate issued by the signing server's CA (`swtool pki client`)",
+    });
+  }
+
   /** GET /connector/status: refuses anything that is not a yubihsm-connector with a device. */
   async status(): Promise<ConnectorStatus> {
     const response = await this.request(this.statusUrl, { method: "GET" }, this.connectTimeoutMs);
     const text = await response.text();
+    this.refusedByProxy(response, text);
     const status = response.ok ? parseStatus(text) : undefined;
     if (!status) {
       throw new HsmConnectionError(`${this.url.origin} answers HTTP ${response.status} but is not a yubihsm-connector (no status on /connector/status)`, {
@@ -152,6 +168,7 @@ export class Connector {
   async send(message: Uint8Array): Promise<Uint8Array> {
     const response = await this.request(this.apiUrl, { method: "POST", body: message, headers: { "Content-Type": "application/octet-stream" } }, this.requestTimeoutMs);
     if (!response.ok) {
+      this.refusedByProxy(response, await response.text());
       throw new HsmConnectionError(`the connector at ${this.url.origin} answered HTTP ${response.status} to a command`, {
         advice: "check the connector's log; the device may have been unplugged",
       });

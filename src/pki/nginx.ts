@@ -15,8 +15,9 @@ export interface NginxOptions {
 export const DEFAULT_LISTEN_PORT = 8081;
 export const DEFAULT_UPSTREAM = "127.0.0.1:12345";
 
-/** Text returned with the 403; the line PC shows it to the operator. */
-export const CLIENT_CERT_REQUIRED = "client certificate required: present a client certificate issued by this signing server's CA (swtool pki client)";
+/** Texts returned with the 403s; the line PC shows them to the operator. */
+export const CLIENT_CERT_REQUIRED = "no client certificate was presented; this signing server requires one issued by its CA (swtool pki client)";
+export const CLIENT_CERT_REJECTED = "the client certificate was not accepted: not issued by this signing server's CA, expired, or not for client use (swtool pki client)";
 
 export function nginxConf(o: NginxOptions): string {
   const dir = o.certDir.replace(/\/+$/, "");
@@ -42,8 +43,14 @@ http {
         ssl_verify_client on;
         ssl_verify_depth 1;
 
-        # 495: client certificate did not verify; 496: none was sent. Both become 403.
-        error_page 495 496 =403 /client-certificate-required;
+        # 495: the client certificate did not verify; 496: none was sent. Both become 403.
+        error_page 495 =403 /client-certificate-rejected;
+        error_page 496 =403 /client-certificate-required;
+        location = /client-certificate-rejected {
+            internal;
+            default_type text/plain;
+            return 403 "${CLIENT_CERT_REJECTED}\\n";
+        }
         location = /client-certificate-required {
             internal;
             default_type text/plain;

@@ -72,7 +72,8 @@ describe("pki init", async () => {
       `ssl_certificate ${dir}/server.pem;`,
       `ssl_certificate_key ${dir}/server.key;`,
       "server_name signing.factory.lan 10.20.30.40 fd00::5;",
-      "error_page 495 496 =403 /client-certificate-required;",
+      "error_page 495 =403 /client-certificate-rejected;",
+      "error_page 496 =403 /client-certificate-required;",
     ]) {
       expect(conf).toContain(line);
     }

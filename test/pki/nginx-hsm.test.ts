@@ -1,0 +1,116 @@
+// The networked setup end to end with swtool alone: `swtool pki` makes the CA, server and
+// client certificates and nginx.conf; a real nginx runs that configuration in front of
+// `swtool hsm simulate` (standing in for yubihsm-connector); `swtool hsm info` and
+// `swtool sign` reach the HSM through it with the line PC's client certificate, and fail with
+// a clear message without one, with one from another CA, or when the server's certificate
+// does not name the address dialled.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, certificateToPem, generateKeyPair, issueCertificate, loadAuthority, privateKeyToPem } from "../../src/pki/index.ts";
+import { swtool, swtoolCommand } from "../helpers/cli.ts";
+import { startNginx, type RunningNginx } from "./helpers.ts";
+
+const PIN = "nginx-test-PIN-4711";
+const env = { SWTOOL_HSM_PIN: PIN };
+const root = mkdtempSync(join(tmpdir(), "swtool-nginx-hsm-"));
+const pki = join(root, "pki");
+const bundle = join(pki, "clients", "LINEPC-07");
+const intruder = join(root, "other", "clients", "INTRUDER");
+let simulator: ReturnType<typeof Bun.spawn> & { stdout: ReadableStream<Uint8Array> };
+let simulatorUrl = "";
+let nginx: RunningNginx;
+let misnamed: RunningNginx;
+
+async function ok(args: string[]): Promise<void> {
+  const r = await swtool(args, { env });
+  if (r.code !== 0) throw new Error(`swtool ${args.join(" ")}: ${r.stderr}`);
+}
+
+beforeAll(async () => {
+  await ok(["pki", "init", "--out", pki, "--server-name", "127.0.0.1"]);
+  await ok(["pki", "client", "--ca", pki, "--name", "LINEPC-07"]);
+  await ok(["pki", "init", "--out", join(root, "other"), "--server-name", "127.0.0.1"]);
+  await ok(["pki", "client", "--ca", join(root, "other"), "--name", "INTRUDER"]);
+  simulator = Bun.spawn([...swtoolCommand(), "hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(root, "hsm.json"), "--json"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  }) as typeof simulator;
+  const reader = simulator.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  simulatorUrl = JSON.parse(text.split("\n")[0]!).url;
+  await ok(["hsm", "load-test-chain", "--connector", simulatorUrl, "--product", "TEST_DAK_NGINX"]);
+  const upstreamPort = Number(new URL(simulatorUrl).port);
+  nginx = await startNginx({ conf: join(pki, "nginx.conf"), workDir: join(root, "nginx"), upstreamPort });
+  // The same authority's server certificate, but for another name than the one dialled.
+  const authority = await loadAuthority(pki);
+  const keys = await generateKeyPair("p256");
+  const cert = await issueCertificate({ profile: "server", subject: { commonName: "signing.elsewhere.lan" }, publicKey: keys.publicKey, issuerKey: authority.key, issuer: authority.cert, days: 1, sans: { dns: ["signing.elsewhere.lan"], ip: [] } });
+  await Bun.write(join(root, "misnamed.pem"), certificateToPem(cert));
+  await Bun.write(join(root, "misnamed.key"), await privateKeyToPem(keys.privateKey));
+  misnamed = await startNginx({
+    conf: join(pki, "nginx.conf"),
+    workDir: join(root, "nginx-misnamed"),
+    upstreamPort,
+    replace: [
+      [`ssl_certificate ${pki}/server.pem;`, `ssl_certificate ${root}/misnamed.pem;`],
+      [`ssl_certificate_key ${pki}/server.key;`, `ssl_certificate_key ${root}/misnamed.key;`],
+    ],
+  });
+});
+
+afterAll(async () => {
+  await nginx?.stop();
+  await misnamed?.stop();
+  simulator?.kill("SIGINT");
+  await simulator?.exited;
+  rmSync(root, { recursive: true, force: true });
+});
+
+const through = (n: RunningNginx) => ["--connector", `https://127.0.0.1:${n.port}`, "--ca-cert", join(bundle, "ca.pem")];
+const clientCert = ["--client-cert", join(bundle, "client.pem"), "--client-key", join(bundle, "client.key")];
+
+describe("swtool hsm info through nginx with mutual TLS", () => {
+  test("with the line PC's client certificate", async () => {
+    const r = await swtool(["hsm", "info", ...through(nginx), ...clientCert], { env });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`connector    https://127.0.0.1:${nginx.port}`);
+    expect(r.stdout).toContain("TEST_DAK_NGINX: chain complete and verifies");
+    expect(r.stdout + r.stderr).not.toContain(PIN);
+  });
+
+  test("without a client certificate: refused, and the message says why", async () => {
+    const r = await swtool(["hsm", "info", ...through(nginx)], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `error: the TLS proxy at https://127.0.0.1:${nginx.port} refused the request (HTTP 403: ${CLIENT_CERT_REQUIRED})\n` +
+        "  fix: give --client-cert and --client-key: a client certificate issued by the signing server's CA (`swtool pki client`)\n",
+    );
+  });
+
+  test("with a client certificate from another CA: refused", async () => {
+    const r = await swtool(["hsm", "info", ...through(nginx), "--client-cert", join(intruder, "client.pem"), "--client-key", join(intruder, "client.key")], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `error: the TLS proxy at https://127.0.0.1:${nginx.port} refused the request (HTTP 403: ${CLIENT_CERT_REJECTED})\n` +
+        "  fix: the client certificate given is not accepted: use --client-cert/--client-key issued by this signing server's CA (`swtool pki client`)\n",
+    );
+  });
+
+  test("when the server certificate does not name the address dialled: refused", async () => {
+    const r = await swtool(["hsm", "info", ...through(misnamed), ...clientCert], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `error: cannot reach the HSM connector at https://127.0.0.1:${misnamed.port}: TLS failed (ERR_TLS_CERT_ALTNAME_INVALID): the server's certificate does not name 127.0.0.1`,
+    );
+  });
+});
