@@ -23,6 +23,12 @@ export const DEFAULT_BAUD_RATE = 115200;
 
 export async function openDeviceLink(port: string, settings: SerialSettings = {}): Promise<DeviceLink> {
   if (port.startsWith(SOCKET_PREFIX)) return openTcpLink(port);
+  const stream = await openSerialStream(port, settings);
+  return linkFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
+}
+
+/** Opens a serial port (or pseudo-terminal) as a raw byte stream, for callers that need bytes, not lines. */
+export async function openSerialStream(port: string, settings: SerialSettings = {}): Promise<SerialPortStream> {
   const stream = new SerialPortStream({
     binding: BunSerialBinding,
     path: port,
@@ -50,5 +56,5 @@ export async function openDeviceLink(port: string, settings: SerialSettings = {}
       );
     }),
   );
-  return linkFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
+  return stream;
 }

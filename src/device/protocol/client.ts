@@ -62,6 +62,8 @@ export class CertClient {
   private closedError: Error | undefined;
   private closed = false;
   private seq = 0;
+  private consumedSeq = 0;
+  private okSeq = 0;
   private bootSeq = -1;
   private bootListeners: (() => void)[] = [];
   readonly timeoutMs: number;
@@ -93,6 +95,11 @@ export class CertClient {
     return this.seq;
   }
 
+  /** The line that ended the last successful command (a boot banner after it is a new device). */
+  get answerMark(): number {
+    return this.okSeq;
+  }
+
   private receive(line: string): void {
     this.seq++;
     this.options.onTraffic?.("rx", line);
@@ -100,8 +107,10 @@ export class CertClient {
       this.bootSeq = this.seq;
       for (const l of this.bootListeners.splice(0)) l();
     }
-    if (this.waiter) this.wake(line);
-    else this.queue.push(line);
+    if (this.waiter) {
+      this.consumedSeq = this.seq;
+      this.wake(line);
+    } else this.queue.push(line);
     // Keep memory flat when nobody reads (a chatty device between DUTs).
     if (this.queue.length > 1000) this.queue.splice(0, this.queue.length - 1000);
   }
@@ -116,7 +125,10 @@ export class CertClient {
 
   private nextLine(deadline: number): Promise<string | undefined> {
     const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
+    if (queued !== undefined) {
+      this.consumedSeq = this.seq - this.queue.length;
+      return Promise.resolve(queued);
+    }
     if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.wake(undefined), Math.max(0, deadline - Date.now()));
@@ -184,6 +196,7 @@ export class CertClient {
             throw fail("echo-mismatch", `the device read ${JSON.stringify(echo)} for \`${text}\``);
           }
           if (answer.mtu !== undefined) this.mtu = answer.mtu;
+          this.okSeq = this.consumedSeq;
           return answer;
         }
       }

@@ -1,0 +1,240 @@
+// A production station: one worker per fixture port, all sharing one DakSigner (the HSM
+// session pool), the DSN source and the ledger. Each worker provisions the device in its
+// fixture, then waits for the operator to put in the next one (a fresh boot banner), until
+// `count` good devices are done, the DSN source runs out, or `signal` aborts (Ctrl-C), which
+// lets devices in flight finish and starts no new ones.
+import { SwtoolError } from "../errors.ts";
+import type { Ledger } from "../ledger/ledger.ts";
+import { toHex } from "../sidewalk/bytes.ts";
+import { CURVE_NAMES } from "../sidewalk/curves.ts";
+import type { DakSigner } from "../sidewalk/signer.ts";
+import { computeSmsn } from "../sidewalk/smsn.ts";
+import type { DsnSource } from "./dsn.ts";
+import { provisionDevice, ProvisioningError, type Step } from "./flow.ts";
+import { openDeviceLink, type SerialSettings } from "./open.ts";
+import { CertClient, type CertClientOptions } from "./protocol/client.ts";
+import { describeSidError } from "./protocol/sid-errors.ts";
+
+export interface LineOptions {
+  ports: string[];
+  signer: DakSigner;
+  deviceType: string;
+  apid: string;
+  boardId?: string;
+  appServerPublicKey: Uint8Array;
+  dsnSource: DsnSource;
+  ledger: Ledger;
+  controlLogDir: string;
+  /** Stop after this many good devices (all ports together). */
+  count?: number;
+  allowReprovision?: boolean;
+  serial?: SerialSettings;
+  protocol?: CertClientOptions;
+  retries?: number;
+  restarts?: number;
+  /** The DAK's MaxAllowedSignature from the device profile: warn when it comes near. */
+  maxSignatures?: number;
+  /** Abort = Ctrl-C: finish the devices in flight, start no new ones. */
+  signal?: AbortSignal;
+  /** How often an empty fixture is probed for a first device (default 1000 ms). */
+  probeIntervalMs?: number;
+  onEvent?: (event: LineEvent) => void;
+}
+
+export type LineEvent =
+  | { type: "port-open"; port: string }
+  | { type: "waiting"; port: string }
+  | { type: "device-start"; port: string; dsn: string; smsn: string }
+  | { type: "step"; port: string; dsn: string; step: Step }
+  | { type: "device-done"; port: string; dsn: string; smsn: string; controlLog: string; seconds: number; retries: number; restarts: number; provisioned: number; failed: number }
+  | { type: "device-failed"; port: string; dsn: string; smsn: string; step: Step; error: string; code?: number; codeName?: string; deviceAnswer?: string[]; provisioned: number; failed: number }
+  | { type: "refused"; port: string; dsn: string; smsn: string; reason: string }
+  | { type: "warning"; message: string }
+  | { type: "port-closed"; port: string; error?: string };
+
+export interface LineSummary {
+  provisioned: number;
+  failed: number;
+  refused: number;
+  seconds: number;
+  /** Good devices per hour over the run. */
+  devicesPerHour: number;
+  stoppedBy: "count" | "signal" | "dsn-source" | "ports";
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+
+export async function runLine(options: LineOptions): Promise<LineSummary> {
+  if (options.ports.length === 0) throw new SwtoolError("no fixture ports given", { advice: "give one --port per fixture" });
+  const duplicates = options.ports.filter((p, i) => options.ports.indexOf(p) !== i);
+  if (duplicates.length) throw new SwtoolError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
+  const emit = options.onEvent ?? (() => {});
+  const started = performance.now();
+  const totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0 };
+  let stoppedBy: LineSummary["stoppedBy"] = "ports";
+  const stop = new AbortController();
+  const stopAll = (why: LineSummary["stoppedBy"]) => {
+    if (!stop.signal.aborted) {
+      stoppedBy = why;
+      stop.abort();
+    }
+  };
+  if (options.signal) {
+    if (options.signal.aborted) stopAll("signal");
+    options.signal.addEventListener("abort", () => stopAll("signal"));
+  }
+  const hsmSerial = (options.signer as { hsmSerial?: number }).hsmSerial;
+  const dakIds = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${options.signer.productTag}/${c}/${toHex(options.signer.caCerts(c)[0]!.serial)}`]));
+  const warnedAt = new Set<number>();
+
+  const countSignatures = () => {
+    for (const curve of CURVE_NAMES) {
+      const total = options.ledger.addSignatures(dakIds[curve]!, 1);
+      const max = options.maxSignatures;
+      if (!max) continue;
+      const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
+      if (level !== undefined && !warnedAt.has(level)) {
+        warnedAt.add(level);
+        emit({ type: "warning", message: `DAK ${dakIds[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}` });
+      }
+    }
+  };
+
+  /** Reserves a device slot under --count; false when enough are done or in flight. */
+  const reserve = (): boolean => {
+    if (options.count !== undefined && totals.provisioned + totals.inFlight >= options.count) return false;
+    totals.inFlight++;
+    return true;
+  };
+
+  const worker = async (port: string) => {
+    let client: CertClient;
+    try {
+      client = new CertClient(await openDeviceLink(port, options.serial), options.protocol);
+    } catch (e) {
+      emit({ type: "port-closed", port, error: (e as Error).message });
+      throw e;
+    }
+    emit({ type: "port-open", port });
+    let mark: number | undefined;
+    try {
+      while (!stop.signal.aborted && !client.isClosed) {
+        emit({ type: "waiting", port });
+        if (mark === undefined) {
+          // First device: whatever is in the fixture now, once it answers.
+          try {
+            await client.resync();
+          } catch {
+            await sleep(options.probeIntervalMs ?? 1000, stop.signal);
+            continue;
+          }
+        } else if (!(await client.waitForBoot(mark, stop.signal))) break;
+        if (stop.signal.aborted) break;
+        if (!reserve()) {
+          stopAll("count");
+          break;
+        }
+        let deviceTouched = false;
+        try {
+          deviceTouched = await oneDevice(port, client);
+        } finally {
+          totals.inFlight--;
+        }
+        if (options.count !== undefined && totals.provisioned >= options.count) stopAll("count");
+        if (deviceTouched) mark = client.answerMark;
+      }
+    } finally {
+      await client.link.close().catch(() => {});
+      emit({ type: "port-closed", port });
+    }
+  };
+
+  /** Provisions the device in the fixture; false when it was not touched (refused DSN). */
+  const oneDevice = async (port: string, client: CertClient): Promise<boolean> => {
+    const dsn = options.dsnSource.next();
+    if (dsn === undefined) {
+      stopAll("dsn-source");
+      return false;
+    }
+    const smsn = toHex(computeSmsn({ deviceType: options.deviceType, dsn, apid: options.apid, stage: "production", ...(options.boardId ? { boardId: options.boardId } : {}) }));
+    const stage = options.signer.stage;
+    const base = { port, dsn, smsn, apid: options.apid, stage, ...(hsmSerial !== undefined ? { hsmSerial: String(hsmSerial) } : {}), dak: dakIds.ed25519! };
+    const previous = options.allowReprovision ? undefined : options.ledger.isProvisioned({ dsn, smsn });
+    if (previous) {
+      const reason = `${previous.dsn === dsn ? `DSN ${dsn}` : `SMSN ${smsn}`} was provisioned on ${previous.finishedAt ?? previous.startedAt} (attempt ${previous.id}, control log ${previous.controlLog ?? "none"})`;
+      totals.refused++;
+      options.ledger.recordAttempt({ ...base, result: "failed", failedStep: "ledger", error: `refused: ${reason}` });
+      emit({ type: "refused", port, dsn, smsn, reason });
+      return false;
+    }
+    const id = options.ledger.beginAttempt(base);
+    emit({ type: "device-start", port, dsn, smsn });
+    const t0 = performance.now();
+    try {
+      const result = await provisionDevice(client, {
+        signer: options.signer,
+        deviceType: options.deviceType,
+        dsn,
+        apid: options.apid,
+        ...(options.boardId ? { boardId: options.boardId } : {}),
+        appServerPublicKey: options.appServerPublicKey,
+        controlLogDir: options.controlLogDir,
+        ...(options.retries !== undefined ? { retries: options.retries } : {}),
+        ...(options.restarts !== undefined ? { restarts: options.restarts } : {}),
+        onStep: (step) => emit({ type: "step", port, dsn, step }),
+        onSignatures: () => countSignatures(),
+      });
+      options.ledger.finishAttempt(id, { result: "provisioned", controlLog: result.controlLog });
+      options.ledger.recordControlLog(result.controlLog, result.smsn);
+      totals.provisioned++;
+      const seconds = (performance.now() - t0) / 1000;
+      emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, provisioned: totals.provisioned, failed: totals.failed });
+    } catch (e) {
+      const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
+      const answer = err.details.deviceAnswer;
+      options.ledger.finishAttempt(id, {
+        result: "failed",
+        failedStep: err.step,
+        error: err.message,
+        ...(answer?.length ? { deviceAnswer: answer.join("\n") } : {}),
+        ...(err.code !== undefined ? { errorCode: err.code } : {}),
+      });
+      totals.failed++;
+      emit({
+        type: "device-failed",
+        port,
+        dsn,
+        smsn,
+        step: err.step,
+        error: err.message,
+        ...(err.code !== undefined ? { code: err.code, codeName: describeSidError(err.code) } : {}),
+        ...(answer?.length ? { deviceAnswer: answer } : {}),
+        provisioned: totals.provisioned,
+        failed: totals.failed,
+      });
+    }
+    return true;
+  };
+
+  const results = await Promise.allSettled(options.ports.map((p) => worker(p)));
+  const seconds = (performance.now() - started) / 1000;
+  const failedPort = results.find((r) => r.status === "rejected");
+  if (failedPort && results.every((r) => r.status === "rejected")) throw (failedPort as PromiseRejectedResult).reason;
+  return {
+    provisioned: totals.provisioned,
+    failed: totals.failed,
+    refused: totals.refused,
+    seconds,
+    devicesPerHour: seconds > 0 ? (totals.provisioned * 3600) / seconds : 0,
+    stoppedBy,
+  };
+}
