@@ -18,6 +18,8 @@ export interface DakSigner {
   caCerts(curve: Curve): readonly Cert[];
   /** A raw signature (64 bytes; P-256 as r || s) by the DAK over `message`. */
   sign(curve: Curve, message: Uint8Array): Promise<Uint8Array>;
+  /** Whether chains must end at Amazon's root; when absent, required for the production stage. */
+  readonly requireAmazonRoot?: boolean;
 }
 
 export interface DeviceChains {
@@ -31,6 +33,8 @@ export interface SignDeviceOptions {
   expectedSmsn?: Uint8Array;
   /** Accept CSRs without a proof-of-possession signature (legacy PEM-key flow). */
   allowUnsignedCsr?: boolean;
+  /** Require Amazon's production root (default: when the signer's stage is production). */
+  requireAmazonRoot?: boolean;
 }
 
 function checkCsr(csr: Csr, curve: Curve, allowUnsigned: boolean): void {
@@ -67,7 +71,7 @@ export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: 
   for (const csr of [ed25519Csr, p256r1Csr]) {
     const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
     // Verify before anything leaves this function: a bad chain must never reach a device or a log.
-    assertChain(chain, { amazonRoot: signer.stage === "production", smsn, devicePublicKey: csr.publicKey });
+    assertChain(chain, { amazonRoot: options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production", smsn, devicePublicKey: csr.publicKey });
     chains[csr.curve] = chain;
   }
   return { smsn, ed25519: chains.ed25519, p256r1: chains.p256r1 };

@@ -75,6 +75,6 @@ export const keyCommands: Record<number, Handler> = {
     const key = signingKey(ctx, r.keyId, "SIGN_ECDSA", ALGORITHM.EC_P256);
     // The device takes digests of 20 to 64 bytes (SHA-1 .. SHA-512) and truncates to the curve.
     if (r.data.length < 20 || r.data.length > 64) throw fault("WRONG_LENGTH", "digest length");
-    return signEcdsa.encodeResponse(p256.sign(r.data, key.data, { prehash: false, lowS: false, format: "der" }));
+    return signEcdsa.encodeResponse(p256.sign(r.data, key.data, { prehash: false, lowS: false, format: "der", extraEntropy: true }));
   },
 };

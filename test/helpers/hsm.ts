@@ -1,0 +1,16 @@
+// An HSM simulator on 127.0.0.1 loaded with a fresh test chain, for tests that sign.
+import { loadTestChain, startHsmSimulator } from "../../src/hsm/index.ts";
+
+export const TEST_PIN = "line-pin-0427";
+
+export interface LoadedHsm {
+  url: string;
+  productTag: string;
+  stop(): Promise<void>;
+}
+
+export async function startLoadedHsm(productTag = "TEST_DAK_LINE", options: { layout?: "long" | "chain-depth" | "legacy" } = {}): Promise<LoadedHsm> {
+  const sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none" });
+  await loadTestChain({ connector: sim.url, productTag, pin: TEST_PIN, ...(options.layout ? { layout: options.layout } : {}) });
+  return { url: sim.url, productTag, stop: () => sim.stop() };
+}
