@@ -117,10 +117,7 @@ describe("swtool hsm info through nginx with mutual TLS", () => {
   });
 });
 
-// `swtool sign` lands separately; until it is registered these tests are skipped.
-const signAvailable = Bun.spawnSync([...swtoolCommand(), "sign", "--help"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-
-describe.skipIf(!signAvailable)("the legacy flow through nginx: sign (PEM keys), then the manufacturing page", () => {
+describe("the legacy flow through nginx: sign (PEM keys), then the manufacturing page", () => {
   // Device keys as the guide's OpenSSL commands make them.
   const edKey = join(root, "device-ed25519.pem");
   const p256Key = join(root, "device-p256r1.pem");
