@@ -17,5 +17,8 @@ export const main = defineCommand({
     mfg: () => import("./mfg.ts").then((m) => m.default),
     consolidate: () => import("./consolidate.ts").then((m) => m.default),
     hsm: () => import("./hsm.ts").then((m) => m.default),
+    device: () => import("./device.ts").then((m) => m.default),
+    ports: () => import("./ports.ts").then((m) => m.default),
+    ledger: () => import("./ledger.ts").then((m) => m.default),
   },
 });
