@@ -5,8 +5,7 @@
 //   model's limit (the device runs one command at a time, so more sessions cannot beat it).
 // Prints peak memory (VmHWM) of the client and of the simulator.
 // Usage: bun bench/hsm.ts [--count N] [--seconds S]
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { peakRssMb, spawnHsmSimulator as simulator } from "./_lib.ts";
 import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
@@ -16,26 +15,6 @@ const arg = (name: string, fallback: number) => (process.argv.includes(name) ? N
 const COUNT = arg("--count", 3000);
 const SECONDS = arg("--seconds", 6);
 const PIN = "bench-pin";
-const REPO = join(import.meta.dir, "..");
-
-function peakRssMb(pid: number | "self"): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function simulator(latency: "none" | "yubihsm2") {
-  const proc = Bun.spawn([process.execPath, join(REPO, "src", "main.ts"), "hsm", "simulate", "--listen", "127.0.0.1:0", "--latency", latency, "--json"], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("simulator exited");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url: string = JSON.parse(text.split("\n")[0]!).url;
-  return { url, pid: proc.pid, stop: async () => (proc.kill("SIGINT"), await proc.exited) };
-}
 
 /** A Sidewalk-sized message: device public key || SMSN (Ed25519 64 bytes, P-256 96 bytes). */
 const message = (curve: Curve, i: number) => new Uint8Array(curve === "ed25519" ? 64 : 96).fill(i & 0xff);

@@ -77,6 +77,8 @@ export default defineCommand({
       await withSigner(args, async (signer) => {
         const results = await runBatch(rows, {
           signer, outDir, failFast: args["fail-fast"],
+          // Fail-fast means no row after the failing one: one at a time.
+          concurrency: args["fail-fast"] ? 1 : Number(args.sessions),
           ...(args.control_log_dir ? { controlLogDir: args.control_log_dir } : {}),
           ...(appKey ? { applicationServerPublicKey: appKey } : {}),
           check: (inputs) => checkSignOptions({ ...options, ...inputs }),

@@ -67,14 +67,17 @@ export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: 
       advice: "check the device type, DSN, APID and stage given to the device",
     });
   }
-  const chains = {} as Record<Curve, Chain>;
-  for (const csr of [ed25519Csr, p256r1Csr]) {
-    const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
-    // Verify before anything leaves this function: a bad chain must never reach a device or a log.
-    assertChain(chain, { amazonRoot: options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production", smsn, devicePublicKey: csr.publicKey });
-    chains[csr.curve] = chain;
-  }
-  return { smsn, ed25519: chains.ed25519, p256r1: chains.p256r1 };
+  const requireAmazonRoot = options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production";
+  // Both curves at once: with a pool of HSM sessions the two signatures overlap.
+  const [ed25519, p256r1] = await Promise.all(
+    [ed25519Csr, p256r1Csr].map(async (csr) => {
+      const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
+      // Verify before anything leaves this function: a bad chain must never reach a device or a log.
+      assertChain(chain, { amazonRoot: requireAmazonRoot, smsn, devicePublicKey: csr.publicKey });
+      return chain;
+    }),
+  );
+  return { smsn, ed25519: ed25519!, p256r1: p256r1! };
 }
 
 /** A DakSigner over test PKIs held in memory (tests, rehearsal, the demo without an HSM). */

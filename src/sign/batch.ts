@@ -80,6 +80,8 @@ export interface BatchOptions {
   controlLogDir?: string;
   applicationServerPublicKey?: Uint8Array;
   failFast?: boolean;
+  /** Rows signed at once (default DEFAULT_BATCH_CONCURRENCY). */
+  concurrency?: number;
   /** Checks one row's inputs before signing (the same refusals as a single `sign`). */
   check: (inputs: DeviceInputs) => void;
   onResult?: (r: BatchResult) => void;
@@ -92,28 +94,51 @@ async function writeOutput(dir: string, name: string, text: string): Promise<str
   });
 }
 
-export async function runBatch(rows: BatchRow[], o: BatchOptions): Promise<BatchResult[]> {
-  const results: BatchResult[] = [];
-  for (const row of rows) {
-    const result: BatchResult = { line: row.line, ok: false };
-    if (row.inputs.dsn) result.dsn = row.inputs.dsn;
-    try {
-      o.check(row.inputs);
-      const request = deviceRequest(row.inputs, o.signer.stage);
-      const signed = await signRequest(o.signer, request, o.applicationServerPublicKey);
-      result.smsn = toHex(signed.chains.smsn);
-      const base = (row.inputs.dsn ?? result.smsn).replace(/[^A-Za-z0-9._-]/g, "_");
-      result.output = await writeOutput(o.outDir, `${base}.json`, formatJson(signed));
-      if (o.controlLogDir) {
-        result.controlLog = await writeControlLog(o.controlLogDir, [controlLogEntryFor(signed.chains, signed.apid!, signed.stage)]);
-      }
-      result.ok = true;
-    } catch (e) {
-      result.error = e instanceof SwtoolError ? e.message + (e.advice ? ` (${e.advice})` : "") : `internal error: ${(e as Error).message}`;
+/** Rows signed at once: enough to keep the HSM busy while outputs are written. */
+export const DEFAULT_BATCH_CONCURRENCY = 4;
+
+async function signRow(row: BatchRow, o: BatchOptions): Promise<BatchResult> {
+  const result: BatchResult = { line: row.line, ok: false };
+  if (row.inputs.dsn) result.dsn = row.inputs.dsn;
+  try {
+    o.check(row.inputs);
+    const request = deviceRequest(row.inputs, o.signer.stage);
+    const signed = await signRequest(o.signer, request, o.applicationServerPublicKey);
+    result.smsn = toHex(signed.chains.smsn);
+    const base = (row.inputs.dsn ?? result.smsn).replace(/[^A-Za-z0-9._-]/g, "_");
+    result.output = await writeOutput(o.outDir, `${base}.json`, formatJson(signed));
+    if (o.controlLogDir) {
+      result.controlLog = await writeControlLog(o.controlLogDir, [controlLogEntryFor(signed.chains, signed.apid!, signed.stage)]);
     }
-    results.push(result);
-    o.onResult?.(result);
-    if (!result.ok && o.failFast) break;
+    result.ok = true;
+  } catch (e) {
+    result.error = e instanceof SwtoolError ? e.message + (e.advice ? ` (${e.advice})` : "") : `internal error: ${(e as Error).message}`;
   }
-  return results;
+  return result;
+}
+
+/**
+ * Signs the rows, several at once, and reports results in file order. With fail-fast no new
+ * row starts after a failure; rows already in flight finish and are reported.
+ */
+export async function runBatch(rows: BatchRow[], o: BatchOptions): Promise<BatchResult[]> {
+  const done: (BatchResult | undefined)[] = new Array(rows.length);
+  let next = 0;
+  let reported = 0;
+  let stop = false;
+  const report = () => {
+    while (reported < rows.length && done[reported]) o.onResult?.(done[reported++]!);
+  };
+  const worker = async () => {
+    while (!stop && next < rows.length) {
+      const index = next++;
+      const result = await signRow(rows[index]!, o);
+      done[index] = result;
+      if (!result.ok && o.failFast) stop = true;
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? DEFAULT_BATCH_CONCURRENCY) }, worker));
+  // With fail-fast, rows after a gap were never started: report only the contiguous prefix.
+  return done.slice(0, reported) as BatchResult[];
 }

@@ -44,6 +44,16 @@ describe("CSR", () => {
     });
   }
 
+  test("P-256: a high-S signature (devices do not normalise s) verifies, as the signing tool accepts it", () => {
+    const csr = decodeCsrBase64(seed.csr.p256r1.base64);
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const s = BigInt("0x" + toHex(csr.signature!.subarray(32)));
+    const flipped = (n - s).toString(16).padStart(64, "0");
+    const other = { ...csr, signature: Uint8Array.from(Buffer.concat([csr.signature!.subarray(0, 32), Buffer.from(flipped, "hex")])) };
+    expect(verifyCsr(csr)).toBe(true);
+    expect(verifyCsr(other)).toBe(true);
+  });
+
   test("the truncated CSR from the published docs is refused with the reason", () => {
     const bad = seed.bad_inputs_seen_in_docs.ed25519_csr_missing_first_char;
     expect(() => decodeCsrBase64(bad, "ed25519", "eddsa_csr")).toThrow(

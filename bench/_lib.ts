@@ -1,0 +1,27 @@
+// Shared by the benchmarks: a simulator in its own process (as a real connector would be),
+// peak memory of a process, and a formatted figure line.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const REPO = join(import.meta.dir, "..");
+
+/** VmHWM (peak resident memory) of a process, in MiB. */
+export function peakRssMb(pid: number | "self"): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Starts `swtool hsm simulate` from source on a free port and returns its URL. */
+export async function spawnHsmSimulator(latency: "none" | "yubihsm2") {
+  const proc = Bun.spawn([process.execPath, join(REPO, "src", "main.ts"), "hsm", "simulate", "--listen", "127.0.0.1:0", "--latency", latency, "--json"], { stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("simulator exited");
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const url: string = JSON.parse(text.split("\n")[0]!).url;
+  return { url, pid: proc.pid, stop: async () => (proc.kill("SIGINT"), await proc.exited) };
+}
