@@ -11,6 +11,7 @@ import { parseAppServerKey, readDeviceProfile } from "../sign/profile.ts";
 import { checkSignOptions, deviceRequest, stageFor, type SignOptions } from "../sign/request.ts";
 import { signRequest } from "../sign/sign.ts";
 import { openSigner, signerArgs } from "./signer-args.ts";
+import { lineArgs, repeatedArg, runLineCommand } from "./line-args.ts";
 import { emitEvent, log, output, println } from "./output.ts";
 
 const deviceArgs = {
@@ -43,8 +44,9 @@ export default defineCommand({
     test_cert: { type: "boolean", description: "Use the test stage when the product tag has no stage prefix" },
     batch: { type: "string", description: "CSV file, one device per row (dsn, and CSRs or key files)" },
     "fail-fast": { type: "boolean", description: "With --batch: stop at the first failing row" },
+    ...lineArgs,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     if (args.outform !== "json" && args.outform !== "flat") throw new UsageError(`--outform ${args.outform}: use json or flat`);
     if (args.verify_cert !== "1") {
       if (args.verify_cert !== "0") throw new UsageError(`--verify_cert ${args.verify_cert}: use 0 or 1`);
@@ -68,6 +70,31 @@ export default defineCommand({
     const appKey = args.device_profile_json
       ? readDeviceProfile(args.device_profile_json).applicationServerPublicKey
       : args.app_server_public_key ? parseAppServerKey(args.app_server_public_key) : undefined;
+
+    const ports = repeatedArg(rawArgs, "port");
+    if (ports.length) {
+      // The production line: devices make their own CSRs over the fixture's serial port.
+      if (args.batch || args.eddsa_csr || args.ecdsa_csr || args.ed25519_private_key_file || args.p256r1_private_key_file) {
+        throw new UsageError("--port provisions devices that make their own keys: leave out --batch, CSRs and key files");
+      }
+      if (!args.device_type || !args.apid) throw new UsageError("the line needs --device_type and --apid (the device computes its SMSN from them)");
+      if (!appKey) throw new UsageError("the line needs the application server public key", { advice: "add --device_profile_json FILE or --app_server_public_key HEX" });
+      if (!args.control_log_dir) throw new UsageError("the line needs --control_log_dir (one control log per provisioned device)");
+      const maxSignatures = args.device_profile_json ? readDeviceProfile(args.device_profile_json).dak.find((d) => d.maxAllowedSignature !== undefined)?.maxAllowedSignature : undefined;
+      await withSigner(args, (signer) =>
+        runLineCommand(args, ports, {
+          signer,
+          deviceType: args.device_type!,
+          apid: args.apid!,
+          appServerPublicKey: appKey,
+          controlLogDir: args.control_log_dir!,
+          ...(args.board_id ? { boardId: args.board_id } : {}),
+          ...(args.dsn ? { dsn: args.dsn } : {}),
+          ...(maxSignatures !== undefined ? { maxSignatures } : {}),
+        }),
+      );
+      return;
+    }
 
     if (args.batch) {
       const { product: _p, testCert: _t, controlLogVer: _v, clientCert: _c, clientKey: _k, controlLogDir: _d, smsnLen: _s, ...defaults } = options;
