@@ -12,6 +12,7 @@ export const main = defineCommand({
     verify: () => import("./verify.ts").then((m) => m.default),
     keygen: () => import("./keygen.ts").then((m) => m.default),
     sign: () => import("./sign.ts").then((m) => m.default),
+    demo: () => import("./demo.ts").then((m) => m.default),
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),
     mfg: () => import("./mfg.ts").then((m) => m.default),
