@@ -10,6 +10,8 @@ export interface DsnSource {
   /** The next DSN, or undefined when the source is used up. */
   next(): string | undefined;
   readonly description: string;
+  /** True once next() can only return undefined (the line then stops instead of waiting). */
+  readonly exhausted?: boolean;
 }
 
 export function fixedDsn(dsn: string): DsnSource {
@@ -17,6 +19,9 @@ export function fixedDsn(dsn: string): DsnSource {
   let used = false;
   return {
     description: `DSN ${value}`,
+    get exhausted() {
+      return used;
+    },
     next() {
       if (used) return undefined;
       used = true;
@@ -50,6 +55,9 @@ export function dsnFile(path: string, ledger?: Ledger): DsnSource {
   let index = 0;
   return {
     description: `DSN file ${path}`,
+    get exhausted() {
+      return index >= dsns.length;
+    },
     next() {
       while (index < dsns.length) {
         const dsn = dsns[index++]!;

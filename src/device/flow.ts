@@ -34,7 +34,7 @@ export interface DeviceJob {
   /** The 32-byte Ed25519 application server public key. */
   appServerPublicKey: Uint8Array;
   controlLogDir: string;
-  /** Runs of a phase after a transient failure (default 3). */
+  /** Runs of a phase after a transient failure (default 5). */
   retries?: number;
   /** Fresh sessions after the device rebooted mid-way (default 2). */
   restarts?: number;
@@ -94,7 +94,7 @@ function failure(step: Step, e: unknown): ProvisioningError {
 }
 
 export async function provisionDevice(client: CertClient, job: DeviceJob): Promise<DeviceResult> {
-  const retries = job.retries ?? 3;
+  const retries = job.retries ?? 5;
   const maxRestarts = job.restarts ?? 2;
   const stats = { retries: 0, restarts: 0 };
   const input: SmsnInput = { deviceType: job.deviceType, dsn: job.dsn, apid: job.apid, stage: "production", ...(job.boardId ? { boardId: job.boardId } : {}) };

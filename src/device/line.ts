@@ -150,6 +150,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
           totals.inFlight--;
         }
         if (options.count !== undefined && totals.provisioned >= options.count) stopAll("count");
+        if (options.dsnSource.exhausted) stopAll("dsn-source");
         if (deviceTouched) mark = client.answerMark;
       }
     } finally {

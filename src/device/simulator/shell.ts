@@ -30,6 +30,8 @@ export interface FixtureOptions {
   /** Devices this fixture presents; unlimited when absent. */
   count?: number;
   random?: () => number;
+  /** Answer every command that starts with `command` with `{CERT ERROR code}` (a failing chip or flash). */
+  errorAt?: { command: string; code: number };
 }
 
 export interface DeviceRecord {
@@ -241,7 +243,10 @@ export class FixtureSimulator {
     let deinitDone = false;
     if (argv.length > 0) {
       if (this.options.realistic) await sleep(latencyOf(argv));
-      if (argv[0] === "cert") {
+      const failing = this.options.errorAt;
+      if (failing && line.startsWith(failing.command)) {
+        answer = [this.logLine({ level: "info", text: `{CERT ERROR ${failing.code}}` })];
+      } else if (argv[0] === "cert") {
         const out = this.cli.run(argv.slice(1));
         answer = out.map((l) => (l.text.startsWith("{CERT") ? this.logLine(l) : l.level === "info" ? l.text : this.logLine(l)));
         if (argv[1] === "store" && out.at(-1)?.text === "{CERT OK}") {
