@@ -17,6 +17,8 @@ export const main = defineCommand({
     pki: () => import("./pki.ts").then((m) => m.default),
     mfg: () => import("./mfg.ts").then((m) => m.default),
     consolidate: () => import("./consolidate.ts").then((m) => m.default),
+    upload: () => import("./upload.ts").then((m) => m.default),
+    feedback: () => import("./feedback.ts").then((m) => m.default),
     hsm: () => import("./hsm.ts").then((m) => m.default),
     device: () => import("./device.ts").then((m) => m.default),
     ports: () => import("./ports.ts").then((m) => m.default),

@@ -93,40 +93,60 @@ export class SmsnIndex {
   }
 }
 
-const CHUNK = 1 << 20;
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+/** Paths are split into a directory (numbered, few) and a file name (packed bytes). */
+const LENGTH_BITS = 12;
+const MAX_DIRS = 2 ** (32 - LENGTH_BITS) - 1;
 
-/** File paths by number, packed as UTF-8 into 1 MiB chunks. */
+/** File paths by number: about 40 bytes a log for a million logs in a few directories. */
 export class PathList {
   private chunks: Buffer[] = [];
   private used = CHUNK;
-  private refs = new Float64Array(1024);
+  /** Per path: byte offset of its name, then directory number << 12 | name length. */
+  private refs = new Uint32Array(2048);
+  private dirs = [""];
+  private dirNumbers = new Map<string, number>([["", 0]]);
   length = 0;
 
+  private dirNumber(dir: string): number {
+    let n = this.dirNumbers.get(dir);
+    if (n === undefined) {
+      if (this.dirs.length > MAX_DIRS) return -1;
+      n = this.dirs.push(dir) - 1;
+      this.dirNumbers.set(dir, n);
+    }
+    return n;
+  }
+
   add(path: string): number {
-    const bytes = Buffer.from(path, "utf8");
-    if (bytes.length > CHUNK) throw new RangeError(`path longer than ${CHUNK} bytes`);
-    if (this.used + bytes.length > CHUNK) {
+    const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+    let dir = this.dirNumber(path.slice(0, slash + 1));
+    const name = Buffer.from(dir < 0 ? path : path.slice(slash + 1), "utf8");
+    if (dir < 0) dir = 0;
+    if (name.length >= 1 << LENGTH_BITS) throw new RangeError(`path name longer than ${(1 << LENGTH_BITS) - 1} bytes`);
+    if (this.used + name.length > CHUNK) {
       this.chunks.push(Buffer.allocUnsafe(CHUNK));
       this.used = 0;
     }
-    bytes.copy(this.chunks[this.chunks.length - 1]!, this.used);
+    name.copy(this.chunks[this.chunks.length - 1]!, this.used);
     if (this.length * 2 + 2 > this.refs.length) {
-      const bigger = new Float64Array(this.refs.length * 2);
+      const bigger = new Uint32Array(Math.ceil(this.refs.length * 1.5) & ~1);
       bigger.set(this.refs);
       this.refs = bigger;
     }
-    // (chunk, offset) in one number, then the length.
     this.refs[this.length * 2] = (this.chunks.length - 1) * CHUNK + this.used;
-    this.refs[this.length * 2 + 1] = bytes.length;
-    this.used += bytes.length;
+    this.refs[this.length * 2 + 1] = (dir << LENGTH_BITS) | name.length;
+    this.used += name.length;
     return this.length++;
   }
 
   get(index: number): string {
     if (index < 0 || index >= this.length) throw new RangeError(`no path number ${index}`);
     const at = this.refs[index * 2]!;
-    const chunk = this.chunks[Math.floor(at / CHUNK)]!;
+    const packed = this.refs[index * 2 + 1]!;
     const offset = at % CHUNK;
-    return chunk.toString("utf8", offset, offset + this.refs[index * 2 + 1]!);
+    const name = this.chunks[Math.floor(at / CHUNK)]!.toString("utf8", offset, offset + (packed & ((1 << LENGTH_BITS) - 1)));
+    return this.dirs[packed >>> LENGTH_BITS]! + name;
   }
 }

@@ -1,0 +1,56 @@
+// swtool feedback: fetches Amazon's feedback CSVs from the feedback SFTP endpoint (or reads
+// local ones with --file), prints each device's status with the error details, and exits
+// non-zero when any device was refused.
+import { defineCommand } from "citty";
+import { SwtoolError, UsageError } from "../errors.ts";
+import { downloadFeedback, feedbackFiles, readFeedback } from "../upload/feedback.ts";
+import { log, printResult, println } from "./output.ts";
+import { retryOptions, sshArgs, sshTarget } from "./ssh.ts";
+
+const optional = <T extends { required?: boolean }>(arg: T) => ({ ...arg, required: false });
+
+export default defineCommand({
+  meta: { name: "feedback", description: "Download and read Amazon's feedback on uploaded control logs" },
+  args: {
+    ...sshArgs,
+    host: optional(sshArgs.host),
+    user: optional(sshArgs.user),
+    key: optional(sshArgs.key),
+    out: { type: "string", description: "Local directory for the feedback CSVs", default: "feedback" },
+    file: { type: "string", description: "Read this local feedback CSV (comma-separated list) instead of downloading" },
+  },
+  async run({ args }) {
+    let files: string[];
+    let downloaded: string[] = [];
+    if (args.file !== undefined) {
+      if (args.host !== undefined) throw new UsageError("--file and --host both given", { advice: "read a local CSV with --file, or download with --host/--user/--key" });
+      files = args.file.split(",").filter(Boolean);
+    } else {
+      if (args.host === undefined || args.user === undefined || args.key === undefined) {
+        throw new UsageError("--host, --user and --key are needed to download feedback", { advice: "or read a local CSV with --file" });
+      }
+      const target = await sshTarget({ ...args, host: args.host, user: args.user, key: args.key });
+      const result = await downloadFeedback({ target, remoteDir: args["remote-dir"], outDir: args.out, ...retryOptions(args) });
+      downloaded = result.downloaded;
+      for (const f of downloaded) log.info(`downloaded ${f}`);
+      files = feedbackFiles(args.out);
+    }
+    if (files.length === 0) throw new SwtoolError("no feedback CSV to read", { advice: "Amazon writes feedback some time after an upload; try again later" });
+    const report = readFeedback(files);
+    const devices = report.devices.map((d) => ({
+      smsn: d.smsn,
+      apid: d.latest.apid,
+      status: d.latest.status,
+      accepted: d.latest.accepted,
+      errorDetails: d.latest.errorDetails || undefined,
+      recordId: d.latest.recordId || undefined,
+      source: `${d.latest.source}:${d.latest.row}`,
+    }));
+    const ok = report.failed.length === 0;
+    printResult({ ok, files, downloaded, devices: devices.length, accepted: report.accepted, failed: report.failed.length, results: devices }, () => {
+      for (const d of devices) println(`${d.smsn} ${d.accepted ? "OK" : "FAILED"} ${d.status}${d.errorDetails ? `: ${d.errorDetails}` : ""}`);
+      log.info(`${files.length} feedback files, ${devices.length} devices: ${report.accepted} accepted, ${report.failed.length} failed`);
+    });
+    if (!ok) process.exitCode = 1;
+  },
+});

@@ -1,0 +1,25 @@
+// swtool upload FILE --host H --user U --key K: sends a consolidated control log to Amazon's
+// SFTP endpoint (temporary name, size check, rename; dropped connections retried).
+import { defineCommand } from "citty";
+import { hostName } from "../upload/host-key.ts";
+import { uploadFile } from "../upload/upload.ts";
+import { log, printResult, println } from "./output.ts";
+import { retryOptions, sshArgs, sshTarget } from "./ssh.ts";
+
+export default defineCommand({
+  meta: { name: "upload", description: "Upload a consolidated control log to Amazon's SFTP endpoint" },
+  args: {
+    file: { type: "positional", description: "The consolidated control log (C_CONTROL_LOG_<time>.txt)", required: true },
+    ...sshArgs,
+  },
+  async run({ args }) {
+    const target = await sshTarget(args);
+    const result = await uploadFile({ file: args.file, target, remoteDir: args["remote-dir"], ...retryOptions(args) });
+    const where = `${target.user}@${hostName(target.host, target.port)}:${result.remotePath}`;
+    printResult({ ok: true, file: args.file, target: where, ...result }, () => {
+      if (result.alreadyPresent) log.warn(`${where} was already on the server with the same size; not sent again`);
+      else log.info(`uploaded ${result.bytes} bytes in ${result.attempts} attempt${result.attempts > 1 ? "s" : ""}`);
+      println(where);
+    });
+  },
+});
