@@ -2,7 +2,7 @@
 // directory that is not already in the local directory with the same size is downloaded and
 // published atomically (never over an existing file); then all local feedback files can be
 // read in name order (formats in feedback-csv.ts).
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { publishFile } from "../controllog/atomic.ts";
 import { SwtoolError } from "../errors.ts";
@@ -33,6 +33,7 @@ function numbered(name: string): (copy: number) => string {
 
 export async function downloadFeedback(options: DownloadOptions): Promise<DownloadResult> {
   const remoteDir = options.remoteDir ?? ".";
+  mkdirSync(options.outDir, { recursive: true });
   const { value, attempts } = await withSftp(options.target, options, async ({ sftp }) => {
     const downloaded: string[] = [];
     const alreadyHere: string[] = [];
