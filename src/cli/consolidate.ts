@@ -3,6 +3,8 @@
 import { defineCommand } from "citty";
 import { SwtoolError, UsageError } from "../errors.ts";
 import { consolidate, type Problem } from "../controllog/consolidate.ts";
+import { ConsolidationRecord, findLedger } from "../controllog/ledger-link.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import { log, output, printResult, println } from "./output.ts";
 
 function describe(p: Problem): string {
@@ -25,36 +27,67 @@ export default defineCommand({
     paths: { type: "positional", description: "Directories (searched for C_CONTROL_LOG_*.txt), files or glob patterns", required: true },
     output: { type: "string", alias: "o", description: "Output file (default: C_CONTROL_LOG_<time>.txt in the current directory); never overwritten" },
     "skip-invalid": { type: "boolean", description: "Write the valid entries even if some are invalid, and list the skipped" },
+    ledger: { type: "string", description: "Ledger recording which consolidated file holds each device (default: swtool.db beside the logs, if there)" },
+    "new-only": { type: "boolean", description: "Only logs the ledger has not seen consolidated before" },
   },
   async run({ args }) {
     const paths = (args._ as string[]).length ? (args._ as string[]) : [args.paths];
-    const summary = await consolidate({
-      paths,
-      output: args.output,
-      skipInvalid: args["skip-invalid"],
-      onFile: (path) => log.debug(`Processing ${path}`),
-      onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
-    });
-    const bad = summary.invalid + summary.conflicts;
-    const ok = summary.output !== undefined;
-    printResult({ ok, ...summary }, () => {
-      log.info(
-        `read ${summary.files} files, ${summary.entries} entries: ${summary.devices} devices, ${summary.duplicates} duplicates merged, ` +
-          `${summary.invalid} invalid, ${summary.conflicts} conflicts`,
-      );
-      for (const [apid, n] of Object.entries(summary.perApid)) log.info(`  APID ${apid}: ${n} devices`);
-      for (const [label, n] of Object.entries(summary.perLabel)) log.info(`  label ${label}: ${n} devices`);
-      if (ok && bad) log.warn(`skipped ${bad} invalid or conflicting entries (listed above)`);
-      if (ok) println(summary.output);
-    });
-    if (ok) return;
-    const reason =
-      bad > 0
-        ? new SwtoolError(`nothing written: ${summary.invalid} invalid entries or files and ${summary.conflicts} conflicting SMSNs`, {
-            advice: "fix or remove the files listed above, or use --skip-invalid to write the valid entries only",
-          })
-        : new UsageError(summary.files === 0 ? "no control logs found" : "no valid control log entries found", { advice: "give directories of C_CONTROL_LOG_*.txt files, files or glob patterns" });
-    if (!output.json) throw reason;
-    process.exitCode = reason.exitCode;
+    const ledger = findLedger(args.ledger, paths);
+    if (args["new-only"] && !ledger) {
+      throw new UsageError("--new-only needs the ledger", { advice: "name it with --ledger FILE (the line keeps swtool.db in its control log directory)" });
+    }
+    const record = ledger ? new ConsolidationRecord() : undefined;
+    try {
+      await runConsolidate(args, paths, ledger, record);
+    } finally {
+      record?.dispose();
+      ledger?.close();
+    }
   },
 });
+
+async function runConsolidate(
+  args: { output?: string; "skip-invalid"?: boolean; "new-only"?: boolean },
+  paths: string[],
+  ledger: Ledger | undefined,
+  record: ConsolidationRecord | undefined,
+): Promise<void> {
+  const summary = await consolidate({
+    paths,
+    output: args.output,
+    skipInvalid: args["skip-invalid"],
+    include: args["new-only"] ? (entry, path) => ledger!.logConsolidatedInto(entry.serialNumber, path) === undefined : undefined,
+    written: record,
+    onFile: (path) => log.debug(`Processing ${path}`),
+    onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
+  });
+  if (summary.output && ledger && record) {
+    const n = record.commit(ledger, summary.output);
+    log.info(`ledger ${ledger.path}: ${n} devices recorded as in ${summary.output}`);
+  }
+  if (summary.excluded) log.info(`${summary.excluded} entries left out: already consolidated (ledger)`);
+  const bad = summary.invalid + summary.conflicts;
+  // --new-only with nothing new is a normal evening, not an error.
+  const nothingNew = summary.output === undefined && bad === 0 && summary.excluded > 0 && summary.devices === 0;
+  const ok = summary.output !== undefined || nothingNew;
+  printResult({ ok, ...summary }, () => {
+    log.info(
+      `read ${summary.files} files, ${summary.entries} entries: ${summary.devices} devices, ${summary.duplicates} duplicates merged, ` +
+        `${summary.invalid} invalid, ${summary.conflicts} conflicts`,
+    );
+    for (const [apid, n] of Object.entries(summary.perApid)) log.info(`  APID ${apid}: ${n} devices`);
+    for (const [label, n] of Object.entries(summary.perLabel)) log.info(`  label ${label}: ${n} devices`);
+    if (ok && bad) log.warn(`skipped ${bad} invalid or conflicting entries (listed above)`);
+    if (nothingNew) log.warn("nothing new to consolidate; no file written");
+    else if (ok) println(summary.output);
+  });
+  if (ok) return;
+  const reason =
+    bad > 0
+      ? new SwtoolError(`nothing written: ${summary.invalid} invalid entries or files and ${summary.conflicts} conflicting SMSNs`, {
+          advice: "fix or remove the files listed above, or use --skip-invalid to write the valid entries only",
+        })
+      : new UsageError(summary.files === 0 ? "no control logs found" : "no valid control log entries found", { advice: "give directories of C_CONTROL_LOG_*.txt files, files or glob patterns" });
+  if (!output.json) throw reason;
+  process.exitCode = reason.exitCode;
+}

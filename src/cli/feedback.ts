@@ -2,10 +2,19 @@
 // local ones with --file), prints each device's status with the error details, and exits
 // non-zero when any device was refused.
 import { defineCommand } from "citty";
+import { findLedger } from "../controllog/ledger-link.ts";
 import { SwtoolError, UsageError } from "../errors.ts";
+import type { Ledger } from "../ledger/ledger.ts";
 import { downloadFeedback, feedbackFiles, readFeedback } from "../upload/feedback.ts";
 import { log, printResult, println } from "./output.ts";
 import { retryOptions, sshArgs, sshTarget } from "./ssh.ts";
+
+/** Devices in every file the ledger has seen uploaded. */
+function uploadedDevices(ledger: Ledger): Set<string> {
+  const out = new Set<string>();
+  for (const upload of ledger.uploads()) for (const smsn of ledger.devicesIn(upload.file)) out.add(smsn);
+  return out;
+}
 
 const optional = <T extends { required?: boolean }>(arg: T) => ({ ...arg, required: false });
 
@@ -18,6 +27,7 @@ export default defineCommand({
     key: optional(sshArgs.key),
     out: { type: "string", description: "Local directory for the feedback CSVs", default: "feedback" },
     file: { type: "string", description: "Read this local feedback CSV (comma-separated list) instead of downloading" },
+    ledger: { type: "string", description: "Ledger of uploaded devices to match the feedback to (default: swtool.db here, if there)" },
   },
   async run({ args }) {
     let files: string[];
@@ -37,8 +47,13 @@ export default defineCommand({
     }
     if (files.length === 0) throw new SwtoolError("no feedback CSV to read", { advice: "Amazon writes feedback some time after an upload; try again later" });
     const report = readFeedback(files);
+    const ledger = findLedger(args.ledger, ["."]);
+    const expected = ledger ? uploadedDevices(ledger) : undefined;
+    const dsnOf = (smsn: string) => ledger?.isProvisioned({ smsn })?.dsn;
     const devices = report.devices.map((d) => ({
       smsn: d.smsn,
+      dsn: dsnOf(d.smsn),
+      inLedger: expected ? expected.has(d.smsn) : undefined,
       apid: d.latest.apid,
       status: d.latest.status,
       accepted: d.latest.accepted,
@@ -46,10 +61,17 @@ export default defineCommand({
       recordId: d.latest.recordId || undefined,
       source: `${d.latest.source}:${d.latest.row}`,
     }));
-    const ok = report.failed.length === 0;
-    printResult({ ok, files, downloaded, devices: devices.length, accepted: report.accepted, failed: report.failed.length, results: devices }, () => {
-      for (const d of devices) println(`${d.smsn} ${d.accepted ? "OK" : "FAILED"} ${d.status}${d.errorDetails ? `: ${d.errorDetails}` : ""}`);
-      log.info(`${files.length} feedback files, ${devices.length} devices: ${report.accepted} accepted, ${report.failed.length} failed`);
+    const seen = new Set(report.devices.map((d) => d.smsn));
+    const missing = expected ? [...expected].filter((smsn) => !seen.has(smsn)).map((smsn) => ({ smsn, dsn: dsnOf(smsn) })) : [];
+    ledger?.close();
+    const ok = report.failed.length === 0 && missing.length === 0;
+    const result = { ok, files, downloaded, devices: devices.length, accepted: report.accepted, failed: report.failed.length, missing: expected ? missing : undefined, results: devices };
+    printResult(result, () => {
+      for (const d of devices) println(`${d.smsn}${d.dsn ? ` ${d.dsn}` : ""} ${d.accepted ? "OK" : "FAILED"} ${d.status}${d.errorDetails ? `: ${d.errorDetails}` : ""}`);
+      for (const m of missing) println(`${m.smsn}${m.dsn ? ` ${m.dsn}` : ""} MISSING uploaded, no feedback yet`);
+      const unknown = expected ? devices.filter((d) => !d.inLedger).length : 0;
+      if (unknown) log.warn(`${unknown} devices in the feedback are not in the ledger's uploads`);
+      log.info(`${files.length} feedback files, ${devices.length} devices: ${report.accepted} accepted, ${report.failed.length} failed${expected ? `, ${missing.length} uploaded but missing` : ""}`);
     });
     if (!ok) process.exitCode = 1;
   },

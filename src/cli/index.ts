@@ -19,6 +19,7 @@ export const main = defineCommand({
     consolidate: () => import("./consolidate.ts").then((m) => m.default),
     upload: () => import("./upload.ts").then((m) => m.default),
     feedback: () => import("./feedback.ts").then((m) => m.default),
+    "import-csv": () => import("./import-csv.ts").then((m) => m.default),
     hsm: () => import("./hsm.ts").then((m) => m.default),
     device: () => import("./device.ts").then((m) => m.default),
     ports: () => import("./ports.ts").then((m) => m.default),

@@ -1,6 +1,8 @@
 // swtool upload FILE --host H --user U --key K: sends a consolidated control log to Amazon's
 // SFTP endpoint (temporary name, size check, rename; dropped connections retried).
 import { defineCommand } from "citty";
+import { resolve } from "node:path";
+import { findLedger } from "../controllog/ledger-link.ts";
 import { hostName } from "../upload/host-key.ts";
 import { uploadFile } from "../upload/upload.ts";
 import { log, printResult, println } from "./output.ts";
@@ -11,11 +13,21 @@ export default defineCommand({
   args: {
     file: { type: "positional", description: "The consolidated control log (C_CONTROL_LOG_<time>.txt)", required: true },
     ...sshArgs,
+    ledger: { type: "string", description: "Ledger to record the upload in (default: swtool.db beside the file, if there)" },
   },
   async run({ args }) {
     const target = await sshTarget(args);
     const result = await uploadFile({ file: args.file, target, remoteDir: args["remote-dir"], ...retryOptions(args) });
     const where = `${target.user}@${hostName(target.host, target.port)}:${result.remotePath}`;
+    const ledger = findLedger(args.ledger, [args.file]);
+    if (ledger) {
+      try {
+        ledger.recordUpload({ file: resolve(args.file), target: `${target.user}@${hostName(target.host, target.port)}`, remotePath: result.remotePath });
+        log.info(`recorded in the ledger ${ledger.path}`);
+      } finally {
+        ledger.close();
+      }
+    }
     printResult({ ok: true, file: args.file, target: where, ...result }, () => {
       if (result.alreadyPresent) log.warn(`${where} was already on the server with the same size; not sent again`);
       else log.info(`uploaded ${result.bytes} bytes in ${result.attempts} attempt${result.attempts > 1 ? "s" : ""}`);

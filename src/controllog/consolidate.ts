@@ -33,6 +33,8 @@ export interface ConsolidateOptions {
   onProblem?: (problem: Problem) => void;
   /** Files above this many bytes are streamed entry by entry (default 16 MiB). */
   streamThreshold?: number;
+  /** Told which device logs the output holds (reset when a pass starts over). */
+  written?: { reset(): void; add(smsn: string, path: string): void };
 }
 
 export type ProblemKind = "invalid" | "duplicate" | "conflict" | "empty";
@@ -144,6 +146,7 @@ async function pass(options: ConsolidateOptions, out: OutputWriter, first: PassR
     if (!first) options.onProblem?.(problem);
   };
   const onEmpty = (path: string) => report({ kind: "empty", path, reason: "no control logs here" });
+  options.written?.reset();
   for await (const path of controlLogFiles(options.paths, onEmpty)) {
     options.onFile?.(path);
     // JSC lets the garbage of parsed logs pile up; a full collection every few thousand files
@@ -210,6 +213,7 @@ async function pass(options: ConsolidateOptions, out: OutputWriter, first: PassR
         }
       }
       await out.add(entry);
+      options.written?.add(entry.serialNumber, path);
       summary.devices++;
       summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
       summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;

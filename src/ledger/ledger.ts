@@ -14,6 +14,9 @@
 //   recordControlLog(path, smsn)                    a per-device control log was written
 //   pendingControlLogs()                            logs not yet consolidated
 //   markConsolidated(paths, batchPath)              logs went into a consolidated file
+//   logConsolidatedInto(smsn, path)                 consolidated file holding a device log
+//   markLogsConsolidated(logs, batchPath)           consolidate's record of what went where
+//   devicesIn(batchPath)                            SMSNs in a consolidated file
 //   recordUpload({ file, target, remotePath })      a file was uploaded (SFTP)
 //   uploads({ file })                               upload history
 import { Database } from "bun:sqlite";
@@ -100,6 +103,8 @@ CREATE TABLE IF NOT EXISTS control_logs (
   created_at TEXT NOT NULL,
   consolidated_into TEXT
 );
+CREATE INDEX IF NOT EXISTS control_logs_smsn ON control_logs (smsn);
+CREATE INDEX IF NOT EXISTS control_logs_batch ON control_logs (consolidated_into);
 CREATE TABLE IF NOT EXISTS uploads (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   file TEXT NOT NULL,
@@ -234,6 +239,39 @@ export class Ledger {
     this.db.transaction(() => {
       for (const p of paths) update.run(batchPath, p);
     })();
+  }
+
+  // Consolidate's bookkeeping (issue 6). A device log is matched by its SMSN and file name, so
+  // the same file reached through another directory spelling is still the same log.
+
+  private logRows(smsn: string, path: string): { path: string; consolidated_into: string | null }[] {
+    const name = path.split(/[\\/]/).pop();
+    return (this.db.query("SELECT path, consolidated_into FROM control_logs WHERE smsn = ?").all(smsn.toLowerCase()) as { path: string; consolidated_into: string | null }[]).filter(
+      (r) => r.path.split(/[\\/]/).pop() === name,
+    );
+  }
+
+  /** The consolidated file that already holds this device log, if any. */
+  logConsolidatedInto(smsn: string, path: string): string | undefined {
+    return this.logRows(smsn, path).find((r) => r.consolidated_into !== null)?.consolidated_into ?? undefined;
+  }
+
+  /** Records that these device logs went into `batchPath` (recording logs the ledger did not know), in one transaction. */
+  markLogsConsolidated(logs: readonly { smsn: string; path: string }[], batchPath: string, time = new Date()): void {
+    const insert = this.db.query("INSERT OR IGNORE INTO control_logs (path, smsn, created_at) VALUES (?, ?, ?)");
+    const update = this.db.query("UPDATE control_logs SET consolidated_into = ? WHERE path = ?");
+    this.db.transaction(() => {
+      for (const log of logs) {
+        const rows = this.logRows(log.smsn, log.path);
+        if (rows.length === 0) insert.run(log.path, log.smsn.toLowerCase(), time.toISOString());
+        for (const p of rows.length ? rows.map((r) => r.path) : [log.path]) update.run(batchPath, p);
+      }
+    })();
+  }
+
+  /** SMSNs of the device logs consolidated into `batchPath`. */
+  devicesIn(batchPath: string): string[] {
+    return (this.db.query("SELECT DISTINCT smsn FROM control_logs WHERE consolidated_into = ? ORDER BY smsn").all(batchPath) as { smsn: string }[]).map((r) => r.smsn);
   }
 
   recordUpload(u: { file: string; target: string; remotePath?: string; time?: Date }): number {

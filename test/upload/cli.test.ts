@@ -3,7 +3,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openLedger } from "../../src/ledger/ledger.ts";
+import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
 import { swtool } from "../helpers/cli.ts";
+import type { ControlLogEntry } from "../../src/controllog/format.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
 
 let sshd: Sshd;
@@ -87,5 +90,35 @@ describe("swtool feedback", () => {
     const r = await swtool(["feedback", "--file", file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${smsn(7)} OK SUCCESS\n`);
+  });
+});
+
+describe("with the ledger", () => {
+  test("consolidate, upload (recorded), feedback matched by SMSN: missing and failed devices exit 1", { timeout: 60_000 }, async () => {
+    const line = makeTestLine();
+    const entries = [await makeEntry(line), await makeEntry(line), await makeEntry(line)];
+    const logs = tempDir();
+    entries.forEach((e, i) => writeLogFile(logs, `C_CONTROL_LOG_2026112115000${i}.txt`, [e]));
+    const ledgerPath = join(logs, "swtool.db");
+    const ledger = openLedger(ledgerPath);
+    ledger.recordAttempt({ port: "tty0", dsn: "DSN-1", smsn: entries[0]!.serialNumber, apid: "pd25", stage: "test", result: "provisioned" });
+    ledger.close();
+    const batch = join(logs, "shift.txt");
+    expect((await swtool(["consolidate", logs, "-o", batch])).code).toBe(0);
+    const up = await swtool(["upload", batch, ...ssh(sshd), "--remote-dir", sshd.uploadDir]);
+    expect(up.code).toBe(0);
+    expect(up.stderr).toContain(`recorded in the ledger ${ledgerPath}`);
+    const check = openLedger(ledgerPath);
+    expect(check.uploads().map((u) => [u.file, u.target, u.remotePath])).toEqual([[batch, `${sshd.user}@[127.0.0.1]:${sshd.port}`, join(sshd.uploadDir, "shift.txt")]]);
+    check.close();
+
+    const csv = join(tempDir(), "fb.csv");
+    const row = (e: ControlLogEntry, status: string) => `1,"{""serialNumber"":""${e.serialNumber}""}","{""advertisedProductId"":""pd25""}",${status},\n`;
+    writeFileSync(csv, "Record Id,ProductInstanceIdentifier,ProductIdentifier,Status,Error Details\n" + row(entries[0]!, "SUCCESS") + row(entries[1]!, "SUCCESS"));
+    const fb = await swtool(["feedback", "--file", csv, "--ledger", ledgerPath]);
+    expect(fb.code).toBe(1);
+    expect(fb.stdout).toContain(`${entries[0]!.serialNumber} DSN-1 OK SUCCESS\n`);
+    expect(fb.stdout).toContain(`${entries[2]!.serialNumber} MISSING uploaded, no feedback yet\n`);
+    expect(fb.stderr).toContain("2 accepted, 0 failed, 1 uploaded but missing");
   });
 });

@@ -1,0 +1,86 @@
+// What consolidate tells the ledger (issue 6): which consolidated file holds each device log,
+// recorded only once that file is published. The list of written logs is spooled to a
+// temporary file rather than kept in memory (a shift can have a million devices), then
+// replayed into the ledger in transactions of a few thousand.
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { DEFAULT_LEDGER_NAME, openLedger, type Ledger } from "../ledger/ledger.ts";
+
+/**
+ * The ledger to use: the one named, else a `swtool.db` beside the given paths (in a directory
+ * given, or in a file's directory), else none.
+ */
+export function findLedger(explicit: string | undefined, near: string[]): Ledger | undefined {
+  if (explicit !== undefined) return openLedger(explicit);
+  for (const path of near) {
+    const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
+    const candidate = join(dir, DEFAULT_LEDGER_NAME);
+    if (existsSync(candidate)) return openLedger(candidate);
+  }
+  return undefined;
+}
+
+const BATCH = 5000;
+const FLUSH_AT = 1 << 16;
+
+export class ConsolidationRecord {
+  private readonly dir = mkdtempSync(join(tmpdir(), "swtool-consolidate-"));
+  private readonly fd = openSync(join(this.dir, "written.tsv"), "w+", 0o600);
+  private pending = "";
+  private size = 0;
+
+  /** A pass starts again: forget what the previous one wrote. */
+  reset(): void {
+    this.pending = "";
+    this.size = 0;
+    ftruncateSync(this.fd, 0);
+  }
+
+  add(smsn: string, path: string): void {
+    this.pending += `${smsn}\t${resolve(path)}\n`;
+    if (this.pending.length >= FLUSH_AT) this.flush();
+  }
+
+  private flush(): void {
+    const data = Buffer.from(this.pending, "utf8");
+    writeSync(this.fd, data, 0, data.length, this.size);
+    this.size += data.length;
+    this.pending = "";
+  }
+
+  /** Writes the spooled logs into the ledger as consolidated into `batchPath`; returns how many. */
+  commit(ledger: Ledger, batchPath: string): number {
+    this.flush();
+    const target = resolve(batchPath);
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let position = 0;
+    let rest = "";
+    let batch: { smsn: string; path: string }[] = [];
+    let count = 0;
+    const send = () => {
+      ledger.markLogsConsolidated(batch, target);
+      count += batch.length;
+      batch = [];
+    };
+    for (;;) {
+      const n = readSync(this.fd, chunk, 0, chunk.length, position);
+      if (n === 0) break;
+      position += n;
+      const lines = (rest + chunk.toString("utf8", 0, n)).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        const tab = line.indexOf("\t");
+        batch.push({ smsn: line.slice(0, tab), path: line.slice(tab + 1) });
+        if (batch.length >= BATCH) send();
+      }
+    }
+    if (batch.length) send();
+    return count;
+  }
+
+  dispose(): void {
+    closeSync(this.fd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
