@@ -23,8 +23,8 @@ import { openChannel, type ByteChannel } from "../x509/provision/channel.ts";
 import { provisionDevice, ProvisionError } from "../x509/provision/engine.ts";
 import type { TranscriptEntry } from "../x509/provision/conversation.ts";
 import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
-import { STORED_OBJECTS, type StoredObject } from "../x509/simulator/atecc608.ts";
-import { startAtecc608OnTcp } from "../x509/simulator/host.ts";
+import { STORED_OBJECTS, type Atecc608Board, type StoredObject } from "../x509/simulator/atecc608.ts";
+import { startAtecc608OnPty, startAtecc608OnTcp } from "../x509/simulator/host.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
 
 function parseDays(text: string | undefined, fallback: number): number {
@@ -266,7 +266,8 @@ function storedObject(text: string | undefined, flag: string): StoredObject | un
 const simulate = defineCommand({
   meta: { name: "simulate", description: "Simulate an ESP32 + ATECC608 board running the provisioning firmware (atecc608-esp32 profile)" },
   args: {
-    listen: { type: "string", description: "HOST:PORT to listen on (each connection is a new board; port 0: any free port)" },
+    listen: { type: "string", description: "HOST:PORT to listen on (each connection is a new board; port 0: any free port); default" },
+    pty: { type: "boolean", description: "One board on a pseudo-terminal instead (Linux); its path is printed" },
     serial: { type: "string", description: "Chip serial number, 18 hex digits (default random 0123...ee)" },
     corrupt: { type: "string", description: `Store a damaged copy of: ${STORED_OBJECTS.join(" | ")}` },
     "fail-write": { type: "string", description: `The chip write of this object fails: ${STORED_OBJECTS.join(" | ")}` },
@@ -277,14 +278,15 @@ const simulate = defineCommand({
     if (args.serial !== undefined && !/^[0-9a-fA-F]{18}$/.test(args.serial)) throw new UsageError("--serial must be 18 hex digits (9 bytes, like 0123c4b09bb2b877ee)");
     const corrupt = storedObject(args.corrupt, "--corrupt");
     const failWrite = storedObject(args["fail-write"], "--fail-write");
-    const sim = await startAtecc608OnTcp({
-      host: (listen[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""),
-      port: Number(listen[2]),
+    if (args.pty && args.listen !== undefined) throw new UsageError("--pty and --listen exclude each other", { advice: "choose a pseudo-terminal or a TCP port" });
+    const board = {
       ...(args.serial ? { serial: args.serial.toLowerCase() } : {}),
       ...(corrupt ? { corrupt } : {}),
       ...(failWrite ? { failWrite } : {}),
-      onBoard: (board) => log.info(`board ${board.state.serial} connected`),
-    });
+      onBoard: (b: Atecc608Board) => log.info(`board ${b.state.serial} powered on`),
+    };
+    const host = (listen[1] ?? "127.0.0.1").replace(/^\[|\]$/g, "");
+    const sim = args.pty ? await startAtecc608OnPty(board) : await startAtecc608OnTcp({ ...board, host, port: Number(listen[2]) });
     if (output.json) emitEvent({ event: "listening", port: sim.port });
     else println(sim.port);
     await new Promise<void>((resolve) => {

@@ -67,7 +67,8 @@ describe("swtool x509 (binary)", () => {
 /** Starts `swtool x509 simulate` and returns the port it prints and a stop function. */
 async function startSimulator(...extra: string[]): Promise<{ port: string; stop: () => Promise<void> }> {
   const { swtoolCommand } = await import("../helpers/cli.ts");
-  const proc = Bun.spawn([...swtoolCommand(), "x509", "simulate", "--listen", "127.0.0.1:0", ...extra], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const where = extra.includes("--pty") ? [] : ["--listen", "127.0.0.1:0"];
+  const proc = Bun.spawn([...swtoolCommand(), "x509", "simulate", ...where, ...extra], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
   const reader = proc.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -118,6 +119,20 @@ describe("swtool x509 provision and simulate (binary)", () => {
       expect(text).toContain('>> "r"');
       expect(text).toContain('Ready.\\r\\n"\n>> "s"');
       expect(text).not.toContain('>> "q"');
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test.skipIf(process.platform !== "linux")("provision over a pseudo-terminal from `swtool x509 simulate --pty`", async () => {
+    const ca = join(dir, "prov-ca");
+    const sim = await startSimulator("--pty");
+    try {
+      expect(sim.port).toMatch(/^\/dev\/pts\/\d+$/);
+      const r = await swtool(["x509", "provision", "--port", sim.port, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--line-delay", "30", "--settle", "50", "--subject", "CN={serial},O=Acme"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^OK ${sim.port}: device 0123[0-9a-f]{12}ee provisioned, certificate CN=0123[0-9a-f]{12}ee, O=Acme serial [0-9a-f]{32}\n$`));
+      expect(r.stderr).toContain('9. "q" device reports success');
     } finally {
       await sim.stop();
     }

@@ -8,7 +8,7 @@ import { certificatePem, certificateDer } from "../../src/x509/certificate.ts";
 import { openChannel } from "../../src/x509/provision/channel.ts";
 import { provisionDevice, ProvisionError } from "../../src/x509/provision/engine.ts";
 import { loadProfile, parseProfile } from "../../src/x509/provision/profile.ts";
-import { startAtecc608OnTcp, type Atecc608Simulator } from "../../src/x509/simulator/host.ts";
+import { startAtecc608OnPty, startAtecc608OnTcp, type Atecc608Simulator } from "../../src/x509/simulator/host.ts";
 import type { Atecc608Options } from "../../src/x509/simulator/atecc608.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../../src/x509/pubkey.ts";
 import { toPem } from "../../src/x509/pem.ts";
@@ -25,12 +25,15 @@ afterAll(async () => {
   await Promise.all(sims.map((s) => s.close()));
 });
 
-async function provisionOnSimulator(options: Atecc608Options = {}) {
-  const sim = await startAtecc608OnTcp(options);
+async function provisionOnSimulator(options: Atecc608Options = {}, transport: "tcp" | "pty" = "tcp") {
+  const sim = transport === "pty" ? await startAtecc608OnPty(options) : await startAtecc608OnTcp(options);
   sims.push(sim);
   const channel = await openChannel(sim.port);
   try {
-    const result = await provisionDevice(channel, profile, { ca, signer, ...fast });
+    // A pseudo-terminal may hand two quick lines to the firmware as one UART event, which it
+    // would truncate (as a real board does), so the lines are paced further apart there.
+    const pacing = transport === "pty" ? { settleMs: 50, lineDelayMs: 40 } : fast;
+    const result = await provisionDevice(channel, profile, { ca, signer, ...pacing });
     return { sim, board: sim.boards[0]!, result };
   } catch (error) {
     return { sim, board: sim.boards[0]!, error: error as ProvisionError };
@@ -76,6 +79,14 @@ describe("x509 provision: atecc608-esp32 profile over TCP", () => {
     });
   }
 
+  test("a copy damaged once in transit is sent again and then reads back identical", async () => {
+    const { board, result, error } = await provisionOnSimulator({ damageOnce: "device-certificate" });
+    expect(error).toBeUndefined();
+    expect(result!.steps[6]!.detail).toBe("signer-certificate and device-certificate read back identical (attempt 2)");
+    expect(board.state.provisioned).toBe(true);
+    expect(board.state.deviceCertificate).toBe(result!.certificate.pem);
+  });
+
   test("a board whose chip write fails: the device's failure is reported", async () => {
     const { board, error } = await provisionOnSimulator({ failWrite: "device-certificate" });
     expect(error!.message).toContain("the device reported a failure while storing: Failed to write device certificate: 224");
@@ -119,6 +130,24 @@ describe("x509 provision: atecc608-esp32 profile over TCP", () => {
     await expect(provisionDevice(channel, quick, { ca, signer })).rejects.toThrow(`socket://127.0.0.1:${port}: no answer matching /Ready\\./ to "r" within 50 ms; the device printed nothing`);
     await channel.close();
     silent.close();
+  });
+});
+
+describe.skipIf(process.platform !== "linux")("x509 provision: atecc608-esp32 profile over a real pseudo-terminal", () => {
+  test("a good board", async () => {
+    const { sim, board, result, error } = await provisionOnSimulator({}, "pty");
+    expect(sim.port).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(error).toBeUndefined();
+    expect(result!.port).toBe(sim.port);
+    expect(board.state.provisioned).toBe(true);
+    expect(board.state.deviceCertificate).toBe(result!.certificate.pem);
+    expect(result!.certificate.report.certificate.subject).toBe(`CN=${board.state.serial}`);
+  });
+
+  test("a board that stores a damaged device certificate is caught on read-back", async () => {
+    const { board, error } = await provisionOnSimulator({ corrupt: "device-certificate" }, "pty");
+    expect(error!.message).toMatch(/^\/dev\/pts\/\d+: read-back: the device-certificate stored on the device differs from what was sent/);
+    expect(board.state.provisioned).toBe(false);
   });
 });
 

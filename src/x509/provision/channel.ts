@@ -4,6 +4,7 @@
 // (`socket://host:port`) or a serial port / pseudo-terminal opened through src/device.
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { openSerialStream } from "../../device/open.ts";
 import { SwtoolError, UsageError } from "../../errors.ts";
 
 export interface ByteChannel {
@@ -94,5 +95,6 @@ export async function openChannel(port: string): Promise<ByteChannel> {
 }
 
 async function openSerialChannel(port: string): Promise<ByteChannel> {
-  throw new UsageError(`${port}: serial ports are not available in this build yet`, { advice: "use a TCP serial server: --port socket://HOST:PORT" });
+  const stream = await openSerialStream(port);
+  return channelFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
 }

@@ -206,7 +206,7 @@ class Provisioning {
         return `${step.item} sent (${der.length} bytes)`;
       }
       case "read-back":
-        return this.readBack(step);
+        return this.readBackWithRetries(step);
       case "finish": {
         await this.request(step.send);
         const outcome = await this.talk.waitFor(
@@ -220,6 +220,30 @@ class Provisioning {
         );
         if (outcome !== "ok") this.fail(`the device reported a failure while storing: ${outcome.slice(8)}`, "the device is not provisioned; run provisioning again");
         return "device reports success";
+      }
+    }
+  }
+
+  /**
+   * A copy damaged in transit (a lost UART event) is sent again, after the profile's resync
+   * text has ended any half-received object; a copy the device damages every time stays wrong
+   * and fails after the last attempt.
+   */
+  private async readBackWithRetries(step: Extract<Step, { do: "read-back" }>): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const detail = await this.readBack(step);
+        return attempt === 1 ? detail : `${detail} (attempt ${attempt})`;
+      } catch (error) {
+        if (attempt >= step.attempts || !(error instanceof ProvisionError)) throw error;
+        this.options.onStep?.({ step: this.steps.length + 1, do: step.do, send: step.send, detail: `${error.message.replace(`${this.channel.name}: `, "")}; sending again` });
+        for (const text of this.profile.resync) {
+          await this.talk.send(text);
+          await sleep(this.options.lineDelayMs ?? this.profile.lineDelayMs);
+        }
+        for (const send of this.profile.steps) {
+          if (send.do === "send-pem" && step.items.includes(send.item)) await this.runStep(send);
+        }
       }
     }
   }

@@ -5,7 +5,8 @@
 //   read-serial      the first capture group of `match` is the device's serial number
 //   read-public-key  a PEM public key in the answer (`failure` stops early)
 //   send-pem         send `item` as PEM text, one line per `lineDelayMs`, after `settleMs`
-//   read-back        the answer must hold `items` exactly as they were sent
+//   read-back        the answer must hold `items` exactly as they were sent; up to
+//                    `attempts` tries, sending `resync` and the items again in between
 //   finish           wait for `success`; `failure` anywhere in the answer fails
 // Items: signer-certificate (the issuing CA), device-certificate, root-public-key,
 // root-certificate. Built-in profiles live in src/x509/profiles/.
@@ -21,7 +22,7 @@ export type Step =
   | { do: "read-serial"; send: string; match: RegExp; timeoutMs: number }
   | { do: "read-public-key"; send: string; failure?: RegExp; timeoutMs: number }
   | { do: "send-pem"; send: string; item: Item }
-  | { do: "read-back"; send: string; items: Item[]; timeoutMs: number }
+  | { do: "read-back"; send: string; items: Item[]; attempts: number; timeoutMs: number }
   | { do: "finish"; send: string; success: RegExp; failure?: RegExp; timeoutMs: number };
 
 export interface Profile {
@@ -34,6 +35,8 @@ export interface Profile {
   lineDelayMs: number;
   /** Device subject; `{serial}` is the serial number the device reported. */
   subject: string;
+  /** Sent before a retry to end any object the device is still receiving. */
+  resync: string[];
   steps: Step[];
 }
 
@@ -100,13 +103,19 @@ function readStep(raw: unknown, index: number, r: ProfileReader): Step {
       return { do: "send-pem", send, item: sub.item(obj.item, "item") };
     case "read-back": {
       if (!Array.isArray(obj.items) || obj.items.length === 0) sub.fail('"items" must be a non-empty list');
-      return { do: "read-back", send, items: obj.items.map((i) => sub.item(i, "items")), timeoutMs };
+      return { do: "read-back", send, items: obj.items.map((i) => sub.item(i, "items")), attempts: Math.max(1, sub.number(obj, "attempts", 1, 10)), timeoutMs };
     }
     case "finish":
       return { do: "finish", send, success: sub.regex(obj, "success"), failure: sub.optionalRegex(obj, "failure"), timeoutMs };
     default:
       return sub.fail(`"do" must be handshake, read-serial, read-public-key, send-pem, read-back or finish (got ${JSON.stringify(obj.do)})`);
   }
+}
+
+function readResync(raw: unknown, r: ProfileReader): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.some((t) => typeof t !== "string" || t === "")) r.fail('"resync" must be a list of non-empty strings');
+  return raw as string[];
 }
 
 /** Checks a profile object and returns it typed. */
@@ -135,6 +144,7 @@ export function parseProfile(raw: unknown, where: string): Profile {
     settleMs: r.number(obj, "settleMs", 300, 60_000),
     lineDelayMs: r.number(obj, "lineDelayMs", 100, 60_000),
     subject,
+    resync: readResync(obj.resync, r),
     steps,
   };
 }

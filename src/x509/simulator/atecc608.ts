@@ -22,6 +22,8 @@ export interface Atecc608Options {
   serial?: string;
   /** Damage the stored copy of this object (one base64 character changed). */
   corrupt?: StoredObject;
+  /** Damage only the first copy received of this object, as a one-off UART glitch would. */
+  damageOnce?: StoredObject;
   /** The chip's write of this object fails when provisioning (`q`). */
   failWrite?: StoredObject;
   /** Print the ESP-IDF boot log when started (default true). */
@@ -60,6 +62,7 @@ export class Atecc608Board {
   private mode: StoredObject | "idle" | "done" = "idle";
   private readonly stored: Record<StoredObject, string> = { "signer-certificate": "", "device-certificate": "", "root-public-key": "" };
   private privateKey?: Uint8Array;
+  private glitched = false;
   private uptimeMs = 312;
 
   constructor(
@@ -114,7 +117,9 @@ export class Atecc608Board {
 
   private finishObject(object: StoredObject): void {
     this.mode = "idle";
-    if (this.options.corrupt === object) this.stored[object] = damage(this.stored[object]);
+    const once = this.options.damageOnce === object && !this.glitched;
+    if (this.options.corrupt === object || once) this.stored[object] = damage(this.stored[object]);
+    if (once) this.glitched = true;
     this.state.signerCertificate = this.stored["signer-certificate"];
     this.state.deviceCertificate = this.stored["device-certificate"];
     this.state.rootPublicKey = this.stored["root-public-key"];

@@ -2,6 +2,7 @@
 // 127.0.0.1 (each connection is a board just plugged into the fixture, as behind a serial
 // device server) or a pseudo-terminal (one board; the PC opens /dev/pts/N as its serial port).
 import { createServer, type Server, type Socket } from "node:net";
+import { openPty } from "../../device/pty.ts";
 import { Atecc608Board, type Atecc608Options } from "./atecc608.ts";
 
 export interface Atecc608SimulatorOptions extends Atecc608Options {
@@ -48,5 +49,19 @@ export async function startAtecc608OnTcp(options: Atecc608SimulatorOptions = {})
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
+  };
+}
+
+/** One board on a pseudo-terminal: it boots when the simulator starts, like a powered fixture. */
+export async function startAtecc608OnPty(options: Atecc608SimulatorOptions = {}): Promise<Atecc608Simulator> {
+  const pty = openPty();
+  const board = new Atecc608Board((data) => void pty.write(data), options);
+  options.onBoard?.(board);
+  pty.onData((chunk) => board.receive(chunk));
+  board.boot();
+  return {
+    port: pty.path,
+    boards: [board],
+    close: () => pty.close(),
   };
 }
