@@ -17,14 +17,21 @@ export function parseSocketUrl(spec: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
-export async function openTcpLink(spec: string, options: { connectTimeoutMs?: number } = {}): Promise<DeviceLink> {
+/** A connected TCP serial server and how to close it (shared by the Sidewalk and x509 links). */
+export interface SerialServerSocket {
+  socket: Socket;
+  close(): Promise<void>;
+}
+
+export async function connectSerialServer(spec: string, options: { connectTimeoutMs?: number } = {}): Promise<SerialServerSocket> {
   const { host, port } = parseSocketUrl(spec);
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
   const socket: Socket = await new Promise((resolve, reject) => {
     const s = connect({ host, port });
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new SwtoolError(`${spec}: no connection within ${options.connectTimeoutMs ?? 5000} ms`, { advice: "check the serial server's address, power and network cable" }));
-    }, options.connectTimeoutMs ?? 5000);
+      reject(new SwtoolError(`${spec}: no connection within ${timeoutMs} ms`, { advice: "check the serial server's address, power and network cable" }));
+    }, timeoutMs);
     s.once("connect", () => {
       clearTimeout(timer);
       resolve(s);
@@ -35,10 +42,17 @@ export async function openTcpLink(spec: string, options: { connectTimeoutMs?: nu
     });
   });
   socket.setNoDelay(true);
-  return linkFromStream(spec, socket, () => new Promise<void>((resolve) => {
-    if (socket.destroyed) return resolve();
-    socket.once("close", () => resolve());
-    socket.end();
-    setTimeout(() => socket.destroy(), 200).unref();
-  }));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.once("close", () => resolve());
+      socket.end();
+      setTimeout(() => socket.destroy(), 200).unref();
+    });
+  return { socket, close };
+}
+
+export async function openTcpLink(spec: string, options: { connectTimeoutMs?: number } = {}): Promise<DeviceLink> {
+  const { socket, close } = await connectSerialServer(spec, options);
+  return linkFromStream(spec, socket, close);
 }

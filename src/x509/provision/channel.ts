@@ -2,10 +2,10 @@
 // secure-element firmware answers some requests without a line end (the ATECC608 example
 // prints its serial number bare). Carried by any Node duplex stream: a TCP serial server
 // (`socket://host:port`) or a serial port / pseudo-terminal opened through src/device.
-import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { openSerialStream } from "../../device/open.ts";
-import { SwtoolError, UsageError } from "../../errors.ts";
+import { connectSerialServer } from "../../device/tcp.ts";
+import { SwtoolError } from "../../errors.ts";
 
 export interface ByteChannel {
   /** The port as the operator named it. */
@@ -54,38 +54,10 @@ export function channelFromStream(name: string, stream: Duplex, closeStream: () 
   };
 }
 
-const SOCKET = /^socket:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/;
-
 /** Connects to a TCP serial server, `socket://host:port`. */
 export async function openTcpChannel(spec: string, connectTimeoutMs = 5000): Promise<ByteChannel> {
-  const m = SOCKET.exec(spec);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) {
-    throw new UsageError(`port ${JSON.stringify(spec)} is not a socket://host:port address`, { advice: "e.g. socket://10.0.0.5:4001" });
-  }
-  const host = m[1]!.replace(/^\[|\]$/g, "");
-  const socket: Socket = await new Promise((resolve, reject) => {
-    const s = connect({ host, port });
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new SwtoolError(`${spec}: no connection within ${connectTimeoutMs} ms`, { advice: "check the serial server's address, power and network" }));
-    }, connectTimeoutMs);
-    s.once("connect", () => {
-      clearTimeout(timer);
-      resolve(s);
-    });
-    s.once("error", (e) => {
-      clearTimeout(timer);
-      reject(new SwtoolError(`${spec}: cannot connect (${e.message})`, { advice: "check that the device or simulator is listening there", cause: e }));
-    });
-  });
-  socket.setNoDelay(true);
-  return channelFromStream(spec, socket, () => new Promise<void>((resolve) => {
-    if (socket.destroyed) return resolve();
-    socket.once("close", () => resolve());
-    socket.end();
-    setTimeout(() => socket.destroy(), 200).unref();
-  }));
+  const { socket, close } = await connectSerialServer(spec, { connectTimeoutMs });
+  return channelFromStream(spec, socket, close);
 }
 
 /** Opens the device's port: `socket://host:port`, or a serial port / pseudo-terminal path. */
