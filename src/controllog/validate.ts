@@ -9,16 +9,16 @@ import { FormatError, VerificationError } from "../errors.ts";
 import { fromBase64, toHex } from "../sidewalk/bytes.ts";
 import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
-import { CURVES, CURVE_NAMES } from "../sidewalk/curves.ts";
+import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import { validateApid } from "../sidewalk/smsn.ts";
 import { readEntry, type ControlLogEntry } from "./format.ts";
-import { IssuerVerifier } from "./native-verify.ts";
 
 interface CaVerdict {
   /** Why the CA certificates do not verify; undefined when they do. */
   failure?: string;
   amazonRoot: boolean;
-  dak: IssuerVerifier;
+  /** The DAK's public key, which signs every device certificate of this CA set. */
+  dak: { curve: Curve; publicKey: Uint8Array };
 }
 
 /** Distinct CA sets seen in one run are few (one per product and curve); bound it anyway. */
@@ -65,7 +65,7 @@ export class EntryValidator {
     }
     const ca = this.caVerdict(chain, data.subarray(device.serial.length + device.publicKey.length + device.signature.length));
     if (ca.failure) throw new VerificationError(`control log: ${field}: ${ca.failure}`);
-    if (!ca.dak.verify(device.signature, toBeSigned(device.publicKey, device.serial))) {
+    if (!CURVES[ca.dak.curve].verify(device.signature, toBeSigned(device.publicKey, device.serial), ca.dak.publicKey)) {
       throw new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
     }
     if (entry.label === "production" && !ca.amazonRoot) {
@@ -86,7 +86,7 @@ export class EntryValidator {
     if (verdict) return verdict;
     // The CA certificates verify exactly as in a whole chain: each against the next, the root itself.
     const report = verifyChain({ curve: chain.curve, kind: chain.kind, certs: caCerts });
-    verdict = { amazonRoot: report.amazonRoot, dak: new IssuerVerifier(chain.curve, caCerts[0]!.publicKey) };
+    verdict = { amazonRoot: report.amazonRoot, dak: { curve: chain.curve, publicKey: caCerts[0]!.publicKey } };
     if (report.firstFailure) {
       const i = report.firstFailure.index + 1;
       const issuer = i === chain.certs.length - 1 ? "itself (root self-signature)" : roleOf(chain.kind, i + 1);
