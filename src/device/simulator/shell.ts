@@ -97,6 +97,8 @@ export class FixtureSimulator {
   private silentUntil = 0;
   private stopped = false;
   private txFreeAt = 0;
+  /** When the chip has received the current line and finished running it (realistic mode). */
+  private readyAt = 0;
   private outputChain: Promise<void> = Promise.resolve();
   private resolveDone!: () => void;
   /** Resolves when the fixture has presented `count` devices and the last one is deinitialised. */
@@ -165,15 +167,19 @@ export class FixtureSimulator {
     return this.random() < 0.5 ? `\x1b[1;33m${line}\x1b[0m` : line;
   }
 
-  /** Queues bytes for the wire; with pacing, each chunk leaves when the UART would have sent it. */
-  private emit(text: string): void {
+  /**
+   * Queues bytes for the wire; with pacing, each chunk is delivered when the UART would have
+   * sent its last byte, starting no earlier than `notBefore` (one timer per answer, so timer
+   * granularity does not add up over the ~70 commands of a device).
+   */
+  private emit(text: string, notBefore = 0): void {
     const data = Buffer.from(text, "latin1");
     if (!this.options.realistic) {
       this.outputChain = this.outputChain.then(() => this.send(data)).catch(() => {});
       return;
     }
     const now = performance.now();
-    this.txFreeAt = Math.max(now, this.txFreeAt) + data.length * this.byteMs;
+    this.txFreeAt = Math.max(now, notBefore, this.txFreeAt) + data.length * this.byteMs;
     const at = this.txFreeAt;
     this.outputChain = this.outputChain
       .then(() => sleep(at - performance.now()))
@@ -208,8 +214,11 @@ export class FixtureSimulator {
     try {
       while (this.lines.length && !this.stopped) {
         let line = this.lines.shift()!;
-        // A real UART needs the time to receive the line before the firmware sees it.
-        if (this.options.realistic) await sleep((line.length + 2) * this.byteMs);
+        // A real UART needs the time to receive the line before the firmware sees it, and the
+        // chip runs one command at a time: the answer is due after both.
+        if (this.options.realistic) {
+          this.readyAt = Math.max(performance.now(), this.readyAt) + (line.length + 2) * this.byteMs + latencyOf(splitArguments(line));
+        }
         if (this.empty || Date.now() < this.silentUntil) continue;
         const fault = this.pickFault();
         if (fault) this.current?.faults.push({ kind: fault, line });
@@ -242,7 +251,6 @@ export class FixtureSimulator {
     let answer: string[] = [];
     let deinitDone = false;
     if (argv.length > 0) {
-      if (this.options.realistic) await sleep(latencyOf(argv));
       const failing = this.options.errorAt;
       if (failing && line.startsWith(failing.command)) {
         answer = [this.logLine({ level: "info", text: `{CERT ERROR ${failing.code}}` })];
@@ -271,7 +279,7 @@ export class FixtureSimulator {
     }
     for (const l of answer) parts.push(`${l}\r\n`);
     parts.push(this.prompt);
-    this.emit(parts.join(""));
+    this.emit(parts.join(""), this.readyAt);
     if (deinitDone) {
       // The operator takes the device out and puts the next one in; meanwhile nobody listens.
       this.empty = true;
