@@ -28,3 +28,17 @@ export async function swtool(args: string[], options: { env?: Record<string, str
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
+
+/** Starts a long-running swtool (a simulator) and returns it with its first stdout line as JSON. */
+export async function spawnSwtoolServer(args: string[]): Promise<{ proc: ReturnType<typeof Bun.spawn>; first: Record<string, unknown> }> {
+  const proc = Bun.spawn([...swtoolCommand(), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { proc, first: JSON.parse(text.split("\n")[0]!) };
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { swtool, swtoolCommand } from "../helpers/cli.ts";
+import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 
 const PIN = "PIN-7f3a9c-secret";
 let proc: ReturnType<typeof Bun.spawn> & { stdout: ReadableStream<Uint8Array> };
@@ -13,20 +13,9 @@ let dir = "";
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "swtool-hsm-cli-"));
-  proc = Bun.spawn([...swtoolCommand(), "hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(dir, "hsm.json"), "--json", "--verbose"], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  }) as typeof proc;
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  url = JSON.parse(text.split("\n")[0]!).url;
+  const started = await spawnSwtoolServer(["hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(dir, "hsm.json"), "--json", "--verbose"]);
+  proc = started.proc as typeof proc;
+  url = started.first.url as string;
 });
 
 afterAll(async () => {

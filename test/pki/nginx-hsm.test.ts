@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { CURVES } from "../../src/sidewalk/curves.ts";
 import { toHex } from "../../src/sidewalk/bytes.ts";
 import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, certificateToPem, generateKeyPair, issueCertificate, loadAuthority, privateKeyToPem } from "../../src/pki/index.ts";
-import { swtool, swtoolCommand } from "../helpers/cli.ts";
+import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startNginx, type RunningNginx } from "./helpers.ts";
 
 const PIN = "nginx-test-PIN-4711";
@@ -35,20 +35,9 @@ beforeAll(async () => {
   await ok(["pki", "client", "--ca", pki, "--name", "LINEPC-07"]);
   await ok(["pki", "init", "--out", join(root, "other"), "--server-name", "127.0.0.1"]);
   await ok(["pki", "client", "--ca", join(root, "other"), "--name", "INTRUDER"]);
-  simulator = Bun.spawn([...swtoolCommand(), "hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(root, "hsm.json"), "--json"], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  }) as typeof simulator;
-  const reader = simulator.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  simulatorUrl = JSON.parse(text.split("\n")[0]!).url;
+  const started = await spawnSwtoolServer(["hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(root, "hsm.json"), "--json"]);
+  simulator = started.proc as typeof simulator;
+  simulatorUrl = started.first.url as string;
   await ok(["hsm", "load-test-chain", "--connector", simulatorUrl, "--product", "TEST_DAK_NGINX"]);
   const upstreamPort = Number(new URL(simulatorUrl).port);
   nginx = await startNginx({ conf: join(pki, "nginx.conf"), workDir: join(root, "nginx"), upstreamPort });
