@@ -1,5 +1,6 @@
 // Argument sets shared by several commands, defined once and spread into each command.
 import type { ArgsDef } from "citty";
+import { UsageError } from "../errors.ts";
 
 /** Accepted by every command, anywhere on the line. */
 export const globalArgs = {
@@ -24,3 +25,18 @@ export const pinArgs = {
   pin: { type: "string", description: "The PIN on the command line (compatibility; visible to other users: prefer --pin-env)" },
   "pin-slot": { type: "string", description: "Authentication key slot (default 5 for production, 6 for pre-production)" },
 } as const satisfies ArgsDef;
+
+/**
+ * A whole-number flag, checked at the boundary: undefined when the flag is absent, else a
+ * UsageError that names the flag and the allowed range (`--count "x" is not a whole number from 1 to 16`).
+ */
+export function wholeNumberArg(value: string | undefined, flag: string, range: { min?: number; max?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const { min = 0, max } = range;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || (max !== undefined && n > max)) {
+    const allowed = max === undefined ? (min > 0 ? ` (at least ${min})` : "") : ` from ${min} to ${max}`;
+    throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a whole number${allowed}`);
+  }
+  return n;
+}

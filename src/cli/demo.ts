@@ -4,16 +4,10 @@ import { defineCommand } from "citty";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../errors.ts";
 import { lineReporter } from "../device/status.ts";
 import { runDemo } from "../demo/demo.ts";
 import { log, output, println } from "./output.ts";
-
-function whole(value: string, flag: string, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > max) throw new UsageError(`--${flag} ${value} is not a whole number from 1 to ${max}`);
-  return n;
-}
+import { wholeNumberArg } from "./args.ts";
 
 export default defineCommand({
   meta: { name: "demo", description: "Run the whole line on built-in simulators: HSM, fixtures, signing, control logs, consolidation" },
@@ -25,8 +19,8 @@ export default defineCommand({
     noise: { type: "boolean", description: "Log noise and colour codes on the serial lines" },
   },
   async run({ args }) {
-    const devices = whole(args.devices, "devices", 100_000);
-    const fixtures = whole(args.fixtures, "fixtures", 16);
+    const devices = wholeNumberArg(args.devices, "devices", { min: 1, max: 100_000 })!;
+    const fixtures = wholeNumberArg(args.fixtures, "fixtures", { min: 1, max: 16 })!;
     const dir = args.dir ?? mkdtempSync(join(tmpdir(), "swtool-demo-"));
     const reporter = lineReporter(output.json ? "json" : process.stderr.isTTY ? "tty" : "plain", [], { count: devices });
     const result = await runDemo({

@@ -3,10 +3,10 @@
 import { defineCommand } from "citty";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
-import { UsageError } from "../errors.ts";
 import { exactName, publishFileSync } from "../controllog/atomic.ts";
 import { generateKeyPem } from "../sign/keys.ts";
 import { log, printResult, println } from "./output.ts";
+import { wholeNumberArg } from "./args.ts";
 
 export default defineCommand({
   meta: { name: "keygen", description: "Generate Ed25519 and P-256 device key files (legacy PEM-key flow)" },
@@ -16,8 +16,7 @@ export default defineCommand({
     prefix: { type: "string", description: "File name prefix", default: "device" },
   },
   run({ args }) {
-    const count = Number(args.count);
-    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new UsageError(`--count ${args.count} is not a whole number from 1 to 1000000`);
+    const count = wholeNumberArg(args.count, "count", { min: 1, max: 1_000_000 })!;
     mkdirSync(args["out-dir"], { recursive: true, mode: 0o700 });
     const width = String(count).length;
     const files: { ed25519: string; p256r1: string }[] = [];

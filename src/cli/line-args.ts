@@ -14,6 +14,7 @@ import { lineReporter } from "../device/status.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { log, output, printResult, println } from "./output.ts";
+import { wholeNumberArg } from "./args.ts";
 
 export const lineArgs = {
   port: { type: "string", description: "Fixture port: /dev/ttyUSB0, COM3 or socket://host:port (repeat for more fixtures)" },
@@ -46,16 +47,9 @@ export function repeatedArg(rawArgs: readonly string[], name: string): string[] 
 
 type LineArgValues = { [K in keyof typeof lineArgs]?: (typeof lineArgs)[K]["type"] extends "boolean" ? boolean : string };
 
-function whole(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < min) throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a whole number >= ${min}`);
-  return n;
-}
-
 export function serialSettingsFrom(args: LineArgValues): SerialSettings {
   const settings: SerialSettings = {};
-  const baud = whole(args.baud, "baud", 50);
+  const baud = wholeNumberArg(args.baud, "baud", { min: 50 });
   if (baud !== undefined) settings.baudRate = baud;
   if (args["data-bits"] !== undefined) {
     const bits = Number(args["data-bits"]);
@@ -96,16 +90,16 @@ export async function runLineCommand(args: LineArgValues, ports: string[], base:
     throw new UsageError(sources.length ? `give only one of ${sources.join(", ")}` : "the line needs DSNs: --dsn (one device), --dsn-file FILE or --dsn-template 'SN{seq:7}'");
   }
   if (args["dsn-start"] !== undefined && args["dsn-template"] === undefined) throw new UsageError("--dsn-start goes with --dsn-template");
-  const count = whole(args.count, "count", 1);
+  const count = wholeNumberArg(args.count, "count", { min: 1 });
   if (base.dsn !== undefined && count !== undefined && count > 1) throw new UsageError(`--count ${count} with a single --dsn`, { advice: "use --dsn-file or --dsn-template for more than one device" });
-  const timeoutMs = whole(args["command-timeout"], "command-timeout", 50);
+  const timeoutMs = wholeNumberArg(args["command-timeout"], "command-timeout", { min: 50 });
   mkdirSync(base.controlLogDir, { recursive: true });
   const ledger = openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME));
   try {
     let dsnSource: DsnSource;
     if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
     else if (args["dsn-file"] !== undefined) dsnSource = dsnFile(args["dsn-file"], ledger);
-    else dsnSource = dsnTemplate(args["dsn-template"]!, whole(args["dsn-start"], "dsn-start", 0) ?? 1, ledger);
+    else dsnSource = dsnTemplate(args["dsn-template"]!, wholeNumberArg(args["dsn-start"], "dsn-start", { min: 0 }) ?? 1, ledger);
     const reporter = lineReporter(output.json ? "json" : process.stderr.isTTY ? "tty" : "plain", ports, count === undefined ? {} : { count });
     const abort = new AbortController();
     let interrupts = 0;

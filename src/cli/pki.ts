@@ -5,12 +5,7 @@ import { defineCommand } from "citty";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient, KEY_ALGORITHMS, parseKeyAlgorithm } from "../pki/index.ts";
 import { printResult, println } from "./output.ts";
-
-function wholeNumber(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a whole number`);
-  return Number(value);
-}
+import { wholeNumberArg } from "./args.ts";
 
 const algorithms = Object.keys(KEY_ALGORITHMS).join(" | ");
 
@@ -34,11 +29,11 @@ const init = defineCommand({
       out: args.out,
       serverNames: ([] as string[]).concat(args["server-name"]),
       keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
-      caDays: wholeNumber(args["ca-days"], "ca-days"),
-      serverDays: wholeNumber(args["server-days"], "server-days"),
+      caDays: wholeNumberArg(args["ca-days"], "ca-days"),
+      serverDays: wholeNumberArg(args["server-days"], "server-days"),
       caName: args["ca-name"],
       ...(args.organization ? { organization: args.organization } : {}),
-      listenPort: wholeNumber(args["listen-port"], "listen-port"),
+      listenPort: wholeNumberArg(args["listen-port"], "listen-port"),
       upstream: args.upstream,
       ...(args["cert-dir"] ? { certDir: args["cert-dir"] } : {}),
       force: args.force ?? false,
@@ -71,7 +66,7 @@ const client = defineCommand({
       name: args.name,
       ...(args.out ? { out: args.out } : {}),
       keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
-      days: wholeNumber(args.days, "days"),
+      days: wholeNumberArg(args.days, "days"),
       ...(args.organization ? { organization: args.organization } : {}),
       force: args.force ?? false,
     });

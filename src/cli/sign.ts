@@ -13,6 +13,7 @@ import { signRequest } from "../sign/sign.ts";
 import { openSigner, signerArgs } from "./signer-args.ts";
 import { lineArgs, repeatedArg, runLineCommand } from "./line-args.ts";
 import { emitEvent, log, output, println } from "./output.ts";
+import { wholeNumberArg } from "./args.ts";
 
 const deviceArgs = {
   eddsa_csr: { type: "string", description: "Ed25519 CSR from the device (base64)" },
@@ -62,7 +63,7 @@ export default defineCommand({
         ed25519PrivateKey: args.ed25519_private_key, p256r1PrivateKey: args.p256r1_private_key,
         ed25519PrivateKeyFile: args.ed25519_private_key_file, p256r1PrivateKeyFile: args.p256r1_private_key_file,
         controlLogDir: args.control_log_dir, clientCert: args["client-cert"], clientKey: args["client-key"],
-        smsnLen: args.smsn_len === undefined ? undefined : Number(args.smsn_len),
+        smsnLen: wholeNumberArg(args.smsn_len, "smsn_len", { min: 1 }),
       }),
     };
     const stage = stageFor(args.product, args.test_cert);
@@ -105,7 +106,7 @@ export default defineCommand({
         const results = await runBatch(rows, {
           signer, outDir, failFast: args["fail-fast"],
           // Fail-fast means no row after the failing one: one at a time.
-          concurrency: args["fail-fast"] ? 1 : Number(args.sessions),
+          concurrency: args["fail-fast"] ? 1 : wholeNumberArg(args.sessions, "sessions", { min: 1, max: 16 }),
           ...(args.control_log_dir ? { controlLogDir: args.control_log_dir } : {}),
           ...(appKey ? { applicationServerPublicKey: appKey } : {}),
           check: (inputs) => checkSignOptions({ ...options, ...inputs }),

@@ -3,7 +3,7 @@
 import type { ArgsDef } from "citty";
 import { VerificationError } from "../errors.ts";
 import { openCertStore, type HsmCertStore } from "../hsm/certstore.ts";
-import { connectorArgs, pinArgs } from "./args.ts";
+import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { log } from "./output.ts";
 
@@ -33,7 +33,7 @@ export async function openSigner(flags: SignerFlags): Promise<OpenedSigner> {
     ...connectorOf(flags),
     pin,
     productTag: flags.product,
-    sessions: Number(flags.sessions ?? 4),
+    sessions: wholeNumberArg(flags.sessions, "sessions", { min: 1, max: 16 }) ?? 4,
     ...(pinSlot === undefined ? {} : { pinSlot }),
   });
   const production = store.stage === "production";

@@ -14,6 +14,7 @@ import { parseFingerprint, type HostKeyPolicy } from "../upload/host-key.ts";
 import type { RetryOptions } from "../upload/retry.ts";
 import { promptPin } from "./pin.ts";
 import { log } from "./output.ts";
+import { wholeNumberArg } from "./args.ts";
 
 export const sshArgs = {
   host: { type: "string", description: "SFTP endpoint host name", required: true },
@@ -40,13 +41,6 @@ export interface SshFlags {
   "accept-new-host-key"?: boolean;
   retries?: string;
   "retry-delay"?: string;
-}
-
-function wholeNumber(text: string | undefined, flag: string, min: number, max: number, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} ${text} is not a whole number from ${min} to ${max}`);
-  return n;
 }
 
 async function passphraseFor(keyText: string, flags: SshFlags): Promise<string | undefined> {
@@ -93,7 +87,7 @@ export async function sshTarget(flags: SshFlags): Promise<SshTarget> {
       : { kind: "known-hosts", file: flags["known-hosts"] ?? join(homedir(), ".ssh", "known_hosts"), acceptNew: flags["accept-new-host-key"] ?? false };
   const target: SshTarget = {
     host: flags.host,
-    port: wholeNumber(flags.port, "port", 1, 65535, 22),
+    port: wholeNumberArg(flags.port, "port", { min: 1, max: 65535 }) ?? 22,
     user: flags.user,
     privateKey,
     hostKey,
@@ -111,7 +105,7 @@ function retryDelay(text: string | undefined): number {
 
 export function retryOptions(flags: SshFlags): RetryOptions {
   return {
-    retries: wholeNumber(flags.retries, "retries", 0, 100, 3),
+    retries: wholeNumberArg(flags.retries, "retries", { max: 100 }) ?? 3,
     retryDelayMs: retryDelay(flags["retry-delay"]),
     onRetry: (attempt, error, delay) => log.warn(`attempt ${attempt} failed (${error.message}); retrying in ${(delay / 1000).toFixed(1)} s`),
   };
