@@ -2,7 +2,6 @@
 // writes ca.pem/ca.key, server.pem/server.key and nginx.conf; `client` issues one line PC's
 // client certificate bundle (client.pem, client.key, ca.pem).
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient, KEY_ALGORITHMS, parseKeyAlgorithm } from "../pki/index.ts";
 import { printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
