@@ -3,7 +3,7 @@
 // (subsys/sal/sid_pal/sid_on_dev_cert/), with real key generation and real signatures.
 // What `cert store` would write to the manufacturing store is kept as a StoredIdentity.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concat, equal } from "../../sidewalk/bytes.ts";
+import { concat, equal, toHex } from "../../sidewalk/bytes.ts";
 import { CURVES, type Curve } from "../../sidewalk/curves.ts";
 import { toBeSigned } from "../../sidewalk/csr.ts";
 import { SID_ERRORS } from "../protocol/sid-errors.ts";
@@ -74,7 +74,6 @@ export interface StoredIdentity {
   caPublicKeys: Record<Curve, string[]>;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 export class OnDeviceCertLibrary {
   private context: Context | undefined;
@@ -181,13 +180,13 @@ export class OnDeviceCertLibrary {
     }
     const per = <T>(f: (curve: Curve) => T) => ({ ed25519: f("ed25519"), p256r1: f("p256r1") });
     this.stored = {
-      smsn: hex(ctx.smsn),
+      smsn: toHex(ctx.smsn),
       apid: ctx.apid,
-      appServerPublicKey: hex(ctx.appKey),
-      devicePublicKeys: per((c) => hex(ctx.keys[c]!.publicKey)),
-      deviceSignatures: per((c) => hex(ctx.keys[c]!.signature!)),
-      caSerials: per((c) => ctx.cas[c]!.map((ca) => hex(ca.serial))),
-      caPublicKeys: per((c) => ctx.cas[c]!.map((ca) => hex(ca.publicKey))),
+      appServerPublicKey: toHex(ctx.appKey),
+      devicePublicKeys: per((c) => toHex(ctx.keys[c]!.publicKey)),
+      deviceSignatures: per((c) => toHex(ctx.keys[c]!.signature!)),
+      caSerials: per((c) => ctx.cas[c]!.map((ca) => toHex(ca.serial))),
+      caPublicKeys: per((c) => ctx.cas[c]!.map((ca) => toHex(ca.publicKey))),
     };
     return SID_ERRORS.NONE;
   }
