@@ -25,3 +25,9 @@ export async function spawnHsmSimulator(latency: "none" | "yubihsm2") {
   const url: string = JSON.parse(text.split("\n")[0]!).url;
   return { url, pid: proc.pid, stop: async () => (proc.kill("SIGINT"), await proc.exited) };
 }
+
+/** `--name VALUE` from the command line as a number, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : fallback;
+}

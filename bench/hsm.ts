@@ -5,15 +5,14 @@
 //   model's limit (the device runs one command at a time, so more sessions cannot beat it).
 // Prints peak memory (VmHWM) of the client and of the simulator.
 // Usage: bun bench/hsm.ts [--count N] [--seconds S]
-import { peakRssMb, spawnHsmSimulator as simulator } from "./_lib.ts";
+import { peakRssMb, spawnHsmSimulator as simulator, numberArg } from "./_lib.ts";
 import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import type { Curve } from "../src/sidewalk/curves.ts";
 
-const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
-const COUNT = arg("--count", 3000);
-const SECONDS = arg("--seconds", 6);
+const COUNT = numberArg("count", 3000);
+const SECONDS = numberArg("seconds", 6);
 const PIN = "bench-pin";
 
 /** A Sidewalk-sized message: device public key || SMSN (Ed25519 64 bytes, P-256 96 bytes). */

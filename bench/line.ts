@@ -7,22 +7,18 @@
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "../src/demo/demo.ts";
 import { dsnTemplate } from "../src/device/dsn.ts";
 import { runLine } from "../src/device/line.ts";
 import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import { openLedger } from "../src/ledger/ledger.ts";
-import { fromBase64 } from "../src/sidewalk/bytes.ts";
-import { spawnHsmSimulator } from "./_lib.ts";
+import { spawnHsmSimulator, numberArg } from "./_lib.ts";
 import { spawnDeviceSimulator } from "./_line.ts";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const devices = arg("devices", 300);
-const fixtures = arg("fixtures", 8);
+const devices = numberArg("devices", 300);
+const fixtures = numberArg("fixtures", 8);
 
 const hsm = await spawnHsmSimulator("yubihsm2");
 const sim = await spawnDeviceSimulator(["--realistic", "--fixtures", String(fixtures), "--swap-ms", "100"]);
@@ -56,9 +52,9 @@ const t0 = performance.now();
 const summary = await runLine({
   ports: sim.ports,
   signer,
-  deviceType: "A17XHX23H06INH",
-  apid: "pd25",
-  appServerPublicKey: fromBase64("Qv+5ZIOzMxHWlVv0OQ3gh3/3/PM3t8+JQnsNvDLpa5k="),
+  deviceType: DEMO_DEVICE_TYPE,
+  apid: DEMO_APID,
+  appServerPublicKey: DEMO_APP_SERVER_KEY,
   dsnSource: dsnTemplate("BN{seq:8}", 1, ledger),
   ledger,
   controlLogDir: dir,

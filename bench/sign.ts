@@ -10,12 +10,11 @@ import { loadTestChain } from "../src/hsm/index.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { computeSmsn, CURVES, encodeCsr, makeCsr, toBase64 } from "../src/sidewalk/index.ts";
-import { peakRssMb, REPO, spawnHsmSimulator } from "./_lib.ts";
+import { peakRssMb, REPO, spawnHsmSimulator, numberArg } from "./_lib.ts";
 
-const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
-const DEVICES = arg("--devices", 1000);
-const SLOW_DEVICES = arg("--slow-devices", 200);
-const RUNS = arg("--runs", 10);
+const DEVICES = numberArg("devices", 1000);
+const SLOW_DEVICES = numberArg("slow-devices", 200);
+const RUNS = numberArg("runs", 10);
 const BINARY = join(REPO, "dist", "swtool");
 const PIN = "bench-pin";
 const PRODUCT = "TEST_DAK_BENCH";

@@ -6,21 +6,19 @@ import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { SwtoolError } from "../src/errors.ts";
+import { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "../src/demo/demo.ts";
 import { dsnTemplate } from "../src/device/dsn.ts";
 import { runLine } from "../src/device/line.ts";
 import { startDeviceSimulator } from "../src/device/simulator/host.ts";
 import { openLedger } from "../src/ledger/ledger.ts";
-import { fromBase64, makeTestPki, MemorySigner, type DakSigner } from "../src/sidewalk/index.ts";
+import { makeTestPki, MemorySigner, type DakSigner } from "../src/sidewalk/index.ts";
 import { controlLogs } from "../test/device/station.ts";
+import { numberArg } from "./_lib.ts";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const devices = arg("devices", 10_000);
+const devices = numberArg("devices", 10_000);
 // Per received line; about 5 % of devices see at least one fault at 0.0007 (70 commands each).
-const faultRate = arg("fault-rate", 0.0007);
-const hsmFailureRate = arg("hsm-failure-rate", 0.005);
+const faultRate = numberArg("fault-rate", 0.0007);
+const hsmFailureRate = numberArg("hsm-failure-rate", 0.005);
 
 const memory = new MemorySigner("TEST_DAK_SOAK", "test", { ed25519: makeTestPki("ed25519"), p256r1: makeTestPki("p256r1") });
 let hsmFailures = 0;
@@ -46,9 +44,9 @@ let started = 0;
 const summary = await runLine({
   ports: sim.ports,
   signer,
-  deviceType: "A17XHX23H06INH",
-  apid: "pd25",
-  appServerPublicKey: fromBase64("Qv+5ZIOzMxHWlVv0OQ3gh3/3/PM3t8+JQnsNvDLpa5k="),
+  deviceType: DEMO_DEVICE_TYPE,
+  apid: DEMO_APID,
+  appServerPublicKey: DEMO_APP_SERVER_KEY,
   dsnSource: dsnTemplate("SK{seq:8}", 1, ledger),
   ledger,
   controlLogDir: dir,
