@@ -9,19 +9,12 @@ import { entryObject, formatControlLog, parseControlLog, type ControlLogEntry } 
 import { ControlLogScanner, readEntries } from "../../src/controllog/stream-entries.ts";
 import { fromBase64, toBase64 } from "../../src/sidewalk/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
-import { makeEntry, makeTestLine, writeLogFile, type TestLine } from "./fixtures.ts";
+import { makeEntry, makeTestLine, SEED_ENTRY, writeLogFile, type TestLine } from "./fixtures.ts";
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-cons-"));
 const name = (i: number) => `C_CONTROL_LOG_20261121${String(i).padStart(6, "0")}.txt`;
 
-const seedEntry: ControlLogEntry = {
-  version: "4-0-1",
-  serialNumber: seed.smsn.smsn_hex,
-  apid: "pd25",
-  ed25519Chain: seed.chain.ed25519.base64,
-  p256r1Chain: seed.chain.p256r1.base64,
-  label: "production",
-};
+const seedEntry = SEED_ENTRY;
 
 /** Flips one bit of a chain's byte at `offset` (negative: from the end). */
 function flip(chain: string, offset: number): string {

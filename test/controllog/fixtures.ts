@@ -8,6 +8,7 @@ import { controlLogEntryFor } from "../../src/controllog/writer.ts";
 import { CURVES, type Curve } from "../../src/sidewalk/curves.ts";
 import { issueDeviceChain, makeTestPki, type TestPki } from "../../src/sidewalk/pki.ts";
 import type { DeviceChains } from "../../src/sidewalk/signer.ts";
+import { seed } from "../helpers/vectors.ts";
 
 export interface TestLine {
   pkis: Record<Curve, TestPki>;
@@ -38,3 +39,13 @@ export function writeLogFile(dir: string, name: string, entries: ControlLogEntry
   writeFileSync(path, formatControlLog(entries));
   return path;
 }
+
+/** The seed device (real Amazon chains) as a control log entry. */
+export const SEED_ENTRY: ControlLogEntry = {
+  version: "4-0-1",
+  serialNumber: seed.smsn.smsn_hex,
+  apid: "pd25",
+  ed25519Chain: seed.chain.ed25519.base64,
+  p256r1Chain: seed.chain.p256r1.base64,
+  label: "production",
+};

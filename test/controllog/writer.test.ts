@@ -9,7 +9,7 @@ import { controlLogEntryFor, writeControlLog, writeControlLogSync } from "../../
 import { decodeChainBase64 } from "../../src/sidewalk/chain.ts";
 import { fromHex } from "../../src/sidewalk/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
-import { makeDevice, makeEntry, makeTestLine, type TestLine } from "./fixtures.ts";
+import { makeDevice, makeEntry, makeTestLine, SEED_ENTRY, type TestLine } from "./fixtures.ts";
 
 const CHILD = join(import.meta.dir, "writer-child.ts");
 const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-cl-"));
@@ -30,14 +30,7 @@ beforeAll(async () => {
 
 describe("controlLogEntryFor", () => {
   test("builds the entry from a signed device", () => {
-    expect(controlLogEntryFor(seedChains, "pd25", "production")).toEqual({
-      version: "4-0-1",
-      serialNumber: seed.smsn.smsn_hex,
-      apid: "pd25",
-      ed25519Chain: seed.chain.ed25519.base64,
-      p256r1Chain: seed.chain.p256r1.base64,
-      label: "production",
-    });
+    expect(controlLogEntryFor(seedChains, "pd25", "production")).toEqual(SEED_ENTRY);
   });
   test("refuses a bad APID, a bad label and chains of another device", async () => {
     expect(() => controlLogEntryFor(seedChains, "pd2", "production")).toThrow('APID "pd2" has 3 characters; it must have exactly 4');
