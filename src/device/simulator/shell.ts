@@ -99,6 +99,8 @@ export class FixtureSimulator {
   private txFreeAt = 0;
   /** When the chip has received the current line and finished running it (realistic mode). */
   private readyAt = 0;
+  /** When the current line's first byte reached the chip (realistic mode). */
+  private rxStartedAt = 0;
   private outputChain: Promise<void> = Promise.resolve();
   private resolveDone!: () => void;
   /** Resolves when the fixture has presented `count` devices and the last one is deinitialised. */
@@ -217,7 +219,8 @@ export class FixtureSimulator {
         // A real UART needs the time to receive the line before the firmware sees it, and the
         // chip runs one command at a time: the answer is due after both.
         if (this.options.realistic) {
-          this.readyAt = Math.max(performance.now(), this.readyAt) + (line.length + 2) * this.byteMs + latencyOf(splitArguments(line));
+          this.rxStartedAt = Math.max(performance.now(), this.readyAt);
+          this.readyAt = this.rxStartedAt + (line.length + 2) * this.byteMs + latencyOf(splitArguments(line));
         }
         if (this.empty || Date.now() < this.silentUntil) continue;
         const fault = this.pickFault();
@@ -246,7 +249,10 @@ export class FixtureSimulator {
   }
 
   private async runLine(line: string, garbleOutput: boolean): Promise<void> {
-    const parts: string[] = [`${line}\r\n`];
+    // The shell echoes each character as it arrives (the UART is full duplex), so on a real
+    // line the echo goes out while the command is still coming in, not after it.
+    this.emit(`${line}\r\n`, this.rxStartedAt);
+    const parts: string[] = [];
     const argv = splitArguments(line);
     let answer: string[] = [];
     let deinitDone = false;
