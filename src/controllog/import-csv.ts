@@ -46,24 +46,28 @@ export async function writeImportCsv(smsns: AsyncIterable<SmsnSource> | Iterable
   const noDigest = new Uint8Array(DIGEST_LENGTH);
   let devices = 0;
   let duplicates = 0;
-  const path = await publishFile(dirname(output), exactName(output), async (file) => {
-    let pending = `${IMPORT_CSV_HEADER}\r\n`;
-    for await (const { smsn, from } of smsns) {
-      const value = smsn.toLowerCase();
-      if (!SMSN_RE.test(value)) throw new SwtoolError(`${from}: ${JSON.stringify(smsn)} is not a 64-character hex SMSN`);
-      if (seen.add(fromHex(value), noDigest, 0).status !== "new") {
-        duplicates++;
-        continue;
+  try {
+    const path = await publishFile(dirname(output), exactName(output), async (file) => {
+      let pending = `${IMPORT_CSV_HEADER}\r\n`;
+      for await (const { smsn, from } of smsns) {
+        const value = smsn.toLowerCase();
+        if (!SMSN_RE.test(value)) throw new SwtoolError(`${from}: ${JSON.stringify(smsn)} is not a 64-character hex SMSN`);
+        if (seen.add(fromHex(value), noDigest, 0).status !== "new") {
+          duplicates++;
+          continue;
+        }
+        devices++;
+        pending += `${value}\r\n`;
+        if (pending.length > 1 << 20) {
+          await file.write(pending);
+          pending = "";
+        }
       }
-      devices++;
-      pending += `${value}\r\n`;
-      if (pending.length > 1 << 20) {
-        await file.write(pending);
-        pending = "";
-      }
-    }
-    if (devices === 0) throw new SwtoolError("no devices to put in the import CSV", { advice: "give control logs (or a ledger) with provisioned devices" });
-    await file.write(pending);
-  });
-  return { path, devices, duplicates };
+      if (devices === 0) throw new SwtoolError("no devices to put in the import CSV", { advice: "give control logs (or a ledger) with provisioned devices" });
+      await file.write(pending);
+    });
+    return { path, devices, duplicates };
+  } finally {
+    seen.close();
+  }
 }

@@ -1,0 +1,77 @@
+// The consolidation index (src/controllog/smsn-index.ts): SMSNs with digests and files, kept in
+// a scratch SQLite database that close() deletes.
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DIGEST_LENGTH, SmsnIndex } from "../../src/controllog/smsn-index.ts";
+
+const smsn = (n: number) => new Uint8Array(32).fill(n);
+const digest = (n: number) => new Uint8Array(DIGEST_LENGTH).fill(n);
+
+describe("SmsnIndex", () => {
+  test("tells new, identical duplicate and conflicting entries apart, naming the first file", () => {
+    const index = new SmsnIndex();
+    try {
+      const a = index.addFile("logs/station-1/C_CONTROL_LOG_1.txt");
+      const b = index.addFile("logs/station-2/C_CONTROL_LOG_2.txt");
+      expect([a, b]).toEqual([0, 1]);
+      expect(index.add(smsn(1), digest(1), a)).toEqual({ status: "new" });
+      expect(index.add(smsn(2), digest(2), a)).toEqual({ status: "new" });
+      expect(index.add(smsn(1), digest(1), b)).toEqual({ status: "duplicate", source: a });
+      expect(index.add(smsn(2), digest(9), b)).toEqual({ status: "conflict", source: a });
+      expect(index.size).toBe(2);
+      expect(index.file(a)).toBe("logs/station-1/C_CONTROL_LOG_1.txt");
+      expect(index.file(b)).toBe("logs/station-2/C_CONTROL_LOG_2.txt");
+      expect(() => index.file(2)).toThrow("no file number 2");
+    } finally {
+      index.close();
+    }
+  });
+
+  test("SMSNs differing only in their last byte are different devices", () => {
+    const index = new SmsnIndex();
+    try {
+      const other = smsn(7);
+      other[31] = 8;
+      expect(index.add(smsn(7), digest(1), 0).status).toBe("new");
+      expect(index.add(other, digest(2), 0).status).toBe("new");
+    } finally {
+      index.close();
+    }
+  });
+
+  test("has and takeOnce serve a second pass", () => {
+    const index = new SmsnIndex();
+    try {
+      index.add(smsn(3), digest(3), 0);
+      expect(index.has(smsn(3), digest(3))).toBe(true);
+      expect(index.has(smsn(3), digest(4))).toBe(false);
+      expect(index.has(smsn(4), digest(3))).toBe(false);
+      expect(index.takeOnce(smsn(3))).toBe(true);
+      expect(index.takeOnce(smsn(3))).toBe(false);
+      expect(index.takeOnce(smsn(4))).toBe(false);
+    } finally {
+      index.close();
+    }
+  });
+
+  test("holds more entries than one transaction batch, and close deletes its database", () => {
+    const parent = mkdtempSync(join(tmpdir(), "smsn-index-test-"));
+    const index = new SmsnIndex(parent);
+    const key = new Uint8Array(32);
+    const view = new DataView(key.buffer);
+    for (let i = 0; i < 50_000; i++) {
+      view.setUint32(0, i);
+      expect(index.add(key, digest(i & 0xff), i).status).toBe("new");
+    }
+    view.setUint32(0, 41_234);
+    expect(index.add(key, digest(41_234 & 0xff), 0)).toEqual({ status: "duplicate", source: 41_234 });
+    expect(index.size).toBe(50_000);
+    expect(readdirSync(parent)).toHaveLength(1);
+    index.close();
+    index.close();
+    expect(readdirSync(parent)).toEqual([]);
+    expect(existsSync(parent)).toBe(true);
+  });
+});
