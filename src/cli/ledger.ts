@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, type AttemptResult } from "../ledger/ledger.ts";
 import { printResult, println } from "./output.ts";
 
-const COLUMNS: (keyof AttemptRecord)[] = ["id", "startedAt", "finishedAt", "port", "dsn", "smsn", "apid", "stage", "result", "failedStep", "error", "errorCode", "deviceAnswer", "controlLog", "hsmSerial", "dak"];
+const COLUMNS: (keyof AttemptRecord)[] = ["id", "startedAt", "finishedAt", "port", "dsn", "smsn", "apid", "stage", "result", "failedStep", "error", "errorCode", "deviceAnswer", "controlLog", "hsmSerial", "dak", "host", "pid"];
 
 function csvField(value: unknown): string {
   const text = value === undefined || value === null ? "" : String(value);
@@ -42,7 +42,7 @@ export default defineCommand({
       }
       printResult(rows, () => {
         for (const r of rows) {
-          const outcome = r.result === "failed" ? `failed at ${r.failedStep ?? "?"}: ${r.error ?? ""}` : r.result === "provisioned" ? `provisioned → ${r.controlLog ?? ""}` : "in progress (interrupted?)";
+          const outcome = r.result === "failed" ? `failed at ${r.failedStep ?? "?"}: ${r.error ?? ""}` : r.result === "provisioned" ? `provisioned → ${r.controlLog ?? ""}` : `in progress (process ${r.pid ?? "?"} on ${r.host ?? "?"}; closed at the station's next start if that process is gone)`;
           println(`${r.startedAt}  ${r.port}  ${r.dsn}  ${r.smsn.slice(0, 16)}…  ${outcome}`);
         }
         println(`${rows.length} attempts`);

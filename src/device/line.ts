@@ -5,6 +5,7 @@
 // lets devices in flight finish and starts no new ones.
 import { SwtoolError } from "../errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
+import { recoverOrphanedAttempts } from "../ledger/recover.ts";
 import { toHex } from "../sidewalk/bytes.ts";
 import { CURVE_NAMES } from "../sidewalk/curves.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
@@ -78,6 +79,10 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   const duplicates = options.ports.filter((p, i) => options.ports.indexOf(p) !== i);
   if (duplicates.length) throw new SwtoolError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
   const emit = options.onEvent ?? (() => {});
+  for (const { attempt, result, controlLog } of recoverOrphanedAttempts(options.ledger, options.controlLogDir)) {
+    const what = result === "provisioned" ? `was provisioned (control log ${controlLog}); recorded` : "did not finish; recorded as failed: provision that device again";
+    emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
+  }
   const started = performance.now();
   const totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0 };
   let stoppedBy: LineSummary["stoppedBy"] = "ports";

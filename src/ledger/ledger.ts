@@ -7,11 +7,13 @@
 //
 // API (openLedger(path) returns a Ledger):
 //   beginAttempt / finishAttempt / recordAttempt   an attempt row per device try
+//   orphanedAttempts()                              in-progress rows whose process is gone
 //   isProvisioned({ dsn, smsn })                    the provisioned attempt, if any
 //   nextSequence(template, start)                   DSN template counter
 //   addSignatures(dak, n) / signatureCount(dak)     DAK usage
 //   list({ since, status, limit })                  attempts, oldest first
 //   recordControlLog(path, smsn)                    a per-device control log was written
+//   controlLogKnown(path)                           whether it is recorded
 //   pendingControlLogs()                            logs not yet consolidated
 //   markConsolidated(paths, batchPath)              logs went into a consolidated file
 //   logConsolidatedInto(smsn, path)                 consolidated file holding a device log
@@ -21,6 +23,7 @@
 //   uploads({ file })                               upload history
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { SwtoolError } from "../errors.ts";
 
@@ -56,6 +59,9 @@ export interface AttemptRecord extends AttemptStart, Omit<AttemptOutcome, "resul
   startedAt: string;
   finishedAt?: string;
   result: AttemptResult;
+  /** The machine and process that ran the attempt (absent in ledgers from before they were kept). */
+  host?: string;
+  pid?: number;
 }
 
 export interface ControlLogRecord {
@@ -136,6 +142,8 @@ function toAttempt(row: Row): AttemptRecord {
     ["controlLog", "control_log"],
     ["hsmSerial", "hsm_serial"],
     ["dak", "dak"],
+    ["host", "host"],
+    ["pid", "pid"],
   ];
   for (const [key, column] of optional) if (row[column] !== null && row[column] !== undefined) (r as unknown as Row)[key] = row[column]!;
   return r;
@@ -150,6 +158,7 @@ export class Ledger {
       this.db = new Database(path, { create: true, strict: true });
       this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
       this.db.exec(SCHEMA);
+      this.migrate();
     } catch (e) {
       throw new SwtoolError(`cannot open the ledger ${path}: ${(e as Error).message}`, {
         advice: "check the path and its permissions (--ledger FILE), and that it is a swtool ledger",
@@ -158,11 +167,29 @@ export class Ledger {
     }
   }
 
+  /** Columns added after the first release, for ledgers made before them. */
+  private migrate(): void {
+    const columns = new Set((this.db.query("PRAGMA table_info(attempts)").all() as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of [["host", "TEXT"], ["pid", "INTEGER"]] as const) {
+      if (!columns.has(name)) this.db.run(`ALTER TABLE attempts ADD COLUMN ${name} ${type}`);
+    }
+  }
+
   beginAttempt(a: AttemptStart): number {
     const row = this.db
-      .query("INSERT INTO attempts (started_at, port, dsn, smsn, apid, stage, result, hsm_serial, dak) VALUES (?, ?, ?, ?, ?, ?, 'in-progress', ?, ?) RETURNING id")
-      .get((a.time ?? new Date()).toISOString(), a.port, a.dsn, a.smsn, a.apid, a.stage, a.hsmSerial ?? null, a.dak ?? null) as { id: number };
+      .query("INSERT INTO attempts (started_at, port, dsn, smsn, apid, stage, result, hsm_serial, dak, host, pid) VALUES (?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?) RETURNING id")
+      .get((a.time ?? new Date()).toISOString(), a.port, a.dsn, a.smsn, a.apid, a.stage, a.hsmSerial ?? null, a.dak ?? null, hostname(), process.pid) as { id: number };
     return row.id;
+  }
+
+  /**
+   * Attempts left `in-progress` by a process that no longer runs (a crash, a kill, a power
+   * cut): started on this machine by a process id that is gone. Attempts of live processes,
+   * of other machines sharing the file, and of this process are not touched.
+   */
+  orphanedAttempts(): AttemptRecord[] {
+    const rows = this.db.query("SELECT * FROM attempts WHERE result = 'in-progress' AND host = ? AND pid IS NOT NULL AND pid != ? ORDER BY id").all(hostname(), process.pid) as Row[];
+    return rows.map(toAttempt).filter((a) => !processAlive(a.pid!));
   }
 
   finishAttempt(id: number, o: AttemptOutcome): void {
@@ -224,6 +251,11 @@ export class Ledger {
 
   recordControlLog(path: string, smsn: string, time = new Date()): void {
     this.db.query("INSERT OR IGNORE INTO control_logs (path, smsn, created_at) VALUES (?, ?, ?)").run(path, smsn.toLowerCase(), time.toISOString());
+  }
+
+  /** Whether a control log at this path is recorded. */
+  controlLogKnown(path: string): boolean {
+    return this.db.query("SELECT 1 FROM control_logs WHERE path = ?").get(path) !== null;
   }
 
   pendingControlLogs(): ControlLogRecord[] {
@@ -291,6 +323,16 @@ export class Ledger {
 
   close(): void {
     this.db.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, under another user.
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -4,6 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { dsnFile, dsnTemplate, fixedDsn, formatTemplate } from "../../src/device/dsn.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
+import { recoverOrphanedAttempts } from "../../src/ledger/recover.ts";
+import { writeControlLogSync } from "../../src/controllog/writer.ts";
+import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { tempDir } from "../device/station.ts";
 import { writeFileSync } from "node:fs";
@@ -46,6 +49,94 @@ describe("attempts", () => {
     expect(ledger.pendingControlLogs().map((c) => c.smsn)).toEqual(["bb".repeat(32)]);
     ledger.recordUpload({ file: "/l/batch1.txt", target: "sftp://upload", remotePath: "/in/batch1.txt" });
     expect(ledger.uploads({ file: "/l/batch1.txt" })).toMatchObject([{ target: "sftp://upload", remotePath: "/in/batch1.txt" }]);
+    ledger.close();
+  });
+});
+
+/** Begins attempts for `dsns` in another process, then leaves it running or kills it. */
+async function attemptsInChild(path: string, dsns: string[], fate: "kill" | "live") {
+  const script = `
+    import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
+    const ledger = openLedger(${JSON.stringify(path)});
+    for (const [i, dsn] of ${JSON.stringify(dsns)}.entries()) ledger.beginAttempt({ port: "/dev/ttyUSB" + i, dsn, smsn: String(i).repeat(64), apid: "pd25", stage: "test" });
+    process.stdout.write("begun\\n");
+    ${fate === "kill" ? 'process.kill(process.pid, "SIGKILL");' : "setInterval(() => {}, 1000);"}
+  `;
+  const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe", cwd: REPO });
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  if (first.done) throw new Error(await new Response(child.stderr).text());
+  expect(new TextDecoder().decode(first.value)).toBe("begun\n");
+  if (fate === "kill") await child.exited;
+  return child;
+}
+
+describe("attempts cut off by a crash", () => {
+  test("only attempts of a process that is gone are orphaned; this process's and live ones are not", async () => {
+    const path = join(tempDir(), "swtool.db");
+    const live = await attemptsInChild(path, ["LIVE1"], "live");
+    await attemptsInChild(path, ["DEAD1", "DEAD2"], "kill");
+    const ledger = openLedger(path);
+    ledger.beginAttempt({ ...base, dsn: "MINE1" });
+    expect(ledger.orphanedAttempts().map((a) => a.dsn)).toEqual(["DEAD1", "DEAD2"]);
+    expect(ledger.list({ status: "in-progress" }).map((a) => [a.dsn, a.pid === process.pid])).toEqual([
+      ["LIVE1", false],
+      ["DEAD1", false],
+      ["DEAD2", false],
+      ["MINE1", true],
+    ]);
+    live.kill("SIGKILL");
+    await live.exited;
+    expect(ledger.orphanedAttempts().map((a) => a.dsn)).toEqual(["LIVE1", "DEAD1", "DEAD2"]);
+    ledger.close();
+  });
+
+  test("recovery: an orphan whose control log was written is provisioned, the others failed at 'interrupted'", async () => {
+    const dir = tempDir();
+    const path = join(dir, "swtool.db");
+    const entry = await makeEntry(makeTestLine());
+    // DSN A reached its control log before the crash; B did not.
+    const script = `
+      import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
+      const ledger = openLedger(${JSON.stringify(path)});
+      ledger.beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
+      ledger.beginAttempt({ port: "p2", dsn: "B", smsn: ${JSON.stringify("ee".repeat(32))}, apid: "pd25", stage: "test" });
+      process.kill(process.pid, "SIGKILL");
+    `;
+    await Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "ignore", cwd: REPO }).exited;
+    const log = writeControlLogSync(dir, [entry]);
+    const ledger = openLedger(path);
+    const recovered = recoverOrphanedAttempts(ledger, dir);
+    expect(recovered.map((r) => [r.attempt.dsn, r.result, r.controlLog])).toEqual([
+      ["A", "provisioned", log],
+      ["B", "failed", undefined],
+    ]);
+    expect(ledger.list().map((a) => [a.dsn, a.result, a.failedStep ?? null, a.controlLog ?? null])).toEqual([
+      ["A", "provisioned", null, log],
+      ["B", "failed", "interrupted", null],
+    ]);
+    expect(ledger.isProvisioned({ dsn: "A" })?.controlLog).toBe(log);
+    expect(ledger.controlLogKnown(log)).toBe(true);
+    expect(recoverOrphanedAttempts(ledger, dir)).toEqual([]);
+    ledger.close();
+  });
+
+  test("a control log already recorded for another attempt does not vouch for an orphan", async () => {
+    const dir = tempDir();
+    const path = join(dir, "swtool.db");
+    const entry = await makeEntry(makeTestLine());
+    const log = writeControlLogSync(dir, [entry]);
+    const first = openLedger(path);
+    first.recordControlLog(log, entry.serialNumber);
+    first.close();
+    const script = `
+      import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
+      openLedger(${JSON.stringify(path)}).beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
+      process.kill(process.pid, "SIGKILL");
+    `;
+    await Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "ignore", cwd: REPO }).exited;
+    const ledger = openLedger(path);
+    expect(recoverOrphanedAttempts(ledger, dir).map((r) => r.result)).toEqual(["failed"]);
     ledger.close();
   });
 });
