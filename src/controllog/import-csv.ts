@@ -1,7 +1,10 @@
 // The device CSV for AWS IoT Core for Amazon Sidewalk's bulk import (StartWirelessDeviceImportTask,
-// Sidewalk.DeviceCreationFile in S3): a header line `smsn`, then one Sidewalk manufacturing
-// serial number per line (64 hex characters), each device once. Built from control logs
-// (streamed, shape-checked) or from a list of SMSNs (e.g. the ledger's provisioned devices).
+// Sidewalk.DeviceCreationFile in S3), as AWS's developer guide documents it ("Provisioning
+// Sidewalk devices using import tasks", CSV file format): row 1 is the keyword `smsn`, every
+// later row one device's SMSN in 64 hex characters; here each device once. The hex is written
+// in lower case, as in the control logs Amazon matches the file against (AWS's sample uses
+// upper case, so the match does not depend on case). Built from control logs (streamed,
+// shape-checked) or from a list of SMSNs (e.g. the ledger's provisioned devices).
 import { dirname } from "node:path";
 import { SwtoolError } from "../errors.ts";
 import { fromHex } from "../sidewalk/bytes.ts";
