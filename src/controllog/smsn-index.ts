@@ -8,6 +8,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SwtoolError } from "../errors.ts";
 import { equal } from "../sidewalk/bytes.ts";
 
 export const DIGEST_LENGTH = 16;
@@ -40,8 +41,15 @@ export class SmsnIndex {
 
   /** `parent`: where the scratch database goes (default: the system's temporary directory). */
   constructor(parent = tmpdir()) {
-    this.dir = mkdtempSync(join(parent, "swtool-index-"));
-    this.db = new Database(join(this.dir, "index.db"), { create: true, strict: true });
+    try {
+      this.dir = mkdtempSync(join(parent, "swtool-index-"));
+      this.db = new Database(join(this.dir, "index.db"), { create: true, strict: true });
+    } catch (e) {
+      throw new SwtoolError(`cannot create the scratch index under ${parent}: ${(e as Error).message}`, {
+        advice: "point TMPDIR (TEMP on Windows) at a writable directory with room for about 100 bytes per log",
+        cause: e,
+      });
+    }
     // A scratch file: no journal, no fsync, nobody else opens it.
     for (const pragma of ["journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE", "temp_store = FILE", `cache_size = -${CACHE_KIB}`]) {
       this.db.run(`PRAGMA ${pragma}`);
@@ -106,7 +114,13 @@ export class SmsnIndex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close(false);
-    rmSync(this.dir, { recursive: true, force: true });
+    // Statements first: an open statement would keep the file open (and locked on Windows).
+    for (const statement of [this.insertDevice, this.findDevice, this.takeDevice, this.insertFile, this.findFile]) statement.finalize();
+    this.db.close();
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // A scratch file left in the temporary directory must not fail the run that used it.
+    }
   }
 }

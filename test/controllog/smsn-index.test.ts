@@ -75,3 +75,12 @@ describe("SmsnIndex", () => {
     expect(existsSync(parent)).toBe(true);
   });
 });
+
+test("an unusable temporary directory is named, with the fix", () => {
+  expect(() => new SmsnIndex("/nonexistent-swtool-dir")).toThrow("cannot create the scratch index under /nonexistent-swtool-dir");
+  try {
+    new SmsnIndex("/nonexistent-swtool-dir");
+  } catch (e) {
+    expect((e as { advice?: string }).advice).toBe("point TMPDIR (TEMP on Windows) at a writable directory with room for about 100 bytes per log");
+  }
+});
