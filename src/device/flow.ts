@@ -1,7 +1,8 @@
 // Provisioning one device over its `cert` CLI, the CSR-from-device flow of the Sidewalk
 // manufacturing guide: init, smsn, csr ed25519, csr p256r1, verify both CSRs (signatures,
 // same SMSN, and that SMSN equals the one computed here), sign both with the DAK, verify both
-// chains, write each chain and the application server key in BASE64_MTU pieces, store,
+// chains (each before it is written; the Ed25519 chain is written while the HSM makes the
+// P-256 signature), write each chain and the application server key in BASE64_MTU pieces, store,
 // deinit, and only then write the control log. A failure stops the device (deinit, no log)
 // and names the step, the device's answer and its error code.
 //
@@ -17,8 +18,8 @@ import { equal, fromBase64, toBase64, toHex } from "../sidewalk/bytes.ts";
 import { computeSmsn, type SmsnInput } from "../sidewalk/smsn.ts";
 import { decodeCsr, verifyCsr, type Csr } from "../sidewalk/csr.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
-import { signDevice, type DakSigner, type DeviceChains } from "../sidewalk/signer.ts";
-import { encodeChain } from "../sidewalk/chain.ts";
+import { startSigningDevice, type DakSigner, type DeviceChains, type PendingChains } from "../sidewalk/signer.ts";
+import { encodeChain, type Chain } from "../sidewalk/chain.ts";
 import { CertClient, DeviceCommandError } from "./protocol/client.ts";
 import { SID_ERRORS } from "./protocol/sid-errors.ts";
 
@@ -39,8 +40,8 @@ export interface DeviceJob {
   /** Fresh sessions after the device rebooted mid-way (default 2). */
   restarts?: number;
   onStep?: (step: Step) => void;
-  /** Called with the number of DAK signatures made (2 per session that reached signing). */
-  onSignatures?: (count: number) => void;
+  /** Called once per DAK signature made (two per session that reached signing). */
+  onSignature?: (curve: Curve) => void;
 }
 
 export interface DeviceResult {
@@ -162,18 +163,29 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
     checkCsr(edCsr, expectedSmsn);
     checkCsr(p256Csr, expectedSmsn);
     job.onStep?.("sign");
-    let chains: DeviceChains;
+    let pending: PendingChains;
     try {
-      chains = await signDevice(job.signer, edCsr, p256Csr, { expectedSmsn });
+      pending = startSigningDevice(job.signer, edCsr, p256Csr, { expectedSmsn });
     } catch (e) {
       throw failure("sign", e);
     }
-    job.onSignatures?.(2);
-    await writeChain("ed25519", encodeChain(chains.ed25519));
-    await writeChain("p256r1", encodeChain(chains.p256r1));
-    await writeAppKey();
-    await phase("store", () => client.command("cert store"));
-    return chains;
+    // Both signatures settle (and are counted) before the session ends, whatever the device does.
+    const settled = Promise.allSettled([pending.ed25519, pending.p256r1]);
+    const signed = (chain: Promise<Chain>) => chain.catch((e) => Promise.reject(failure("sign", e)));
+    try {
+      const ed25519 = await signed(pending.ed25519);
+      // The Ed25519 chain goes to the device while the HSM makes the P-256 signature.
+      await writeChain("ed25519", encodeChain(ed25519));
+      const p256r1 = await signed(pending.p256r1);
+      await writeChain("p256r1", encodeChain(p256r1));
+      await writeAppKey();
+      await phase("store", () => client.command("cert store"));
+      return { smsn: pending.smsn, ed25519, p256r1 };
+    } finally {
+      const [edSigned, p256Signed] = await settled;
+      if (edSigned!.status === "fulfilled") job.onSignature?.("ed25519");
+      if (p256Signed!.status === "fulfilled") job.onSignature?.("p256r1");
+    }
   };
 
   let chains: DeviceChains;

@@ -7,7 +7,7 @@ import { SwtoolError } from "../errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { recoverOrphanedAttempts } from "../ledger/recover.ts";
 import { toHex } from "../sidewalk/bytes.ts";
-import { CURVE_NAMES } from "../sidewalk/curves.ts";
+import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { computeSmsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
@@ -101,16 +101,14 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   const dakIds = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${options.signer.productTag}/${c}/${toHex(options.signer.caCerts(c)[0]!.serial)}`]));
   const warnedAt = new Set<number>();
 
-  const countSignatures = () => {
-    for (const curve of CURVE_NAMES) {
-      const total = options.ledger.addSignatures(dakIds[curve]!, 1);
-      const max = options.maxSignatures;
-      if (!max) continue;
-      const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
-      if (level !== undefined && !warnedAt.has(level)) {
-        warnedAt.add(level);
-        emit({ type: "warning", message: `DAK ${dakIds[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}` });
-      }
+  const countSignature = (curve: Curve) => {
+    const total = options.ledger.addSignatures(dakIds[curve]!, 1);
+    const max = options.maxSignatures;
+    if (!max) return;
+    const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
+    if (level !== undefined && !warnedAt.has(level)) {
+      warnedAt.add(level);
+      emit({ type: "warning", message: `DAK ${dakIds[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}` });
     }
   };
 
@@ -197,7 +195,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
         ...(options.restarts !== undefined ? { restarts: options.restarts } : {}),
         onStep: (step) => emit({ type: "step", port, dsn, step }),
-        onSignatures: () => countSignatures(),
+        onSignature: countSignature,
       });
       options.ledger.finishAttempt(id, { result: "provisioned", controlLog: result.controlLog });
       options.ledger.recordControlLog(result.controlLog, result.smsn);

@@ -52,7 +52,19 @@ function checkCsr(csr: Csr, curve: Curve, allowUnsigned: boolean): void {
   }
 }
 
-export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): Promise<DeviceChains> {
+/** Both chains of a device, each settling on its own (a flow may use the first while the HSM makes the second). */
+export interface PendingChains {
+  smsn: Uint8Array;
+  ed25519: Promise<Chain>;
+  p256r1: Promise<Chain>;
+}
+
+/**
+ * Checks both CSRs, then starts both DAK signatures at once (with a pool of HSM sessions they
+ * overlap). Each chain is verified before its promise resolves: a bad chain must never reach a
+ * device or a log. Throws at once when a CSR is wrong.
+ */
+export function startSigningDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): PendingChains {
   const allowUnsigned = options.allowUnsignedCsr ?? false;
   checkCsr(ed25519Csr, "ed25519", allowUnsigned);
   checkCsr(p256r1Csr, "p256r1", allowUnsigned);
@@ -68,16 +80,19 @@ export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: 
     });
   }
   const requireAmazonRoot = options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production";
-  // Both curves at once: with a pool of HSM sessions the two signatures overlap.
-  const [ed25519, p256r1] = await Promise.all(
-    [ed25519Csr, p256r1Csr].map(async (csr) => {
-      const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
-      // Verify before anything leaves this function: a bad chain must never reach a device or a log.
-      assertChain(chain, { amazonRoot: requireAmazonRoot, smsn, devicePublicKey: csr.publicKey });
-      return chain;
-    }),
-  );
-  return { smsn, ed25519: ed25519!, p256r1: p256r1! };
+  const sign = async (csr: Csr): Promise<Chain> => {
+    const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
+    assertChain(chain, { amazonRoot: requireAmazonRoot, smsn, devicePublicKey: csr.publicKey });
+    return chain;
+  };
+  return { smsn, ed25519: sign(ed25519Csr), p256r1: sign(p256r1Csr) };
+}
+
+/** Checks both CSRs, has the DAK sign both, and returns both chains once both verify. */
+export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): Promise<DeviceChains> {
+  const pending = startSigningDevice(signer, ed25519Csr, p256r1Csr, options);
+  const [ed25519, p256r1] = await Promise.all([pending.ed25519, pending.p256r1]);
+  return { smsn: pending.smsn, ed25519, p256r1 };
 }
 
 /** A DakSigner over test PKIs held in memory (tests, rehearsal, the demo without an HSM). */

@@ -9,8 +9,9 @@ import { openPty } from "../../src/device/pty.ts";
 import { openCertStore, loadTestChain, startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
 import { equal, decodeChainBase64, fromBase64, toBeSigned, type Cert, type Curve, type DakSigner } from "../../src/sidewalk/index.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
+import { fixedDsn } from "../../src/device/dsn.ts";
 import { deviceSession, seed } from "../helpers/vectors.ts";
-import { APP_KEY, controlLogs, runStation, tempDir } from "./station.ts";
+import { APP_KEY, controlLogs, runStation, tempDir, testSigner } from "./station.ts";
 
 /**
  * A DakSigner made of the seed's real chains: the CA certificates above the device, and the
@@ -111,4 +112,48 @@ describe("with the HSM simulator over HTTP", () => {
       ledger.close();
     }
   }, 30_000);
+});
+
+describe("signing overlapped with writing", () => {
+  test("the Ed25519 chain is written while the P-256 signature is made; a failed P-256 signature stops the device at sign, counted once", async () => {
+    const base = testSigner();
+    let releaseP256!: (ok: boolean) => void;
+    const p256Gate = new Promise<boolean>((r) => (releaseP256 = r));
+    // The P-256 signature waits until the device has taken the whole Ed25519 chain, then fails
+    // the way an HSM that lost its session does.
+    const signer: DakSigner = Object.assign(Object.create(base) as DakSigner, {
+      async sign(curve: Curve, message: Uint8Array) {
+        if (curve === "p256r1" && !(await p256Gate)) throw new Error("HSM session lost");
+        return base.sign(curve, message);
+      },
+    });
+    const dir = tempDir();
+    const ledger = openLedger(join(dir, "swtool.db"));
+    try {
+      const run = await runStation(
+        { transport: "pty", count: 1 },
+        {
+          signer,
+          dir,
+          ledger,
+          dsnSource: fixedDsn("SN88"),
+          retries: 0,
+          onEvent: (e) => {
+            if (e.type === "step" && e.step === "chain-p256r1") throw new Error("the P-256 chain started before its signature");
+            if (e.type === "step" && e.step === "chain-ed25519") setTimeout(() => releaseP256(false), 200);
+          },
+        },
+      );
+      expect(run.summary).toMatchObject({ provisioned: 0, failed: 1 });
+      const steps = run.events.filter((e) => e.type === "step").map((e) => (e as { step: string }).step);
+      expect(steps).toEqual(["init", "smsn", "csr-ed25519", "csr-p256r1", "verify-csr", "sign", "chain-ed25519"]);
+      expect(run.events.find((e) => e.type === "device-failed")).toMatchObject({ step: "sign", error: "sign: HSM session lost" });
+      expect(controlLogs(dir)).toEqual([]);
+      expect(run.sim.devices()[0]!.stored).toBeUndefined();
+      const dak = (curve: Curve) => `${signer.productTag}/${curve}/${Buffer.from(signer.caCerts(curve)[0]!.serial).toString("hex")}`;
+      expect([ledger.signatureCount(dak("ed25519")), ledger.signatureCount(dak("p256r1"))]).toEqual([1, 0]);
+    } finally {
+      ledger.close();
+    }
+  }, 20_000);
 });
