@@ -19,7 +19,8 @@ import { writeNewFile } from "../x509/files.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
-import { openChannel, type ByteChannel } from "../x509/provision/channel.ts";
+import type { ByteChannel } from "../device/channel.ts";
+import { openDeviceChannel } from "../device/open.ts";
 import { provisionDevice, ProvisionError } from "../x509/provision/engine.ts";
 import type { TranscriptEntry } from "../x509/provision/conversation.ts";
 import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
@@ -225,7 +226,7 @@ const provision = defineCommand({
     let transcript: TranscriptEntry[] = [];
     try {
       const caCert = loadCa(caData, signer, args.ca);
-      channel = await openChannel(args.port);
+      channel = await openDeviceChannel(args.port);
       const result = await provisionDevice(channel, profile, {
         ca: caCert,
         signer,

@@ -1,8 +1,7 @@
-// A device link: a text line channel to one device, whatever carries it (a serial port through
-// serialport's stream API, or a TCP serial server). Bytes are split into lines by
-// serialport's ReadlineParser; the device's lines end in LF or CR LF.
-import type { Duplex } from "node:stream";
+// A device link: the text lines of one device's byte channel (channel.ts). Bytes are split
+// into lines by serialport's ReadlineParser; the device's lines end in LF or CR LF.
 import { ReadlineParser } from "@serialport/parser-readline";
+import type { ByteChannel } from "./channel.ts";
 
 export interface DeviceLink {
   /** How the operator named the port (`/dev/ttyUSB0`, `COM3`, `socket://10.0.0.5:4001`). */
@@ -16,43 +15,18 @@ export interface DeviceLink {
   close(): Promise<void>;
 }
 
-/** Wraps a byte stream (SerialPortStream, net.Socket) as a DeviceLink. */
-export function linkFromStream(name: string, stream: Duplex, closeStream: () => Promise<void>): DeviceLink {
-  const parser = stream.pipe(new ReadlineParser({ delimiter: "\n", encoding: "latin1" }));
+export function linkFromChannel(channel: ByteChannel): DeviceLink {
+  const parser = new ReadlineParser({ delimiter: "\n", encoding: "latin1" });
   let lineHandler: (line: string) => void = () => {};
-  const closeHandlers: ((error?: Error) => void)[] = [];
-  let closed = false;
-  let closeError: Error | undefined;
-  const finish = (error?: Error) => {
-    if (closed) return;
-    closed = true;
-    closeError = error;
-    for (const h of closeHandlers) h(error);
-  };
   parser.on("data", (line: string) => lineHandler(line));
-  stream.on("error", (e: Error) => finish(e));
-  stream.on("close", () => finish());
-  stream.on("end", () => finish());
+  channel.onData((chunk) => parser.write(chunk));
   return {
-    name,
-    write(text) {
-      if (closed) return Promise.reject(closeError ?? new Error(`${name} is closed`));
-      return new Promise((resolve, reject) => {
-        stream.write(Buffer.from(text, "latin1"), (e) => (e ? reject(e) : resolve()));
-      });
-    },
+    name: channel.name,
+    write: (text) => channel.write(Buffer.from(text, "latin1")),
     onLine(handler) {
       lineHandler = handler;
     },
-    onClose(handler) {
-      if (closed) handler(closeError);
-      else closeHandlers.push(handler);
-    },
-    async close() {
-      if (closed) return;
-      stream.unpipe(parser);
-      await closeStream();
-      finish();
-    },
+    onClose: (handler) => channel.onClose(handler),
+    close: () => channel.close(),
   };
 }

@@ -3,9 +3,10 @@
 // serialport's SerialPortStream over swtool's own Bun binding.
 import { SerialPortStream } from "@serialport/stream";
 import { SwtoolError } from "../errors.ts";
-import { linkFromStream, type DeviceLink } from "./link.ts";
+import { channelFromStream, type ByteChannel } from "./channel.ts";
+import { linkFromChannel, type DeviceLink } from "./link.ts";
 import { BunSerialBinding } from "./serial/binding.ts";
-import { openTcpLink, SOCKET_PREFIX } from "./tcp.ts";
+import { connectSerialServer, SOCKET_PREFIX } from "./tcp.ts";
 
 export interface SerialSettings {
   baudRate?: number;
@@ -21,14 +22,22 @@ export interface SerialSettings {
 
 export const DEFAULT_BAUD_RATE = 115200;
 
-export async function openDeviceLink(port: string, settings: SerialSettings = {}): Promise<DeviceLink> {
-  if (port.startsWith(SOCKET_PREFIX)) return openTcpLink(port);
+/** Opens the device's port as bytes: `socket://host:port`, or a serial port / pseudo-terminal path. */
+export async function openDeviceChannel(port: string, settings: SerialSettings = {}): Promise<ByteChannel> {
+  if (port.startsWith(SOCKET_PREFIX)) {
+    const { socket, close } = await connectSerialServer(port);
+    return channelFromStream(port, socket, close);
+  }
   const stream = await openSerialStream(port, settings);
-  return linkFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
+  return channelFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
 }
 
-/** Opens a serial port (or pseudo-terminal) as a raw byte stream, for callers that need bytes, not lines. */
-export async function openSerialStream(port: string, settings: SerialSettings = {}): Promise<SerialPortStream> {
+/** Opens the device's port as text lines (the Sidewalk `cert` CLI). */
+export async function openDeviceLink(port: string, settings: SerialSettings = {}): Promise<DeviceLink> {
+  return linkFromChannel(await openDeviceChannel(port, settings));
+}
+
+async function openSerialStream(port: string, settings: SerialSettings = {}): Promise<SerialPortStream> {
   const stream = new SerialPortStream({
     binding: BunSerialBinding,
     path: port,

@@ -2,7 +2,6 @@
 // device servers (raw TCP mode; RFC 2217 option negotiation is not used).
 import { connect, type Socket } from "node:net";
 import { UsageError, SwtoolError } from "../errors.ts";
-import { linkFromStream, type DeviceLink } from "./link.ts";
 
 export const SOCKET_PREFIX = "socket://";
 
@@ -17,7 +16,7 @@ export function parseSocketUrl(spec: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
-/** A connected TCP serial server and how to close it (shared by the Sidewalk and x509 links). */
+/** A connected TCP serial server and how to close it. */
 export interface SerialServerSocket {
   socket: Socket;
   close(): Promise<void>;
@@ -50,9 +49,4 @@ export async function connectSerialServer(spec: string, options: { connectTimeou
       setTimeout(() => socket.destroy(), 200).unref();
     });
   return { socket, close };
-}
-
-export async function openTcpLink(spec: string, options: { connectTimeoutMs?: number } = {}): Promise<DeviceLink> {
-  const { socket, close } = await connectSerialServer(spec, options);
-  return linkFromStream(spec, socket, close);
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { fileSigner } from "../../src/x509/ca-signer.ts";
 import { createLabCa, loadCa } from "../../src/x509/ca.ts";
 import { certificatePem, certificateDer } from "../../src/x509/certificate.ts";
-import { openChannel } from "../../src/x509/provision/channel.ts";
+import { openDeviceChannel } from "../../src/device/open.ts";
 import { provisionDevice, ProvisionError } from "../../src/x509/provision/engine.ts";
 import { loadProfile, parseProfile } from "../../src/x509/provision/profile.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp, type Atecc608Simulator } from "../../src/x509/simulator/host.ts";
@@ -28,7 +28,7 @@ afterAll(async () => {
 async function provisionOnSimulator(options: Atecc608Options = {}, transport: "tcp" | "pty" = "tcp") {
   const sim = transport === "pty" ? await startAtecc608OnPty(options) : await startAtecc608OnTcp(options);
   sims.push(sim);
-  const channel = await openChannel(sim.port);
+  const channel = await openDeviceChannel(sim.port);
   try {
     // A pseudo-terminal may hand two quick lines to the firmware as one UART event, which it
     // would truncate (as a real board does), so the lines are paced further apart there.
@@ -96,7 +96,7 @@ describe("x509 provision: atecc608-esp32 profile over TCP", () => {
   test("a host that sends a whole certificate in one write loses all but the first UART event", async () => {
     const sim = await startAtecc608OnTcp({ bootLog: false });
     sims.push(sim);
-    const channel = await openChannel(sim.port);
+    const channel = await openDeviceChannel(sim.port);
     let received = "";
     channel.onData((chunk) => (received += Buffer.from(chunk).toString("latin1")));
     const pause = () => new Promise((r) => setTimeout(r, 30));
@@ -120,12 +120,12 @@ describe("x509 provision: atecc608-esp32 profile over TCP", () => {
   });
 
   test("nothing listening, or silence: clear errors", async () => {
-    await expect(openChannel("socket://127.0.0.1:1")).rejects.toThrow("socket://127.0.0.1:1: cannot connect");
+    await expect(openDeviceChannel("socket://127.0.0.1:1")).rejects.toThrow("socket://127.0.0.1:1: cannot connect");
     const { createServer } = await import("node:net");
     const silent = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
     const port = (silent.address() as { port: number }).port;
-    const channel = await openChannel(`socket://127.0.0.1:${port}`);
+    const channel = await openDeviceChannel(`socket://127.0.0.1:${port}`);
     const quick = parseProfile({ ...rawProfile(), subject: "CN=x", steps: [{ do: "handshake", send: "r", expect: "Ready\\.", attempts: 2, timeoutMs: 50 }, { do: "read-public-key", send: "k", timeoutMs: 50 }] }, "quick");
     await expect(provisionDevice(channel, quick, { ca, signer })).rejects.toThrow(`socket://127.0.0.1:${port}: no answer matching /Ready\\./ to "r" within 50 ms; the device printed nothing`);
     await channel.close();
@@ -181,7 +181,7 @@ describe("x509 provision: profiles", () => {
     const rsaCa = loadCa(new TextEncoder().encode(rsa.certPem), rsaSigner);
     const sim = await startAtecc608OnTcp();
     sims.push(sim);
-    const channel = await openChannel(sim.port);
+    const channel = await openDeviceChannel(sim.port);
     await expect(provisionDevice(channel, profile, { ca: rsaCa, signer: rsaSigner, ...fast })).rejects.toThrow(
       "profile atecc608-esp32 stores the root public key in the secure element, which holds P-256 keys only: x509.pubkey: this is an RSA key, not a P-256 EC key",
     );

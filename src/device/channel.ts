@@ -1,23 +1,22 @@
-// A byte channel to one device for the provisioning conversation: bytes, not lines, because
-// secure-element firmware answers some requests without a line end (the ATECC608 example
-// prints its serial number bare). Carried by any Node duplex stream: a TCP serial server
-// (`socket://host:port`) or a serial port / pseudo-terminal opened through src/device.
+// A byte channel to one device, whatever carries it: a serial port or pseudo-terminal (through
+// serialport's stream API over swtool's Bun binding) or a TCP serial server. The Sidewalk
+// line reads it as text lines (link.ts); secure-element provisioning (src/x509/provision)
+// reads raw bytes, because that firmware answers some requests without a line end.
 import type { Duplex } from "node:stream";
-import { openSerialStream } from "../../device/open.ts";
-import { connectSerialServer } from "../../device/tcp.ts";
-import { SwtoolError } from "../../errors.ts";
+import { SwtoolError } from "../errors.ts";
 
 export interface ByteChannel {
-  /** The port as the operator named it. */
+  /** How the operator named the port (`/dev/ttyUSB0`, `COM3`, `socket://10.0.0.5:4001`). */
   readonly name: string;
   write(data: Uint8Array): Promise<void>;
   /** The one consumer of received bytes. */
   onData(handler: (chunk: Uint8Array) => void): void;
-  /** Called once when the channel goes away. */
+  /** Called once when the channel goes away (unplugged, connection closed, or close()). */
   onClose(handler: (error?: Error) => void): void;
   close(): Promise<void>;
 }
 
+/** Wraps a byte stream (SerialPortStream, net.Socket) as a ByteChannel. */
 export function channelFromStream(name: string, stream: Duplex, closeStream: () => Promise<void>): ByteChannel {
   let dataHandler: (chunk: Uint8Array) => void = () => {};
   const closeHandlers: ((error?: Error) => void)[] = [];
@@ -48,25 +47,9 @@ export function channelFromStream(name: string, stream: Duplex, closeStream: () 
     },
     async close() {
       if (closed) return;
+      dataHandler = () => {};
       await closeStream();
       finish();
     },
   };
-}
-
-/** Connects to a TCP serial server, `socket://host:port`. */
-export async function openTcpChannel(spec: string, connectTimeoutMs = 5000): Promise<ByteChannel> {
-  const { socket, close } = await connectSerialServer(spec, { connectTimeoutMs });
-  return channelFromStream(spec, socket, close);
-}
-
-/** Opens the device's port: `socket://host:port`, or a serial port / pseudo-terminal path. */
-export async function openChannel(port: string): Promise<ByteChannel> {
-  if (port.startsWith("socket://")) return openTcpChannel(port);
-  return openSerialChannel(port);
-}
-
-async function openSerialChannel(port: string): Promise<ByteChannel> {
-  const stream = await openSerialStream(port);
-  return channelFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
 }
