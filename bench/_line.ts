@@ -1,7 +1,40 @@
 // Shared by bench/line.ts and bench/soak.ts: the device simulator in its own process (so the
 // bench process's CPU time is swtool's alone), and a station against it and an HSM.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "../src/demo/demo.ts";
+import { dsnTemplate } from "../src/device/dsn.ts";
+import { runLine, type LineOptions, type LineSummary } from "../src/device/line.ts";
+import { openLedger, type Ledger } from "../src/ledger/ledger.ts";
+import type { DakSigner } from "../src/sidewalk/signer.ts";
 import { REPO } from "./_lib.ts";
+
+/**
+ * A station with the demo's device type, APID and key in a fresh temporary directory, its
+ * ledger there and DSNs from `PREFIX{seq:8}`; `extra` adds or overrides line options.
+ */
+export async function runBenchStation(
+  ports: string[],
+  signer: DakSigner,
+  dsnPrefix: string,
+  extra: Partial<LineOptions> = {},
+): Promise<{ summary: LineSummary; dir: string; ledger: Ledger }> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-line-"));
+  const ledger = openLedger(join(dir, "swtool.db"));
+  const summary = await runLine({
+    ports,
+    signer,
+    deviceType: DEMO_DEVICE_TYPE,
+    apid: DEMO_APID,
+    appServerPublicKey: DEMO_APP_SERVER_KEY,
+    dsnSource: dsnTemplate(`${dsnPrefix}{seq:8}`, 1, ledger),
+    ledger,
+    controlLogDir: dir,
+    ...extra,
+  });
+  return { summary, dir, ledger };
+}
 
 /** Starts `swtool device simulate --json` from source and returns its ports. */
 export async function spawnDeviceSimulator(args: string[]) {

@@ -4,18 +4,11 @@
 // per device, serialised by the HSM), swtool's CPU time per device, and peak memory sampled
 // along the run (it should stay flat).
 // Usage: bun bench/line.ts [--devices N] [--fixtures M]   (N default 300; 10000 for the full memory figure)
-import { join } from "node:path";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "../src/demo/demo.ts";
-import { dsnTemplate } from "../src/device/dsn.ts";
-import { runLine } from "../src/device/line.ts";
 import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
-import { openLedger } from "../src/ledger/ledger.ts";
 import { spawnHsmSimulator, numberArg } from "./_lib.ts";
-import { spawnDeviceSimulator } from "./_line.ts";
+import { runBenchStation, spawnDeviceSimulator } from "./_line.ts";
 
 const devices = numberArg("devices", 300);
 const fixtures = numberArg("fixtures", 8);
@@ -34,8 +27,6 @@ process.on("exit", () => {
 const pin = "bench-line-pin";
 await loadTestChain({ connector: hsm.url, productTag: "TEST_DAK_BENCH", pin });
 const signer = await openCertStore({ connector: hsm.url, pin, productTag: "TEST_DAK_BENCH", sessions: 4 });
-const dir = mkdtempSync(join(tmpdir(), "bench-line-"));
-const ledger = openLedger(join(dir, "swtool.db"));
 
 // Ed25519 signs pubkey || SMSN (64 bytes), P-256 signs its 32-byte SHA-256.
 const hsmMsPerDevice = commandLatencyMs("yubihsm2", CMD.SIGN_EDDSA, 2 + 64) + commandLatencyMs("yubihsm2", CMD.SIGN_ECDSA, 2 + 32);
@@ -49,15 +40,7 @@ let deviceMs = 0;
 let lastSample = 0;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const summary = await runLine({
-  ports: sim.ports,
-  signer,
-  deviceType: DEMO_DEVICE_TYPE,
-  apid: DEMO_APID,
-  appServerPublicKey: DEMO_APP_SERVER_KEY,
-  dsnSource: dsnTemplate("BN{seq:8}", 1, ledger),
-  ledger,
-  controlLogDir: dir,
+const { summary, ledger } = await runBenchStation(sim.ports, signer, "BN", {
   count: devices,
   onEvent: (e) => {
     if (e.type === "step" && e.step === "sign") signStarted.set(e.port, performance.now());

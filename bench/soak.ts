@@ -2,18 +2,12 @@
 // silence) and occasional HSM failures. Checks that no control log is lost or duplicated and
 // that every device is either provisioned with exactly one log or reported failed.
 // Usage: bun bench/soak.ts [--devices 10000] [--fault-rate 0.001] [--hsm-failure-rate 0.005]
-import { join } from "node:path";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { SwtoolError } from "../src/errors.ts";
-import { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "../src/demo/demo.ts";
-import { dsnTemplate } from "../src/device/dsn.ts";
-import { runLine } from "../src/device/line.ts";
 import { startDeviceSimulator } from "../src/device/simulator/host.ts";
-import { openLedger } from "../src/ledger/ledger.ts";
 import { makeTestPki, MemorySigner, type DakSigner } from "../src/sidewalk/index.ts";
 import { controlLogs } from "../test/device/station.ts";
 import { numberArg } from "./_lib.ts";
+import { runBenchStation } from "./_line.ts";
 
 const devices = numberArg("devices", 10_000);
 // Per received line; about 5 % of devices see at least one fault at 0.0007 (70 commands each).
@@ -37,19 +31,9 @@ const signer: DakSigner = {
 };
 
 const sim = await startDeviceSimulator({ transport: "pty", fixtures: 8, noise: true, faults: ["drop", "garble", "reset", "silence"], faultRate, silenceMs: 600 });
-const dir = mkdtempSync(join(tmpdir(), "soak-"));
-const ledger = openLedger(join(dir, "swtool.db"));
 const t0 = performance.now();
 let started = 0;
-const summary = await runLine({
-  ports: sim.ports,
-  signer,
-  deviceType: DEMO_DEVICE_TYPE,
-  apid: DEMO_APID,
-  appServerPublicKey: DEMO_APP_SERVER_KEY,
-  dsnSource: dsnTemplate("SK{seq:8}", 1, ledger),
-  ledger,
-  controlLogDir: dir,
+const { summary, dir, ledger } = await runBenchStation(sim.ports, signer, "SK", {
   count: devices,
   protocol: { timeoutMs: 250 },
   onEvent: (e) => {
