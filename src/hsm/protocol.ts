@@ -27,9 +27,12 @@ export const CMD = {
   ERROR: 0x7f,
 } as const;
 
-export const COMMAND_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(CMD).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, "-")]),
-);
+/** A code table's names by code, as Yubico's tools print them (`sign-eddsa`, `asymmetric-key`). */
+function namesByCode(table: Record<string, number>): Record<number, string> {
+  return Object.fromEntries(Object.entries(table).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, "-")]));
+}
+
+export const COMMAND_NAMES = namesByCode(CMD);
 
 /** A response carries the command code with the top bit set. */
 export const RESPONSE_FLAG = 0x80;
@@ -46,9 +49,7 @@ export const OBJECT_TYPE = {
   PUBLIC_WRAP_KEY: 0x09,
 } as const;
 
-export const OBJECT_TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(OBJECT_TYPE).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, "-")]),
-);
+export const OBJECT_TYPE_NAMES = namesByCode(OBJECT_TYPE);
 
 export const ALGORITHM = {
   EC_P256: 12,
