@@ -1,4 +1,4 @@
-// Amazon's Sidewalk production roots, pinned from the real chains in shared/vectors.
+// Amazon's Sidewalk production roots, pinned from the real chains in test/vectors/sidewalk-seed.json.
 // A production chain must end at exactly this certificate's serial and public key.
 import { fromHex } from "./bytes.ts";
 import type { Curve } from "./curves.ts";

@@ -1,9 +1,10 @@
-// Ground-truth data: the real Amazon vectors in ../shared/vectors (beside the repository).
+// Ground-truth data: real Amazon vectors, kept with the tests in test/vectors/ so that a fresh
+// clone with nothing beside it passes (copied from the project's shared vectors, unchanged).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dir, "..", "..");
-export const SHARED_VECTORS = join(REPO, "..", "shared", "vectors");
+export const VECTORS = join(REPO, "test", "vectors");
 
-export const seed = JSON.parse(readFileSync(join(SHARED_VECTORS, "sidewalk-seed.json"), "utf8"));
-export const deviceSession: string = readFileSync(join(SHARED_VECTORS, "device-session.txt"), "utf8");
+export const seed = JSON.parse(readFileSync(join(VECTORS, "sidewalk-seed.json"), "utf8"));
+export const deviceSession: string = readFileSync(join(VECTORS, "device-session.txt"), "utf8");
