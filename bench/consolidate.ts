@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatControlLog } from "../src/controllog/format.ts";
-import { toBase64, toHex } from "../src/sidewalk/bytes.ts";
+import { toBase64, toHex } from "../src/lib/bytes.ts";
 import { encodeChain } from "../src/sidewalk/chain.ts";
 import { toBeSigned } from "../src/sidewalk/csr.ts";
 import { CURVES, type Curve } from "../src/sidewalk/curves.ts";

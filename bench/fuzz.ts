@@ -1,7 +1,7 @@
 // Fuzzes every parser with random and mutated inputs and reports any exception that is not one
 // of swtool's own errors (an uncaught TypeError/RangeError would reach an operator as a crash).
 // Usage: bun bench/fuzz.ts [iterations=100000]
-import { SwtoolError } from "../src/errors.ts";
+import { SwtoolError } from "../src/lib/errors.ts";
 import { parseControlLog } from "../src/controllog/format.ts";
 import { readSigningOutput } from "../src/formats/signing-output.ts";
 import { decodeChain, decodeChainAnyCurve, decodeChainBase64, decodeCsr, decodeCsrBase64, fromBase64, fromHex, parseCurve, parseStage, computeSmsn, verifyChain, verifyCsr } from "../src/sidewalk/index.ts";

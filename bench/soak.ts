@@ -2,7 +2,7 @@
 // silence) and occasional HSM failures. Checks that no control log is lost or duplicated and
 // that every device is either provisioned with exactly one log or reported failed.
 // Usage: bun bench/soak.ts [--devices 10000] [--fault-rate 0.001] [--hsm-failure-rate 0.005]
-import { SwtoolError } from "../src/errors.ts";
+import { SwtoolError } from "../src/lib/errors.ts";
 import { startDeviceSimulator } from "../src/device/simulator/host.ts";
 import { makeTestPki, MemorySigner, type DakSigner } from "../src/sidewalk/index.ts";
 import { controlLogs } from "../test/device/station.ts";

@@ -1,6 +1,6 @@
 // Argument sets shared by several commands, defined once and spread into each command.
 import type { ArgsDef } from "citty";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 /** Accepted by every command, anywhere on the line. */
 export const globalArgs = {

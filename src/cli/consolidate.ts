@@ -1,7 +1,7 @@
 // swtool consolidate PATH... [-o FILE]: one control log for Amazon from many per-device logs,
 // every entry validated; prints the output path last, as the reference consolidate_cl.py does.
 import { defineCommand } from "citty";
-import { SwtoolError, UsageError } from "../errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { consolidate, type Problem } from "../controllog/consolidate.ts";
 import { ConsolidationRecord, findLedger } from "../controllog/ledger-link.ts";
 import type { Ledger } from "../ledger/ledger.ts";

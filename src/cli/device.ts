@@ -1,7 +1,7 @@
 // swtool device: the device simulator (`simulate`) and a fixture check (`probe`).
 import { defineCommand } from "citty";
 import { appendFileSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { openDeviceLink } from "../device/open.ts";
 import { CertClient } from "../device/protocol/client.ts";
 import { parseListen, startDeviceSimulator } from "../device/simulator/host.ts";

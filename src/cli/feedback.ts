@@ -3,7 +3,7 @@
 // non-zero when any device was refused.
 import { defineCommand } from "citty";
 import { findLedger } from "../controllog/ledger-link.ts";
-import { SwtoolError, UsageError } from "../errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { downloadFeedback, feedbackFiles, readFeedback } from "../upload/feedback.ts";
 import { log, printResult, println } from "./output.ts";

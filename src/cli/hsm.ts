@@ -1,7 +1,7 @@
 // swtool hsm info | simulate | load-test-chain: look into a YubiHSM 2, run the wire-exact HSM
 // simulator, and program a blank HSM with a test chain for rehearsing a line.
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { closeAllHsmClients, HsmClient } from "../hsm/client.ts";
 import { deviceInfo, versionString } from "../hsm/commands/device-info.ts";
 import { sendPlain } from "../hsm/session.ts";
@@ -11,7 +11,7 @@ import { loadTestChain, type TestLayout } from "../hsm/loadchain.ts";
 import { isLoopback, Connector } from "../hsm/transport.ts";
 import { deriveAuthKey } from "../hsm/secure-channel.ts";
 import { startHsmSimulator } from "../hsm/simulator/server.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { CURVES, CURVE_NAMES } from "../sidewalk/curves.ts";
 import { connectorArgs, pinArgs } from "./args.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";

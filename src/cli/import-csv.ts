@@ -3,7 +3,7 @@
 import { defineCommand } from "citty";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { smsnsFromControlLogs, writeImportCsv, type SmsnSource } from "../controllog/import-csv.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import { log, printResult, println } from "./output.ts";
 

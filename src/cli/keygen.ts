@@ -3,7 +3,7 @@
 import { defineCommand } from "citty";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
-import { exactName, publishFileSync } from "../controllog/atomic.ts";
+import { exactName, publishFileSync } from "../lib/atomic.ts";
 import { generateKeyPem } from "../sign/keys.ts";
 import { log, printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";

@@ -1,7 +1,7 @@
 // swtool ledger: the line's attempts from the SQLite ledger, as text, JSON or CSV.
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, type AttemptResult } from "../ledger/ledger.ts";
 import { printResult, println } from "./output.ts";
 

@@ -6,7 +6,7 @@
 import type { ArgsDef } from "citty";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { dsnFile, dsnTemplate, fixedDsn, type DsnSource } from "../device/dsn.ts";
 import { runLine, type LineSummary } from "../device/line.ts";
 import type { SerialSettings } from "../device/open.ts";

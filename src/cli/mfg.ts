@@ -3,9 +3,9 @@
 // value of a page and checks its chains and keys.
 import { defineCommand } from "citty";
 import { mkdirSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { appServerKey, buildBatch, buildFromFiles, checkPage, decodePage, loadLayout, NORDIC_DEFAULT_ADDRESS, readAppServerKeyArg, readPageFile, TLV_LAYOUT, LEGACY_LAYOUT, type DecodedField } from "../mfg/index.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { printResult, println } from "./output.ts";
 
 function address(text: string | undefined): number {

@@ -2,7 +2,7 @@
 // --pin-env (default SWTOOL_HSM_PIN), --pin-file, an interactive no-echo prompt when stdin is a
 // terminal, or --pin (with a warning). The PIN is never printed, logged or put in an error.
 import { readFileSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import type { TlsFiles } from "../hsm/transport.ts";
 import { log } from "./output.ts";
 

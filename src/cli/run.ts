@@ -2,7 +2,8 @@
 // (typographic dashes pasted from documents included), underscore/kebab spellings, global
 // flags anywhere, help, and the exit-code contract (0 ok, 1 failed, 2 usage).
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { SwtoolError, UsageError } from "../errors.ts";
+import { closest } from "../lib/closest.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { globalArgs } from "./args.ts";
 import { configureOutput, output } from "./output.ts";
 
@@ -20,27 +21,6 @@ const TYPOGRAPHIC_DASHES: Record<string, string> = {
 };
 
 const normalise = (name: string) => name.toLowerCase().replace(/_/g, "-");
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestScore = Infinity;
-  for (const c of candidates) {
-    const score = editDistance(normalise(word), normalise(c));
-    if (score < bestScore) [best, bestScore] = [c, score];
-  }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
 
 async function resolve<T>(value: T | Promise<T> | (() => T) | (() => Promise<T>) | undefined): Promise<T | undefined> {
   return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;

@@ -2,9 +2,9 @@
 // plus batch signing (--batch). The production line (--port) is wired in from src/device.
 import { defineCommand, type ArgsDef } from "citty";
 import { mkdirSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
-import { replaceFileSync } from "../controllog/atomic.ts";
+import { replaceFileSync } from "../lib/atomic.ts";
 import { readBatchFile, runBatch } from "../sign/batch.ts";
 import { formatFlat, formatJson } from "../sign/output.ts";
 import { parseAppServerKey, readDeviceProfile } from "../sign/profile.ts";

@@ -1,7 +1,7 @@
 // The HSM signer as the signing commands open it: product tag, connector, PIN and slot flags,
 // and the one switch that lets a rehearsal line sign under a production tag with a test root.
 import type { ArgsDef } from "citty";
-import { VerificationError } from "../errors.ts";
+import { VerificationError } from "../lib/errors.ts";
 import { openCertStore, type HsmCertStore } from "../hsm/certstore.ts";
 import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";

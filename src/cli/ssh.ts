@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { utils } from "ssh2";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import type { SshTarget } from "../upload/connection.ts";
 import { parseFingerprint, type HostKeyPolicy } from "../upload/host-key.ts";
 import type { RetryOptions } from "../upload/retry.ts";

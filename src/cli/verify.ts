@@ -1,7 +1,7 @@
 // swtool verify: checks every signature of a chain, a signing output or a control log and
 // whether each chain ends at Amazon's production root. Exit 0 only when everything verifies.
 import { defineCommand } from "citty";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { CURVES } from "../sidewalk/index.ts";
 import { inspectInput } from "../sidewalk/inspect.ts";
 import { printResult, println } from "./output.ts";

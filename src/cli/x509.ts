@@ -2,8 +2,8 @@
 // read a device public key, run a lab CA, issue and verify certificates, provision devices.
 import { defineCommand } from "citty";
 import { join } from "node:path";
-import { UsageError } from "../errors.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { UsageError } from "../lib/errors.ts";
+import { toHex } from "../lib/bytes.ts";
 import { createLabCa, issueDeviceCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { certificatePem } from "../x509/certificate.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";

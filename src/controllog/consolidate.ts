@@ -6,9 +6,9 @@
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { SwtoolError } from "../errors.ts";
-import { fromHex } from "../sidewalk/bytes.ts";
-import { exactName, publishFile, type NameFor } from "./atomic.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { fromHex } from "../lib/bytes.ts";
+import { exactName, publishFile, type NameFor } from "../lib/atomic.ts";
 import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";

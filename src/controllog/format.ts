@@ -2,7 +2,7 @@
 // {advertisedProductId}, sidewalkData:{sidewalkED25519CertificateChain, sidewalkP256R1CertificateChain,
 // label}}}]}. One entry per device file; a consolidated log has many. Some published examples
 // capitalise the chain keys: both spellings are read, the lowercase one is written.
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 export const CONTROL_LOG_VERSION = "4-0-1";
 export const LABELS = ["production", "preproduction", "test"] as const;

@@ -6,9 +6,9 @@
 // upper case, so the match does not depend on case). Built from control logs (streamed,
 // shape-checked) or from a list of SMSNs (e.g. the ledger's provisioned devices).
 import { dirname } from "node:path";
-import { SwtoolError } from "../errors.ts";
-import { fromHex } from "../sidewalk/bytes.ts";
-import { exactName, publishFile } from "./atomic.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { fromHex } from "../lib/bytes.ts";
+import { exactName, publishFile } from "../lib/atomic.ts";
 import { readEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";

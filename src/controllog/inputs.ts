@@ -6,7 +6,7 @@
 import { existsSync, statSync, type Dirent } from "node:fs";
 import { opendir, stat } from "node:fs/promises";
 import { isAbsolute, join, sep } from "node:path";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 /** What the reference consolidates from a directory: `C_CONTROL_LOG_*.txt`. */
 export const CONTROL_LOG_GLOB_RE = /^C_CONTROL_LOG_.*\.txt$/;

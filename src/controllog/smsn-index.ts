@@ -8,8 +8,8 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SwtoolError } from "../errors.ts";
-import { equal } from "../sidewalk/bytes.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { equal } from "../lib/bytes.ts";
 
 export const DIGEST_LENGTH = 16;
 /** Writes per transaction: commits then cost nothing beside the inserts. */

@@ -3,7 +3,7 @@
 // scanner follows the skeleton {"controlLogs": [ ... ]} and hands each array element's text to
 // JSON.parse, so only one entry is in memory at a time.
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 /** Files above this size are streamed. */
 export const STREAM_THRESHOLD = 16 * 1024 * 1024;

@@ -5,8 +5,8 @@
 // The CA part of a chain (DAK up to the root) is shared by every device of a product, so its
 // verdict is computed once per distinct CA certificates and reused; device signatures go
 // through the native verifier.
-import { FormatError, VerificationError } from "../errors.ts";
-import { fromBase64, toHex } from "../sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { fromBase64, toHex } from "../lib/bytes.ts";
 import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";

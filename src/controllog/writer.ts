@@ -2,12 +2,12 @@
 // formats them, `C_CONTROL_LOG_<yyyyMMddHHmmss>.txt`, but never sleeping and never
 // overwriting: a second log in the same second gets `_2`, `_3`, ... and the file appears
 // whole or not at all (see atomic.ts), also when several processes write to one directory.
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import { encodeChain, type Chain } from "../sidewalk/chain.ts";
-import { toBase64, toHex } from "../sidewalk/bytes.ts";
+import { toBase64, toHex } from "../lib/bytes.ts";
 import type { DeviceChains } from "../sidewalk/signer.ts";
 import { validateApid } from "../sidewalk/smsn.ts";
-import { publishFile, publishFileSync } from "./atomic.ts";
+import { publishFile, publishFileSync } from "../lib/atomic.ts";
 import { CONTROL_LOG_VERSION, controlLogFileName, entryObject, formatControlLog, LABELS, readEntry, type ControlLogEntry, type Label } from "./format.ts";
 
 export interface WriteControlLogOptions {

@@ -3,7 +3,7 @@
 // line reads it as text lines (link.ts); secure-element provisioning (src/x509/provision)
 // reads raw bytes, because that firmware answers some requests without a line end.
 import type { Duplex } from "node:stream";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 
 export interface ByteChannel {
   /** How the operator named the port (`/dev/ttyUSB0`, `COM3`, `socket://10.0.0.5:4001`). */

@@ -2,7 +2,7 @@
 // line, consumed in order, those already provisioned skipped), or a template with a counter
 // (`--dsn-template 'SN{seq:7}' --dsn-start 1`) whose numbers the ledger never repeats.
 import { readFileSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { validateDsn } from "../sidewalk/smsn.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 

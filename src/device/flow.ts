@@ -13,8 +13,8 @@
 // cryptographic mismatch (CSR, SMSN, commit checks, the device's own store verification) is
 // never retried.
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
-import { SwtoolError } from "../errors.ts";
-import { equal, fromBase64, toBase64, toHex } from "../sidewalk/bytes.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { equal, fromBase64, toBase64, toHex } from "../lib/bytes.ts";
 import { computeSmsn, type SmsnInput } from "../sidewalk/smsn.ts";
 import { decodeCsr, verifyCsr, type Csr } from "../sidewalk/csr.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";

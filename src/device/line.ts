@@ -3,10 +3,10 @@
 // fixture, then waits for the operator to put in the next one (a fresh boot banner), until
 // `count` good devices are done, the DSN source runs out, or `signal` aborts (Ctrl-C), which
 // lets devices in flight finish and starts no new ones.
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { recoverOrphanedAttempts } from "../ledger/recover.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { computeSmsn } from "../sidewalk/smsn.ts";
@@ -15,6 +15,7 @@ import { provisionDevice, ProvisioningError, type Step } from "./flow.ts";
 import { openDeviceLink, type SerialSettings } from "./open.ts";
 import { CertClient, type CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
+import { sleep } from "../lib/sleep.ts";
 
 export interface LineOptions {
   ports: string[];
@@ -62,17 +63,6 @@ export interface LineSummary {
   devicesPerHour: number;
   stoppedBy: "count" | "signal" | "dsn-source" | "ports";
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 
 export async function runLine(options: LineOptions): Promise<LineSummary> {
   if (options.ports.length === 0) throw new SwtoolError("no fixture ports given", { advice: "give one --port per fixture" });

@@ -2,7 +2,7 @@
 // serial server, anything else a serial port (/dev/ttyUSB0, COM3) opened through
 // serialport's SerialPortStream over swtool's own Bun binding.
 import { SerialPortStream } from "@serialport/stream";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import { channelFromStream, type ByteChannel } from "./channel.ts";
 import { linkFromChannel, type DeviceLink } from "./link.ts";
 import { BunSerialBinding } from "./serial/binding.ts";

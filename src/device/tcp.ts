@@ -1,7 +1,7 @@
 // TCP serial servers: `socket://host:port`, the way factories reach fixtures through serial
 // device servers (raw TCP mode; RFC 2217 option negotiation is not used).
 import { connect, type Socket } from "node:net";
-import { UsageError, SwtoolError } from "../errors.ts";
+import { UsageError, SwtoolError } from "../lib/errors.ts";
 
 export const SOCKET_PREFIX = "socket://";
 

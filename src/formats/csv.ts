@@ -1,6 +1,6 @@
 // CSV as RFC 4180 writes it (quoted fields, doubled quotes, CRLF or LF), for batch sign files,
 // Amazon's feedback CSVs (JSON inside cells) and the bulk-import CSV.
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 /** Parses CSV text into rows of fields. A UTF-8 BOM and a final line break are ignored. */
 export function parseCsv(text: string, source = "CSV"): string[][] {

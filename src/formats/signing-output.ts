@@ -1,7 +1,7 @@
 // The signing tool's output JSON (Amazon's sid_signing_tool and `swtool sign`):
 // {"eD25519": b64 chain, "p256R1": b64 chain, "label": ..., "metadata": {"smsn", "apid",
 //  "devicePrivKeyEd25519"?, "devicePrivKeyP256R1"?}, "applicationServerPublicKey"?: hex}
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 export interface SignOutput {
   eD25519: string;

@@ -3,8 +3,8 @@
 // session (DAK public key = DAK certificate's key; CA part of both chains verifies; `toolreq`
 // not newer than this tool), and signs device certificates with the DAK. Implements DakSigner.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { SwtoolError, VerificationError, FormatError } from "../errors.ts";
-import { equal, toHex } from "../sidewalk/bytes.ts";
+import { SwtoolError, VerificationError, FormatError } from "../lib/errors.ts";
+import { equal, toHex } from "../lib/bytes.ts";
 import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../sidewalk/chain.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";

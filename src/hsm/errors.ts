@@ -1,7 +1,7 @@
 // HSM failures as named errors with a sentence a line engineer understands. Device error codes
 // are Yubico's (https://developers.yubico.com/YubiHSM2/Concepts/Errors.html, python-yubihsm
 // defs.ERROR); unknown codes are kept, not swallowed. Context (command, object id) is in hex.
-import { SwtoolError, type ErrorDetails } from "../errors.ts";
+import { SwtoolError, type ErrorDetails } from "../lib/errors.ts";
 
 export const DEVICE_ERROR = {
   INVALID_COMMAND: 0x01,

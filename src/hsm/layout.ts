@@ -6,7 +6,7 @@
 //   PRODUCT and DAK (legacy: MODEL) where their labels say;
 // - in a namespace: id = ns + (curve << 3) + (stage == production ? 0 : 4) + element, elements
 //   0 private key (asymmetric, DAK only), 1 public key, 2 signature, 3 serial (opaque).
-import { FormatError, SwtoolError } from "../errors.ts";
+import { FormatError, SwtoolError } from "../lib/errors.ts";
 import type { Curve } from "../sidewalk/curves.ts";
 import type { Stage } from "../sidewalk/smsn.ts";
 

@@ -3,7 +3,7 @@
 // certificates as opaque objects, the DAK as asymmetric keys, HSM_INFO and SW_CTL_CHAIN_DEPTH,
 // and an authentication key derived from the line's PIN in slot 5 (6 for pre-production).
 // Logged in with the factory key (id 1, password "password"). The root is never Amazon's.
-import { SwtoolError, UsageError } from "../errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import type { Cert } from "../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import { makeTestPki } from "../sidewalk/pki.ts";

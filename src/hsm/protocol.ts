@@ -1,8 +1,8 @@
 // YubiHSM 2 wire constants and the plain message frame (command byte, 2-byte big-endian length,
 // payload), shared by the client and the simulator. Values from Yubico's "YubiHSM 2 commands"
 // reference (https://developers.yubico.com/YubiHSM2/Commands/) and python-yubihsm's defs.py.
-import { FormatError } from "../errors.ts";
-import { concat } from "../sidewalk/bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { concat } from "../lib/bytes.ts";
 
 export const CMD = {
   ECHO: 0x01,

@@ -9,8 +9,8 @@
 //   C-MAC = CMAC(S-MAC, chain || message) of which 8 bytes are sent, the full 16 become the next
 //   chain; R-MAC = CMAC(S-RMAC, chain || response)[0..8] (Yubico "Session Message").
 import { createCipheriv, createDecipheriv, pbkdf2Sync, timingSafeEqual } from "node:crypto";
-import { SwtoolError } from "../errors.ts";
-import { bytes, concat } from "../sidewalk/bytes.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { bytes, concat } from "../lib/bytes.ts";
 import { CMD, decodeFrame, encodeFrame } from "./protocol.ts";
 
 export const BLOCK = 16;

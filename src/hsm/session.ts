@@ -2,7 +2,7 @@
 // AUTHENTICATE SESSION), then carries each command inside an encrypted, MAC-chained SESSION
 // MESSAGE. Joins the transport (bytes over HTTP) and the secure channel (crypto) in one send().
 import { randomBytes } from "node:crypto";
-import { concat } from "../sidewalk/bytes.ts";
+import { concat } from "../lib/bytes.ts";
 import type { CommandCodec } from "./commands/command.ts";
 import { closeSession } from "./commands/close-session.ts";
 import { createSession } from "./commands/create-session.ts";

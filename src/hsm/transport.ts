@@ -2,7 +2,7 @@
 // HTTP API (`GET /connector/status`, `POST /connector/api`), directly (http://, local setup) or
 // through a reverse proxy with mutual TLS (https://, networked setup). It knows no protocol.
 import { readFileSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { HsmConnectionError } from "./errors.ts";
 
 export interface TlsFiles {

@@ -25,7 +25,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 
 export const DEFAULT_LEDGER_NAME = "swtool.db";
 export const ATTEMPT_RESULTS = ["in-progress", "provisioned", "failed"] as const;

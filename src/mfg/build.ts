@@ -2,9 +2,9 @@
 // directory of signing outputs (one page per file; a bad file is reported, the rest go on).
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import { UsageError, VerificationError } from "../errors.ts";
+import { UsageError, VerificationError } from "../lib/errors.ts";
 import { isSigningOutput } from "../formats/signing-output.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { existingPage, readJsonFile, writePageFile } from "./files.ts";
 import { writeIntelHex } from "./ihex.ts";
 import { deviceFromAwsPair, deviceFromSigningOutput, type MfgDevice } from "./input.ts";

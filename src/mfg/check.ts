@@ -2,7 +2,7 @@
 // present with its size, both chains verifying from the device certificate up to the stored
 // Amazon root key (the page keeps only the root's key, not its certificate), whether that
 // root is Amazon's production root, and each stored private key matching its public key.
-import { equal, toHex } from "../sidewalk/bytes.ts";
+import { equal, toHex } from "../lib/bytes.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { AMAZON_PRODUCTION_ROOT } from "../sidewalk/roots.ts";

@@ -3,8 +3,8 @@
 // file, fsync, rename). An existing --output_bin is merged as provision.py merges, but only
 // when it is a manufacturing page of the same layout (or erased flash), never another file.
 import { existsSync, readFileSync } from "node:fs";
-import { FormatError, SwtoolError } from "../errors.ts";
-import { replaceFileSync } from "../controllog/atomic.ts";
+import { FormatError, SwtoolError } from "../lib/errors.ts";
+import { replaceFileSync } from "../lib/atomic.ts";
 import { looksLikeIntelHex, readIntelHex } from "./ihex.ts";
 import { MAGIC } from "./fields.ts";
 import type { PageLayout } from "./layout.ts";

@@ -4,7 +4,7 @@
 // extended linear address record before the first record and at every 64 KiB boundary when
 // the block ends above 0xFFFF, upper-case hex, LF line ends, then the EOF record.
 // The reader accepts types 00-05, checks every checksum and returns one contiguous block.
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 /** provision.py's address of the manufacturing page on nRF52840 (SidChipAddr nrf52840). */
 export const NORDIC_DEFAULT_ADDRESS = 0xfd000;

@@ -3,8 +3,8 @@
 // console's certificate JSON), or the AWS pair (get-wireless-device + get-device-profile).
 // Every missing or malformed field is refused by name; then the chains must verify, carry the
 // SMSN, and certify the public keys of the private keys given, before any page is made.
-import { FormatError, VerificationError } from "../errors.ts";
-import { bytes, equal, fromHex, toHex } from "../sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { bytes, equal, fromHex, toHex } from "../lib/bytes.ts";
 import { assertChain, decodeChainBase64, type Chain } from "../sidewalk/chain.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { SMSN_LENGTH, validateApid } from "../sidewalk/smsn.ts";

@@ -5,8 +5,8 @@
 // provision.py before TLV (no `tlv_enabled`, with `mfg_page_version`) are read as that tool
 // read them: the fixed layout with that version.
 import { readFileSync } from "node:fs";
-import { FormatError } from "../errors.ts";
-import { closest } from "../cli/run.ts";
+import { FormatError } from "../lib/errors.ts";
+import { closest } from "../lib/closest.ts";
 import { CONFIG_PREFIX, FIELD_BY_NAME, FIXED_OFFSETS_VERSION, TLV_VERSION } from "./fields.ts";
 
 export interface WordRange {

@@ -4,8 +4,8 @@
 // per value in id order: tag u16 BE, length u16 BE, value, 0xFF padding to the word size.
 // Fixed (version 7 and before): a 0xFF-filled page of mfg_page_size words, each value at its
 // config offsets, zero-padded to its range.
-import { FormatError } from "../errors.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { toHex } from "../lib/bytes.ts";
 import type { Curve } from "../sidewalk/curves.ts";
 import { CA_ROLES, CONFIG_PREFIX, FIELD_BY_NAME, fieldName, MAGIC, TLV_TAG_EMPTY, TLV_VERSION } from "./fields.ts";
 import type { MfgDevice } from "./input.ts";

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type * as pkijs from "pkijs";
-import { SwtoolError, UsageError, VerificationError } from "../errors.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
+import { toHex } from "../lib/bytes.ts";
 import { certificateFromPem, certificateToPem, commonNameOf, isCaCertificate, issueCertificate, parseServerNames } from "./certificate.ts";
 import { checkNoOverwrite, PUBLIC_MODE, SECRET_MODE, writeAtomic, type PlannedFile } from "./files.ts";
 import { assertKeyMatchesCertificate, generateKeyPair, privateKeyFromPem, privateKeyToPem, type KeyAlgorithm, type PrivateKey } from "./keys.ts";

@@ -5,7 +5,7 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { isIP } from "node:net";
-import { FormatError, UsageError } from "../errors.ts";
+import { FormatError, UsageError } from "../lib/errors.ts";
 import { KEY_ALGORITHMS, pkijsEngine, type PrivateKey } from "./keys.ts";
 import { fromPem, toPem } from "./pem.ts";
 

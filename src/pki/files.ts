@@ -3,7 +3,7 @@
 // unless asked, since overwriting a CA key would orphan every client certificate.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, chmodSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;

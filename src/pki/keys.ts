@@ -4,7 +4,7 @@
 import * as asn1js from "asn1js";
 import type { webcrypto } from "node:crypto";
 import * as pkijs from "pkijs";
-import { FormatError, UsageError, VerificationError } from "../errors.ts";
+import { FormatError, UsageError, VerificationError } from "../lib/errors.ts";
 import { fromPem, toPem } from "./pem.ts";
 
 export type KeyAlgorithm = "p256" | "p384" | "rsa2048" | "rsa3072" | "rsa4096";

@@ -1,7 +1,7 @@
 // PEM armour (RFC 7468): the text form nginx, OpenSSL and yubihsm-connector clients read for
 // certificates and keys. Strict on input: one block of the expected label, base64 that decodes.
-import { FormatError } from "../errors.ts";
-import { fromBase64, toBase64 } from "../sidewalk/bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { fromBase64, toBase64 } from "../lib/bytes.ts";
 
 export function toPem(label: string, der: Uint8Array | ArrayBuffer): string {
   const body = toBase64(der instanceof Uint8Array ? der : new Uint8Array(der)).match(/.{1,64}/g) ?? [];

@@ -3,8 +3,8 @@
 // serial is the 32-byte SMSN; CA serials are 4 bytes unless serial expansion says otherwise
 // (rule of Amazon's signing tool, the producer of chains). Each signature is the issuer's
 // (next certificate up) over publicKey || serial; the root signs itself.
-import { FormatError, VerificationError } from "../errors.ts";
-import { bytes, concat, equal, fromBase64, Reader, toHex } from "./bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { bytes, concat, equal, fromBase64, Reader, toHex } from "../lib/bytes.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "./curves.ts";
 import { toBeSigned } from "./csr.ts";
 import { AMAZON_PRODUCTION_ROOT } from "./roots.ts";

@@ -1,7 +1,7 @@
 // Sidewalk device CSR: publicKey || SMSN [|| signature], the signature by the device key over
 // publicKey || SMSN (proof of possession). Ed25519: 32+32[+64]; P-256: 64+32[+64] bytes.
-import { FormatError } from "../errors.ts";
-import { bytes, concat, fromBase64, Reader } from "./bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { bytes, concat, fromBase64, Reader } from "../lib/bytes.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "./curves.ts";
 import { SMSN_LENGTH } from "./smsn.ts";
 

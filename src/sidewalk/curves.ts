@@ -4,8 +4,8 @@
 import { createPublicKey, verify as nativeVerify, type KeyObject } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
-import { FormatError } from "../errors.ts";
-import { concat } from "./bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { concat } from "../lib/bytes.ts";
 
 export type Curve = "ed25519" | "p256r1";
 export const CURVE_NAMES: readonly Curve[] = ["ed25519", "p256r1"];

@@ -1,5 +1,5 @@
 // The Sidewalk core: pure functions over bytes (SMSN, CSR, certificates, chains, roots).
-export * from "./bytes.ts";
+export * from "../lib/bytes.ts"; // the byte helpers, re-exported for callers of the Sidewalk core
 export * from "./curves.ts";
 export * from "./smsn.ts";
 export * from "./csr.ts";

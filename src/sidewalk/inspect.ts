@@ -1,10 +1,10 @@
 // Verifies whatever an operator holds: a bare base64 chain, a signing-output JSON, or a control
 // log (single or consolidated). Used by `swtool verify`; pure apart from reading the file.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 import { parseControlLog } from "../controllog/format.ts";
 import { isSigningOutput, readSigningOutput } from "../formats/signing-output.ts";
-import { toHex } from "./bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { decodeChainBase64, verifyChain, type ChainReport } from "./chain.ts";
 import type { Curve } from "./curves.ts";
 

@@ -2,7 +2,7 @@
 // HSM holds, and whole test PKIs (keys made here) for rehearsal lines and tests. A test PKI's
 // root is never Amazon's, so `verify` tells it apart from a production chain.
 import { randomBytes } from "node:crypto";
-import { bytes } from "./bytes.ts";
+import { bytes } from "../lib/bytes.ts";
 import { CURVES, type Curve } from "./curves.ts";
 import { toBeSigned } from "./csr.ts";
 import { CHAIN_ROLES, type Cert, type Chain, type ChainKind } from "./chain.ts";

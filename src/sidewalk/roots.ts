@@ -1,6 +1,6 @@
 // Amazon's Sidewalk production roots, pinned from the real chains in test/vectors/sidewalk-seed.json.
 // A production chain must end at exactly this certificate's serial and public key.
-import { fromHex } from "./bytes.ts";
+import { fromHex } from "../lib/bytes.ts";
 import type { Curve } from "./curves.ts";
 
 export interface PinnedRoot {

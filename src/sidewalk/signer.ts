@@ -1,8 +1,8 @@
 // Signing a device: the step every flow shares (CLI sign, batch, production line). Takes the
 // device's two CSRs, checks them, has the DAK sign each public key with the SMSN, and returns
 // both chains only after they verify (and, for production, end at Amazon's root).
-import { VerificationError } from "../errors.ts";
-import { equal, toHex } from "./bytes.ts";
+import { VerificationError } from "../lib/errors.ts";
+import { equal, toHex } from "../lib/bytes.ts";
 import { assertChain, type Cert, type Chain, type ChainKind } from "./chain.ts";
 import { CURVES, type Curve } from "./curves.ts";
 import { verifyCsr, type Csr } from "./csr.ts";

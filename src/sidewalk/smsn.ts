@@ -1,7 +1,7 @@
 // SMSN: the Sidewalk manufacturing serial number, SHA-256 over
 // deviceType "-" STAGE DSN APID [boardId] (ASCII), as the signing tool and the device compute it.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 export type Stage = "production" | "preproduction" | "test";
 export const STAGES: readonly Stage[] = ["production", "preproduction", "test"];

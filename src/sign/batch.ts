@@ -2,11 +2,11 @@
 // output JSON and control log; a bad row is reported and the others go on (unless fail-fast).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FormatError, SwtoolError, UsageError } from "../errors.ts";
+import { FormatError, SwtoolError, UsageError } from "../lib/errors.ts";
 import { writeControlLog, controlLogEntryFor } from "../controllog/writer.ts";
-import { publishFile, exactName } from "../controllog/atomic.ts";
+import { publishFile, exactName } from "../lib/atomic.ts";
 import { parseCsvRecords } from "../formats/csv.ts";
-import { toHex } from "../sidewalk/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { deviceRequest, type DeviceInputs } from "./request.ts";
 import { formatJson } from "./output.ts";

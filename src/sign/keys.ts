@@ -2,8 +2,8 @@
 // "EC PRIVATE KEY" (`openssl ecparam -name prime256v1 -genkey`, with its EC PARAMETERS block)
 // or PKCS#8, Ed25519 as PKCS#8 (`openssl genpkey -algorithm ed25519`). Raw keys out, raw keys in.
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { FormatError, VerificationError } from "../errors.ts";
-import { bytes, concat, equal, fromHex } from "../sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { bytes, concat, equal, fromHex } from "../lib/bytes.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 
 export interface DeviceKey {

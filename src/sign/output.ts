@@ -1,7 +1,7 @@
 // The signing tool's two output formats, byte for byte as Amazon's sid_signing_tool writes
 // them: JSON (4-space indent) and "flat" text.
 import { encodeChain } from "../sidewalk/chain.ts";
-import { toBase64, toHex } from "../sidewalk/bytes.ts";
+import { toBase64, toHex } from "../lib/bytes.ts";
 import type { SignOutput } from "../formats/signing-output.ts";
 import type { SigningResult } from "./sign.ts";
 

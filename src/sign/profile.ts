@@ -2,8 +2,8 @@
 // public key (Sidewalk.ApplicationServerPublicKey, hex) and the DAK metadata (APID, the most
 // signatures the DAK may make).
 import { readFileSync } from "node:fs";
-import { FormatError } from "../errors.ts";
-import { bytes, fromBase64, fromHex } from "../sidewalk/bytes.ts";
+import { FormatError } from "../lib/errors.ts";
+import { bytes, fromBase64, fromHex } from "../lib/bytes.ts";
 
 export interface DakMetadata {
   certificateId?: string;

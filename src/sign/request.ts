@@ -1,7 +1,7 @@
 // What one `swtool sign` invocation asks for, checked with the reference signing tool's rules
 // and refusals (same order, clearer words), before the HSM is touched.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { decodeCsrBase64, type Csr } from "../sidewalk/csr.ts";
 import { computeSmsn, SMSN_LENGTH, stageFromProductTag, validateApid, type Stage } from "../sidewalk/smsn.ts";

@@ -1,7 +1,7 @@
 // Signs one device request with the DAK and checks what the reference checks afterwards:
 // that any private key given belongs to the public key that was certified.
-import { VerificationError } from "../errors.ts";
-import { equal } from "../sidewalk/bytes.ts";
+import { VerificationError } from "../lib/errors.ts";
+import { equal } from "../lib/bytes.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { signDevice, type DakSigner, type DeviceChains } from "../sidewalk/signer.ts";
 import type { Stage } from "../sidewalk/smsn.ts";

@@ -3,7 +3,7 @@
 // credential is sent, and errors turned into operator messages that say whether a retry can
 // help (a dropped or refused connection) or not (wrong key, refused host key).
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from "ssh2";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import { hostKeyChecker, HostKeyError, hostName, type HostKeyPolicy } from "./host-key.ts";
 
 export interface SshTarget {

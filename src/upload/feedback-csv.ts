@@ -2,7 +2,7 @@
 // ProductIdentifier, Status, Error Details` (RFC 4180, read by formats/csv.ts), where the
 // identifier cells hold JSON such as {"serialNumber":"<smsn hex>"} and
 // {"advertisedProductId":"<apid>"}. Header names are matched ignoring case and spaces.
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 import { parseCsv } from "../formats/csv.ts";
 
 export interface FeedbackRow {

@@ -4,8 +4,8 @@
 // read in name order (formats in feedback-csv.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
-import { publishFile } from "../controllog/atomic.ts";
-import { SwtoolError } from "../errors.ts";
+import { publishFile } from "../lib/atomic.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import type { SshTarget } from "./connection.ts";
 import { latestPerDevice, parseFeedbackCsv, type DeviceFeedback, type FeedbackRow } from "./feedback-csv.ts";
 import { withSftp, type RetryOptions } from "./retry.ts";

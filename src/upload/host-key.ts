@@ -6,7 +6,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { SwtoolError, UsageError } from "../errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 
 export class HostKeyError extends SwtoolError {}
 

@@ -1,7 +1,8 @@
 // Runs an SFTP job with retries: a new connection per attempt, waiting 1x, 2x, 4x ... the base
 // delay after a dropped, refused or timed-out connection; any other failure (wrong key, host
 // key refused, remote file in the way) ends at once, since another attempt cannot fix it.
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
+import { sleep } from "../lib/sleep.ts";
 import { ConnectionLostError, openSftp, type SftpSession, type SshTarget } from "./connection.ts";
 
 export interface RetryOptions {
@@ -30,7 +31,7 @@ export async function withSftp<T>(target: SshTarget, options: RetryOptions, job:
       if (!(error instanceof ConnectionLostError) || attempt > retries) throw error;
       const delay = base * 2 ** (attempt - 1);
       options.onRetry?.(attempt, error, delay);
-      await Bun.sleep(delay);
+      await sleep(delay);
     } finally {
       session?.close();
     }

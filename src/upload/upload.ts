@@ -5,7 +5,7 @@
 // but whose reply was lost) counts as uploaded, one with another size is refused.
 import { statSync } from "node:fs";
 import { basename, posix } from "node:path";
-import { SwtoolError, UsageError } from "../errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { ConnectionLostError, type SshTarget } from "./connection.ts";
 import { withSftp, type RetryOptions } from "./retry.ts";
 import { put, remoteStat, rename } from "./sftp.ts";

@@ -5,7 +5,7 @@
 import { createPrivateKey, createPublicKey, sign, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 
 export type CaKeyType = "p256" | "rsa";
 

@@ -4,8 +4,8 @@
 // is handed out.
 import { generateKeyPairSync } from "node:crypto";
 import type * as pkijs from "pkijs";
-import { FormatError, VerificationError } from "../errors.ts";
-import { equal, toHex } from "../sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { equal, toHex } from "../lib/bytes.ts";
 import { fileSigner, type CaKeyType, type CaSigner } from "./ca-signer.ts";
 import { caExtensions, certificatePem, deviceExtensions, isCa, keyIdentifier, parseCertificate, randomSerial, signCertificate, spkiDer, subjectKeyId } from "./certificate.ts";
 import { formatName, parseName } from "./name.ts";

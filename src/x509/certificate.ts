@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { FormatError } from "../errors.ts";
+import { FormatError } from "../lib/errors.ts";
 import { signatureAlgorithm, type CaSigner } from "./ca-signer.ts";
 import { findPemBlocks, toPem } from "./pem.ts";
 

@@ -1,7 +1,7 @@
 // Output files of `swtool x509`: never overwrite by accident, private keys owner-only.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 
 export function writeNewFile(path: string, data: string | Uint8Array, options: { force?: boolean; secret?: boolean } = {}): void {
   try {

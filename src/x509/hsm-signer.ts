@@ -6,8 +6,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { p256 } from "@noble/curves/nist.js";
 import type { HsmClient } from "../hsm/client.ts";
 import { ALGORITHM, ALGORITHM_NAMES, hex16 } from "../hsm/protocol.ts";
-import { FormatError, UsageError } from "../errors.ts";
-import { concat } from "../sidewalk/bytes.ts";
+import { FormatError, UsageError } from "../lib/errors.ts";
+import { concat } from "../lib/bytes.ts";
 import type { CaSigner } from "./ca-signer.ts";
 import { keyFromPoint } from "./pubkey.ts";
 

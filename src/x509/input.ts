@@ -1,7 +1,7 @@
 // Where `swtool x509` reads its inputs: a file path, `-` for standard input, or the value itself
 // (hex or PEM text typed or pasted on the command line).
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 const LITERAL = /^(?:[0-9a-fA-F:\s]+|[\s\S]*-----BEGIN [\s\S]*)$/;
 

@@ -5,7 +5,7 @@
 // IA5String, the rest UTF8String (as OpenSSL writes them).
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 type StringKind = "printable" | "ia5" | "utf8";
 interface AttributeDef {

@@ -5,8 +5,8 @@
 // FreeRTOS prints (`Device public key, 91 bytes:` then hex groups over several lines).
 import * as pkijs from "pkijs";
 import { p256 } from "@noble/curves/nist.js";
-import { FormatError, VerificationError } from "../errors.ts";
-import { concat, fromHex } from "../sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../lib/errors.ts";
+import { concat, fromHex } from "../lib/bytes.ts";
 import { findPemBlocks, toPem } from "./pem.ts";
 
 export interface DevicePublicKey {

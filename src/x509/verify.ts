@@ -4,7 +4,7 @@
 // certificate, CA flags and key usage of issuers, and the end entity's client-auth usage.
 import { createPublicKey, verify } from "node:crypto";
 import type * as pkijs from "pkijs";
-import { equal, toHex } from "../sidewalk/bytes.ts";
+import { equal, toHex } from "../lib/bytes.ts";
 import { authorityKeyId, certificateDer, extKeyUsage, isCa, KEY_USAGE, keyUsage, nameDer, OID, serialHex, spkiDer, subjectKeyId } from "./certificate.ts";
 import { formatName } from "./name.ts";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { consolidate, type ConsolidateOptions } from "../../src/controllog/consolidate.ts";
 import { entryObject, formatControlLog, parseControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
 import { ControlLogScanner, readEntries } from "../../src/controllog/stream-entries.ts";
-import { fromBase64, toBase64 } from "../../src/sidewalk/bytes.ts";
+import { fromBase64, toBase64 } from "../../src/lib/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
 import { makeEntry, makeTestLine, SEED_ENTRY, writeLogFile, type TestLine } from "./fixtures.ts";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { CONTROL_LOG_FILE_RE, controlLogFileName, parseControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
 import { controlLogEntryFor, writeControlLog, writeControlLogSync } from "../../src/controllog/writer.ts";
 import { decodeChainBase64 } from "../../src/sidewalk/chain.ts";
-import { fromHex } from "../../src/sidewalk/bytes.ts";
+import { fromHex } from "../../src/lib/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
 import { makeDevice, makeEntry, makeTestLine, SEED_ENTRY, type TestLine } from "./fixtures.ts";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../../src/ledger/ledger.ts";
-import { toHex } from "../../src/sidewalk/bytes.ts";
+import { toHex } from "../../src/lib/bytes.ts";
 import { spawnSwtoolServer, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";

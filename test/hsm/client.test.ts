@@ -11,7 +11,7 @@ import { HsmSession } from "../../src/hsm/session.ts";
 import { Connector } from "../../src/hsm/transport.ts";
 import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
 import { CURVES } from "../../src/sidewalk/curves.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../src/lib/errors.ts";
 import { makeTlsFiles, startMtlsProxy, startTamperingProxy, type TestPkiFiles } from "./helpers.ts";
 
 const PIN = "2468";

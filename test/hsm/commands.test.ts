@@ -1,7 +1,7 @@
 // Command codecs: byte vectors from python-yubihsm's tests (list objects, device info), round
 // trips of every codec, and a sweep of malformed input that must be refused, not misread.
 import { describe, expect, test } from "bun:test";
-import { FormatError } from "../../src/errors.ts";
+import { FormatError } from "../../src/lib/errors.ts";
 import { deviceInfo } from "../../src/hsm/commands/device-info.ts";
 import { getObjectInfo } from "../../src/hsm/commands/get-object-info.ts";
 import { listObjects } from "../../src/hsm/commands/list-objects.ts";
@@ -9,7 +9,7 @@ import { putAuthenticationKey } from "../../src/hsm/commands/put-authentication-
 import { putOpaque } from "../../src/hsm/commands/put-opaque.ts";
 import { derToRaw } from "../../src/hsm/commands/sign-ecdsa.ts";
 import { ALL_CAPABILITIES, decodeFrame, encodeFrame, packLabel } from "../../src/hsm/protocol.ts";
-import { fromHex, toHex } from "../../src/sidewalk/bytes.ts";
+import { fromHex, toHex } from "../../src/lib/bytes.ts";
 
 describe("python-yubihsm vectors", () => {
   test("LIST OBJECTS request with every filter (TestAuthsession.test_list_objects1)", () => {

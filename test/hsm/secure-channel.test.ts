@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fromHex, toHex } from "../../src/sidewalk/bytes.ts";
+import { fromHex, toHex } from "../../src/lib/bytes.ts";
 import {
   authenticateSessionMessage,
   cardCryptogram,

@@ -2,7 +2,7 @@
 // provision.py made from them (make-vectors.sh; source revision in expected/SOURCE).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fromHex } from "../../src/sidewalk/bytes.ts";
+import { fromHex } from "../../src/lib/bytes.ts";
 
 export const MFG_VECTORS = join(import.meta.dir, "..", "vectors", "mfg");
 export const input = (name: string) => join(MFG_VECTORS, "inputs", name);

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readIntelHex, writeIntelHex } from "../../src/mfg/index.ts";
-import { toHex } from "../../src/sidewalk/bytes.ts";
+import { toHex } from "../../src/lib/bytes.ts";
 import { expectedBin, expectedHex } from "./fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "swtool-ihex-"));

@@ -10,8 +10,8 @@ import {
   parseLayout,
   TLV_LAYOUT,
 } from "../../src/mfg/index.ts";
-import { FormatError, VerificationError } from "../../src/errors.ts";
-import { fromBase64, toBase64, toHex } from "../../src/sidewalk/bytes.ts";
+import { FormatError, VerificationError } from "../../src/lib/errors.ts";
+import { fromBase64, toBase64, toHex } from "../../src/lib/bytes.ts";
 import { makeTestPki } from "../../src/sidewalk/pki.ts";
 import { APP_KEY, expectedBin, inputJson } from "./fixtures.ts";
 

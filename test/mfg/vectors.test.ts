@@ -17,7 +17,7 @@ import {
   type MfgDevice,
   type PageLayout,
 } from "../../src/mfg/index.ts";
-import { toHex } from "../../src/sidewalk/bytes.ts";
+import { toHex } from "../../src/lib/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
 import { APP_KEY, expected, expectedBin, expectedHex, input, inputJson } from "./fixtures.ts";
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CURVES } from "../../src/sidewalk/curves.ts";
-import { toHex } from "../../src/sidewalk/bytes.ts";
+import { toHex } from "../../src/lib/bytes.ts";
 import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, certificateToPem, generateKeyPair, issueCertificate, loadAuthority, privateKeyToPem } from "../../src/pki/index.ts";
 import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startNginx, type RunningNginx } from "./helpers.ts";

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SwtoolError, UsageError, VerificationError } from "../../src/errors.ts";
+import { SwtoolError, UsageError, VerificationError } from "../../src/lib/errors.ts";
 import { certificateFromPem, initAuthority, issueClient, parseKeyAlgorithm, parseServerNames } from "../../src/pki/index.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "./helpers.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { FormatError, VerificationError } from "../../src/errors.ts";
+import { FormatError, VerificationError } from "../../src/lib/errors.ts";
 import {
   assertChain, caSerialLength, CURVES, decodeChain, decodeChainAnyCurve, decodeChainBase64, encodeChain, fromBase64,
   issueDeviceChain, makeCaSerial, makeTestPki, toBase64, toHex, verifyChain, type Chain, type Curve,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { FormatError } from "../../src/errors.ts";
+import { FormatError } from "../../src/lib/errors.ts";
 import { CURVES, decodeCsr, decodeCsrBase64, encodeCsr, fromBase64, makeCsr, toBase64, toHex, verifyCsr, type Curve } from "../../src/sidewalk/index.ts";
 import { seed } from "../helpers/vectors.ts";
 

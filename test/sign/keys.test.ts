@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FormatError } from "../../src/errors.ts";
+import { FormatError } from "../../src/lib/errors.ts";
 import { generateKeyPem, readPrivateKeyHex, readPrivateKeyPem } from "../../src/sign/keys.ts";
 import { CURVES, toHex } from "../../src/sidewalk/index.ts";
 import { swtool } from "../helpers/cli.ts";

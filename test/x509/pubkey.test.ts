@@ -3,8 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FormatError, SwtoolError, VerificationError } from "../../src/errors.ts";
-import { fromHex } from "../../src/sidewalk/bytes.ts";
+import { FormatError, SwtoolError, VerificationError } from "../../src/lib/errors.ts";
+import { fromHex } from "../../src/lib/bytes.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../../src/x509/pubkey.ts";
 import { REPO, seed } from "../helpers/vectors.ts";
 

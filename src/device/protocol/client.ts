@@ -5,7 +5,7 @@
 // an unknown command carrying a nonce, whose `<nonce>: command not found` marks the point
 // after which nothing stale can arrive.
 import { randomBytes } from "node:crypto";
-import { SwtoolError } from "../../errors.ts";
+import { SwtoolError } from "../../lib/errors.ts";
 import type { DeviceLink } from "../link.ts";
 import { classifyLine, echoedCommand, formatCommand } from "./lines.ts";
 import { describeSidError } from "./sid-errors.ts";

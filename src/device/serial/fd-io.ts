@@ -3,6 +3,7 @@
 // timer and no CPU while the line is quiet (measured in bench/line.ts). Writes call write(2)
 // and wait briefly when the kernel's output buffer is full.
 import { check, ERRNO, errno, libc, SystemError } from "./libc.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export class FdReader {
   private reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } | undefined;
@@ -36,7 +37,6 @@ export class FdReader {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Writes all of `data`, waiting while the fd would block; throws after `stallMs` without progress. */
 export async function writeAll(fd: number, data: Uint8Array, what: string, stallMs = 5000): Promise<void> {

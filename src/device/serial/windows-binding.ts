@@ -6,6 +6,7 @@
 import type { BindingPortInterface, OpenOptions, PortStatus, SetOptions, UpdateOptions } from "@serialport/bindings-interface";
 import { dlopen, FFIType } from "bun:ffi";
 import { DEFAULT_OPEN_OPTIONS } from "./posix-binding.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 const { i32, u32, i64, ptr } = FFIType;
 
@@ -92,7 +93,7 @@ export class WindowsPort implements BindingPortInterface {
       if (!this.isOpen) throw canceled(this.openOptions.path);
       ok(k32().ReadFile(this.handle, buffer.subarray(offset, offset + length), length, this.count, null), "ReadFile", this.openOptions.path);
       if (this.count[0]! > 0) return { buffer, bytesRead: this.count[0]! };
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 

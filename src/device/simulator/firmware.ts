@@ -3,7 +3,7 @@
 // (subsys/sal/sid_pal/sid_on_dev_cert/), with real key generation and real signatures.
 // What `cert store` would write to the manufacturing store is kept as a StoredIdentity.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concat, equal, toHex } from "../../sidewalk/bytes.ts";
+import { concat, equal, toHex } from "../../lib/bytes.ts";
 import { CURVES, type Curve } from "../../sidewalk/curves.ts";
 import { toBeSigned } from "../../sidewalk/csr.ts";
 import { SID_ERRORS } from "../protocol/sid-errors.ts";

@@ -3,7 +3,7 @@
 // would offer them, one client at a time). Used by `swtool device simulate`, the tests, the
 // benchmarks and the demo.
 import { createServer, type Server, type Socket } from "node:net";
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { openPty, type Pty } from "../pty.ts";
 import { FixtureSimulator, type DeviceRecord, type FixtureOptions } from "./shell.ts";
 

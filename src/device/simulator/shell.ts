@@ -7,6 +7,7 @@
 // (`noise`), and faults (`drop`, `garble`, `reset`, `silence`) at a rate per command.
 import { CertCli, type OutputLine } from "./cert-cli.ts";
 import type { StoredIdentity } from "./firmware.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export const FAULT_KINDS = ["drop", "garble", "reset", "silence"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -315,5 +316,3 @@ function garble(text: string, random: () => number): string {
   const replacement = String.fromCharCode(0x21 + ((old - 0x21 + 1 + Math.floor(random() * 92)) % 94));
   return text.slice(0, at) + replacement + text.slice(at + 1);
 }
-
-const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());

@@ -1,7 +1,7 @@
 // The shape every HSM command module has (request and response types, code, encoders and
 // decoders for both directions), so the client and the simulator share one codec per command.
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { LABEL_LENGTH, packLabel, readU16, readU64, u16, u64, unpackLabel } from "../protocol.ts";
 
 export interface CommandCodec<Req, Rsp> {

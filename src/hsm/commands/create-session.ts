@@ -1,7 +1,7 @@
 // CREATE SESSION: host challenge in, session id, card challenge and card cryptogram out.
 // https://developers.yubico.com/YubiHSM2/Commands/Create_Session.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { CHALLENGE_LENGTH, CRYPTOGRAM_LENGTH } from "../secure-channel.ts";
 import { byteOf, u16Of, type CommandCodec } from "./command.ts";

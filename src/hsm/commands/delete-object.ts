@@ -1,6 +1,6 @@
 // DELETE OBJECT: removes one object (id and type). https://developers.yubico.com/YubiHSM2/Commands/Delete_Object.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { byteOf, empty, EMPTY, u16Of, type CommandCodec } from "./command.ts";
 import type { ObjectId } from "./get-object-info.ts";

@@ -1,7 +1,7 @@
 // DEVICE INFO: firmware version, serial number, log store, supported algorithms.
 // https://developers.yubico.com/YubiHSM2/Commands/Device_Info.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD } from "../protocol.ts";
 import { byteOf, type CommandCodec } from "./command.ts";
 

@@ -1,6 +1,6 @@
 // GENERATE ASYMMETRIC KEY: the device makes the key pair; the private key never leaves it.
 // https://developers.yubico.com/YubiHSM2/Commands/Generate_Asymmetric_Key.html
-import { Reader } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { decodeId, decodeNewObject, encodeNewObject, type CommandCodec, type NewObject } from "./command.ts";
 

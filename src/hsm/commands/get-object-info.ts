@@ -1,7 +1,7 @@
 // GET OBJECT INFO: capabilities, id, size, domains, type, algorithm, sequence, origin, label and
 // delegated capabilities of one object. https://developers.yubico.com/YubiHSM2/Commands/Get_Object_Info.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, LABEL_LENGTH, packLabel, u16, u64, unpackLabel } from "../protocol.ts";
 import { byteOf, u16Of, u64Of, type CommandCodec } from "./command.ts";
 

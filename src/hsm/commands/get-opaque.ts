@@ -1,5 +1,5 @@
 // GET OPAQUE: the data of an opaque object. https://developers.yubico.com/YubiHSM2/Commands/Get_Opaque.html
-import { Reader } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { u16Of, type CommandCodec } from "./command.ts";
 

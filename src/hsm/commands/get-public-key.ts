@@ -1,7 +1,7 @@
 // GET PUBLIC KEY: algorithm and public key of an asymmetric key (Ed25519: 32 bytes; EC: X || Y).
 // https://developers.yubico.com/YubiHSM2/Commands/Get_Public_Key.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { byteOf, u16Of, type CommandCodec } from "./command.ts";
 

@@ -1,7 +1,7 @@
 // GET STORAGE INFO: object slots (records) and storage pages, total and free.
 // https://developers.yubico.com/YubiHSM2/Commands/Get_Storage_Info.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { empty, EMPTY, u16Of, type CommandCodec } from "./command.ts";
 

@@ -1,8 +1,8 @@
 // LIST OBJECTS: every object the session can see, optionally filtered (id, type, domains,
 // capabilities, algorithm, label). https://developers.yubico.com/YubiHSM2/Commands/List_Objects.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
-import { FormatError } from "../../errors.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
+import { FormatError } from "../../lib/errors.ts";
 import { CMD, LABEL_LENGTH, LIST_FILTER, packLabel, u16, u64, unpackLabel } from "../protocol.ts";
 import { byteOf, u16Of, u64Of, type CommandCodec } from "./command.ts";
 

@@ -1,7 +1,7 @@
 // PUT ASYMMETRIC KEY: imports a private key (Ed25519 seed or EC scalar, big-endian).
 // https://developers.yubico.com/YubiHSM2/Commands/Put_Asymmetric_Key.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { decodeId, decodeNewObject, encodeNewObject, type CommandCodec, type NewObject } from "./command.ts";
 

@@ -1,7 +1,7 @@
 // PUT AUTHENTICATION KEY: a new session key (K-ENC, K-MAC) with its delegated capabilities.
 // https://developers.yubico.com/YubiHSM2/Commands/Put_Authentication_Key.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16, u64 } from "../protocol.ts";
 import { decodeId, decodeNewObject, encodeNewObject, u64Of, type CommandCodec, type NewObject } from "./command.ts";
 

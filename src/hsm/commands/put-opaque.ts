@@ -1,7 +1,7 @@
 // PUT OPAQUE: stores arbitrary data (here: Sidewalk certificate parts and layout markers).
 // https://developers.yubico.com/YubiHSM2/Commands/Put_Opaque.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { decodeId, decodeNewObject, encodeNewObject, type CommandCodec, type NewObject } from "./command.ts";
 

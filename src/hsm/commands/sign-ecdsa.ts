@@ -1,9 +1,9 @@
 // SIGN ECDSA: signs a digest the host computed (SHA-256 for Sidewalk); the device answers with
 // a DER signature, which Sidewalk needs as raw r || s.
 // https://developers.yubico.com/YubiHSM2/Commands/Sign_Ecdsa.html
-import { FormatError } from "../../errors.ts";
-import { Reader } from "../../sidewalk/bytes.ts";
-import { concat } from "../../sidewalk/bytes.ts";
+import { FormatError } from "../../lib/errors.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { byteOf, u16Of, type CommandCodec } from "./command.ts";
 import type { SignRequest } from "./sign-eddsa.ts";

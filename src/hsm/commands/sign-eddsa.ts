@@ -1,7 +1,7 @@
 // SIGN EDDSA: pure Ed25519 over the data sent; 64-byte signature back.
 // https://developers.yubico.com/YubiHSM2/Commands/Sign_Eddsa.html
-import { Reader } from "../../sidewalk/bytes.ts";
-import { bytes, concat } from "../../sidewalk/bytes.ts";
+import { Reader } from "../../lib/bytes.ts";
+import { bytes, concat } from "../../lib/bytes.ts";
 import { CMD, u16 } from "../protocol.ts";
 import { u16Of, type CommandCodec } from "./command.ts";
 

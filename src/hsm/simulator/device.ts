@@ -1,7 +1,7 @@
 // The simulated YubiHSM 2: takes one raw message (as `POST /connector/api` carries it) and
 // answers as the device would, errors included. Plain commands: echo, device info, create and
 // authenticate session; everything else inside an encrypted session message.
-import { FormatError } from "../../errors.ts";
+import { FormatError } from "../../lib/errors.ts";
 import { DEVICE_ERROR, deviceErrorName } from "../errors.ts";
 import { CMD, COMMAND_NAMES, decodeFrame, encodeFrame, OBJECT_TYPE, RESPONSE_FLAG, SESSION_IDLE_TIMEOUT_MS } from "../protocol.ts";
 import { SecureChannelError } from "../secure-channel.ts";

@@ -1,9 +1,10 @@
 // The simulator's HTTP face: the same API as yubihsm-connector (`GET /connector/status`,
 // `POST /connector/api`), so swtool and Yubico's own libraries talk to it unchanged. Commands
 // are applied one at a time, with the latency model's delays when asked.
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { SimulatedHsm } from "./device.ts";
 import { commandLatencyMs, type LatencyProfile } from "./latency.ts";
+import { sleep } from "../../lib/sleep.ts";
 
 export interface HsmSimulatorOptions {
   /** host:port to listen on; "127.0.0.1:0" (any free port) when omitted. */
@@ -33,7 +34,6 @@ export function parseListen(listen: string): { hostname: string; port: number } 
   return { hostname: m[1] ?? m[2]!, port };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startHsmSimulator(options: HsmSimulatorOptions = {}): Promise<HsmSimulator> {
   const { hostname, port } = parseListen(options.listen ?? "127.0.0.1:0");

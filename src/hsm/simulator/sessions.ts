@@ -1,7 +1,7 @@
 // The simulated device's session table: 16 slots, CREATE SESSION and AUTHENTICATE SESSION from
 // the card's side (same secure-channel code as the client), and the 30-second idle timeout.
 import { randomBytes } from "node:crypto";
-import { concat } from "../../sidewalk/bytes.ts";
+import { concat } from "../../lib/bytes.ts";
 import { createSession } from "../commands/create-session.ts";
 import { CMD, decodeFrame, MAX_SESSIONS, OBJECT_TYPE } from "../protocol.ts";
 import {

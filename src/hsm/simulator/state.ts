@@ -4,8 +4,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import { dirname, basename, join } from "node:path";
-import { FormatError } from "../../errors.ts";
-import { fromHex, toHex } from "../../sidewalk/bytes.ts";
+import { FormatError } from "../../lib/errors.ts";
+import { fromHex, toHex } from "../../lib/bytes.ts";
 import { ALGORITHM, ALL_CAPABILITIES, ALL_DOMAINS, OBJECT_TYPE, ORIGIN } from "../protocol.ts";
 import { deriveAuthKey } from "../secure-channel.ts";
 

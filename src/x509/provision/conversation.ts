@@ -1,7 +1,7 @@
 // The request/answer primitive under a provisioning profile: send text, then wait until what
 // the device has printed since satisfies a test, with a deadline. Everything sent and received
 // is kept as a transcript for the operator when something goes wrong.
-import { SwtoolError } from "../../errors.ts";
+import { SwtoolError } from "../../lib/errors.ts";
 import type { ByteChannel } from "../../device/channel.ts";
 
 export interface TranscriptEntry {
@@ -80,4 +80,3 @@ export class Conversation {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -3,8 +3,8 @@
 // what the device stored and compare with what was sent before telling it to commit. Success
 // only when every object read back equals what was sent and the device reports success.
 import type * as pkijs from "pkijs";
-import { SwtoolError, UsageError, VerificationError } from "../../errors.ts";
-import { equal } from "../../sidewalk/bytes.ts";
+import { SwtoolError, UsageError, VerificationError } from "../../lib/errors.ts";
+import { equal } from "../../lib/bytes.ts";
 import type { CaSigner } from "../ca-signer.ts";
 import { issueDeviceCertificate, type IssuedCertificate } from "../ca.ts";
 import { certificateDer, certificatePem, nameDer, spkiDer } from "../certificate.ts";
@@ -12,7 +12,8 @@ import { formatName } from "../name.ts";
 import { findPemBlocks, toPem, type PemBlock } from "../pem.ts";
 import { keyFromSpki, parseDevicePublicKey, publicKeyPem, type DevicePublicKey } from "../pubkey.ts";
 import type { ByteChannel } from "../../device/channel.ts";
-import { Conversation, sleep, type TranscriptEntry } from "./conversation.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { Conversation, type TranscriptEntry } from "./conversation.ts";
 import type { Item, Profile, Step } from "./profile.ts";
 
 export interface ProvisionOptions {

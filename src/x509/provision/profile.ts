@@ -11,7 +11,7 @@
 // Items: signer-certificate (the issuing CA), device-certificate, root-public-key,
 // root-certificate. Built-in profiles live in src/x509/profiles/.
 import { existsSync, readFileSync } from "node:fs";
-import { FormatError, UsageError } from "../../errors.ts";
+import { FormatError, UsageError } from "../../lib/errors.ts";
 import atecc608Esp32 from "../profiles/atecc608-esp32.json" with { type: "json" };
 
 export type Item = "signer-certificate" | "device-certificate" | "root-public-key" | "root-certificate";

@@ -1,5 +1,5 @@
 // Byte helpers for the Sidewalk codecs: strict hex and base64, length checks that name the field.
-import { FormatError } from "../errors.ts";
+import { FormatError } from "./errors.ts";
 
 /** Returns `value` when it is a Uint8Array of `length` bytes (any length when omitted). */
 export function bytes(value: unknown, length: number | undefined, field: string): Uint8Array {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { SwtoolError } from "../errors.ts";
+import { SwtoolError } from "./errors.ts";
 
 /** The name to try for attempt `copy` (1, 2, 3, ...). */
 export type NameFor = (copy: number) => string;

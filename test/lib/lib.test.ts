@@ -1,0 +1,39 @@
+// The ground floor: helpers every layer may use.
+import { describe, expect, test } from "bun:test";
+import { closest } from "../../src/lib/closest.ts";
+import { sleep } from "../../src/lib/sleep.ts";
+
+describe("closest", () => {
+  test("finds a typo, ignoring case and _/-", () => {
+    expect(closest("ecdsa_cs", ["eddsa-csr", "ecdsa-csr", "output"])).toBe("ecdsa-csr");
+    expect(closest("Control_Log_Dir", ["control-log-dir"])).toBe("control-log-dir");
+  });
+  test("offers nothing when no candidate is near", () => {
+    expect(closest("zzzzzz", ["eddsa-csr", "ecdsa-csr"])).toBeUndefined();
+    expect(closest("x", [])).toBeUndefined();
+  });
+});
+
+describe("sleep", () => {
+  test("waits about the time asked", async () => {
+    const start = performance.now();
+    await sleep(30);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(25);
+  });
+  test("ends at once when the signal aborts, without throwing", async () => {
+    const stop = new AbortController();
+    const start = performance.now();
+    const waiting = sleep(60_000, stop.signal);
+    setTimeout(() => stop.abort(), 10);
+    await waiting;
+    expect(performance.now() - start).toBeLessThan(5_000);
+  });
+  test("an aborted signal or a non-positive time returns at once", async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const start = performance.now();
+    await sleep(60_000, stop.signal);
+    await sleep(-5);
+    expect(performance.now() - start).toBeLessThan(1_000);
+  });
+});
