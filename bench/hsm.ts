@@ -6,7 +6,7 @@
 // Prints peak memory (VmHWM) of the client and of the simulator.
 // Usage: bun bench/hsm.ts [--count N] [--seconds S]
 import { peakRssMb, spawnHsmSimulator as simulator, numberArg } from "./_lib.ts";
-import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
+import { loadTestChain, openCertStore } from "../src/signer/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import type { Curve } from "../src/sidewalk/curves.ts";

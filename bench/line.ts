@@ -4,7 +4,7 @@
 // per device, serialised by the HSM), swtool's CPU time per device, and peak memory sampled
 // along the run (it should stay flat).
 // Usage: bun bench/line.ts [--devices N] [--fixtures M]   (N default 300; 10000 for the full memory figure)
-import { loadTestChain, openCertStore } from "../src/hsm/index.ts";
+import { loadTestChain, openCertStore } from "../src/signer/hsm/index.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import { spawnHsmSimulator, numberArg } from "./_lib.ts";

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadTestChain } from "../src/hsm/index.ts";
+import { loadTestChain } from "../src/signer/hsm/index.ts";
 import { CMD } from "../src/hsm/protocol.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { computeSmsn, CURVES, encodeCsr, makeCsr, toBase64 } from "../src/sidewalk/index.ts";

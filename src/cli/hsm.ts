@@ -2,14 +2,13 @@
 // simulator, and program a blank HSM with a test chain for rehearsing a line.
 import { defineCommand } from "citty";
 import { UsageError } from "../lib/errors.ts";
-import { closeAllHsmClients, HsmClient } from "../hsm/client.ts";
+import { closeAllHsmClients, openAuthenticatedClient } from "../hsm/client.ts";
 import { deviceInfo, versionString } from "../hsm/commands/device-info.ts";
 import { sendPlain } from "../hsm/session.ts";
-import { HsmDeviceError, isDeviceError } from "../hsm/errors.ts";
-import { inventory, type Inventory } from "../hsm/inventory.ts";
-import { loadTestChain, type TestLayout } from "../hsm/loadchain.ts";
+import { inventory, type Inventory } from "../signer/hsm/inventory.ts";
+import { authSlotsFor } from "../signer/hsm/layout.ts";
+import { loadTestChain, type TestLayout } from "../signer/hsm/loadchain.ts";
 import { isLoopback, Connector } from "../hsm/transport.ts";
-import { deriveAuthKey } from "../hsm/secure-channel.ts";
 import { startHsmSimulator } from "../hsm/simulator/server.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVES, CURVE_NAMES } from "../sidewalk/curves.ts";
@@ -33,20 +32,7 @@ const info = defineCommand({
     const connector = new Connector({ url: c.connector, tls: c.tls, allowInsecureConnector: c.allowInsecureConnector });
     const status = await connector.status();
     const pin = await resolvePin(args, { required: false });
-    const slot = pinSlotOf(args);
-    let client: HsmClient | undefined;
-    if (pin !== undefined) {
-      const key = deriveAuthKey(pin);
-      for (const s of slot !== undefined ? [slot] : [5, 6]) {
-        try {
-          client = await HsmClient.open(connector, status, s, key);
-          break;
-        } catch (e) {
-          if (!isDeviceError(e, "OBJECT_NOT_FOUND") || slot !== undefined) throw e;
-        }
-      }
-      if (!client) throw new HsmDeviceError(0x0b, "create-session with authentication key 0x0005 or 0x0006", { advice: "give the key slot with --pin-slot" });
-    }
+    const client = pin === undefined ? undefined : await openAuthenticatedClient(connector, pin, authSlotsFor(undefined, pinSlotOf(args)));
     try {
       const device = await sendPlain(connector, deviceInfo, undefined);
       const inv: Inventory | undefined = client ? await inventory(client) : undefined;

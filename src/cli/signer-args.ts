@@ -2,7 +2,7 @@
 // and the one switch that lets a rehearsal line sign under a production tag with a test root.
 import type { ArgsDef } from "citty";
 import { VerificationError } from "../lib/errors.ts";
-import { openCertStore, type HsmCertStore } from "../hsm/certstore.ts";
+import { openCertStore, type HsmCertStore } from "../signer/hsm/certstore.ts";
 import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { log } from "./output.ts";

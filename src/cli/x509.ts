@@ -7,11 +7,10 @@ import { toHex } from "../lib/bytes.ts";
 import { createLabCa, issueDeviceCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { certificatePem } from "../x509/certificate.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
-import { closeAllHsmClients, HsmClient } from "../hsm/client.ts";
-import { isDeviceError } from "../hsm/errors.ts";
-import { deriveAuthKey } from "../hsm/secure-channel.ts";
+import { closeAllHsmClients, openAuthenticatedClient } from "../hsm/client.ts";
 import { Connector } from "../hsm/transport.ts";
 import { HSM_PREFIX, hsmKeyId, hsmSigner } from "../x509/hsm-signer.ts";
+import { authSlotsFor } from "../signer/hsm/layout.ts";
 import { connectorArgs, pinArgs } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
@@ -42,27 +41,15 @@ async function openCaSigner(spec: string, flags: HsmFlags): Promise<{ signer: Ca
   const keyId = hsmKeyId(spec);
   const c = connectorOf(flags);
   const connector = new Connector({ url: c.connector, tls: c.tls, allowInsecureConnector: c.allowInsecureConnector });
-  const status = await connector.status();
   const pin = await resolvePin(flags);
-  const authKey = deriveAuthKey(pin!);
-  const slot = pinSlotOf(flags);
   process.once("SIGINT", () => void closeAllHsmClients().finally(() => process.exit(130)));
-  for (const s of slot !== undefined ? [slot] : [5, 6]) {
-    let client: HsmClient;
-    try {
-      client = await HsmClient.open(connector, status, s, authKey);
-    } catch (e) {
-      if (slot === undefined && s === 5 && isDeviceError(e, "OBJECT_NOT_FOUND")) continue;
-      throw e;
-    }
-    try {
-      return { signer: await hsmSigner(client, keyId), close: () => client.close() };
-    } catch (e) {
-      await client.close();
-      throw e;
-    }
+  const client = await openAuthenticatedClient(connector, pin!, authSlotsFor(undefined, pinSlotOf(flags)));
+  try {
+    return { signer: await hsmSigner(client, keyId), close: () => client.close() };
+  } catch (e) {
+    await client.close();
+    throw e;
   }
-  throw new UsageError("no authentication key in slot 5 or 6 of the HSM", { advice: "give the key slot with --pin-slot" });
 }
 
 const pubkey = defineCommand({

@@ -10,7 +10,8 @@ import { consolidate, type ConsolidateSummary } from "../controllog/consolidate.
 import { dsnTemplate } from "../device/dsn.ts";
 import { runLine, type LineEvent, type LineSummary } from "../device/line.ts";
 import { startDeviceSimulator } from "../device/simulator/host.ts";
-import { loadTestChain, openCertStore, startHsmSimulator } from "../hsm/index.ts";
+import { startHsmSimulator } from "../hsm/index.ts";
+import { loadTestChain, openCertStore } from "../signer/hsm/index.ts";
 import { openLedger } from "../ledger/ledger.ts";
 import { inspectInput, type InspectedChain } from "../sidewalk/inspect.ts";
 

@@ -16,6 +16,7 @@ import { putAuthenticationKey } from "./commands/put-authentication-key.ts";
 import { putOpaque } from "./commands/put-opaque.ts";
 import { derToRaw, signEcdsa } from "./commands/sign-ecdsa.ts";
 import { signEddsa } from "./commands/sign-eddsa.ts";
+import { DEVICE_ERROR, HsmDeviceError, isDeviceError } from "./errors.ts";
 import { SessionPool } from "./pool.ts";
 import { hex16, OBJECT_TYPE_NAMES } from "./protocol.ts";
 import { deriveAuthKey, type AuthKey } from "./secure-channel.ts";
@@ -102,4 +103,25 @@ export class HsmClient {
     openClients.delete(this);
     return this.pool.close();
   };
+}
+
+/**
+ * Opens a client with the first of `slots` that holds an authentication key: a slot without one
+ * (OBJECT_NOT_FOUND) moves on to the next, anything else (a wrong PIN above all) ends at once.
+ */
+export async function openAuthenticatedClient(connector: Connector, pin: string, slots: readonly number[], sessions = 1): Promise<HsmClient> {
+  if (slots.length === 0) throw new RangeError("openAuthenticatedClient: no authentication key slot to try");
+  const status = await connector.status();
+  const authKey = deriveAuthKey(pin);
+  for (const slot of slots) {
+    try {
+      return await HsmClient.open(connector, status, slot, authKey, sessions);
+    } catch (e) {
+      if (!isDeviceError(e, "OBJECT_NOT_FOUND")) throw e;
+    }
+  }
+  const named = slots.map(hex16).join(" or ");
+  throw new HsmDeviceError(DEVICE_ERROR.OBJECT_NOT_FOUND, `create-session with authentication key ${named}`, {
+    advice: slots.length > 1 ? `this HSM has no authentication key in slot ${slots.join(" or ")}; check it is the right HSM, or give --pin-slot` : `this HSM has no authentication key in slot ${slots[0]}; check --pin-slot`,
+  });
 }

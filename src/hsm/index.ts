@@ -1,8 +1,6 @@
-// The YubiHSM 2 module: client, Sidewalk certificate store, test-chain loader and simulator.
-export { HsmClient, type HsmClientOptions } from "./client.ts";
-export { HsmCertStore, openCertStore, type CertStoreOptions } from "./certstore.ts";
-export { loadTestChain, type LoadTestChainOptions, type LoadedTestChain } from "./loadchain.ts";
+// The YubiHSM 2 library: client, sessions, commands and the simulator. It knows nothing of
+// Sidewalk; the Sidewalk signer on top of it is src/signer/hsm/.
+export { HsmClient, openAuthenticatedClient, type HsmClientOptions } from "./client.ts";
 export { startHsmSimulator, type HsmSimulator, type HsmSimulatorOptions } from "./simulator/server.ts";
 export { HsmConnectionError, HsmDeviceError, HsmPinRejectedError, HsmProtocolError } from "./errors.ts";
 export { SecureChannelError } from "./secure-channel.ts";
-export { stageOfProductTag, SIGNING_TOOL_COMPAT_VERSION } from "./layout.ts";

@@ -1,5 +1,6 @@
 // An HSM simulator on 127.0.0.1 loaded with a fresh test chain, for tests that sign.
-import { loadTestChain, startHsmSimulator } from "../../src/hsm/index.ts";
+import { startHsmSimulator } from "../../src/hsm/index.ts";
+import { loadTestChain } from "../../src/signer/hsm/index.ts";
 
 export const TEST_PIN = "line-pin-0427";
 

@@ -2,9 +2,10 @@
 // client certificates through a mutual-TLS proxy, a dead or wrong connector, a tampered
 // response MAC, the 16-session limit, capabilities, and a session the HSM timed out.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { HsmClient } from "../../src/hsm/client.ts";
+import { HsmClient, openAuthenticatedClient } from "../../src/hsm/client.ts";
 import { HsmConnectionError, HsmDeviceError, HsmPinRejectedError } from "../../src/hsm/errors.ts";
-import { openCertStore, loadTestChain, startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
+import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
+import { openCertStore, loadTestChain } from "../../src/signer/hsm/index.ts";
 import { ALGORITHM, capability } from "../../src/hsm/protocol.ts";
 import { SecureChannelError } from "../../src/hsm/secure-channel.ts";
 import { HsmSession } from "../../src/hsm/session.ts";
@@ -188,5 +189,30 @@ describe("sessions and the device's rules", () => {
     expect([...answer]).toEqual([0x7f, 0x00, 0x01, 0x01]);
     const bogus = await connector.send(new Uint8Array([0x05, 0x00, 0x19, 0x0f, ...new Uint8Array(24)]));
     expect([...bogus]).toEqual([0x7f, 0x00, 0x01, 0x03]);
+  });
+});
+
+describe("openAuthenticatedClient", () => {
+  const connector = () => new Connector({ url: sim.url });
+  test("a slot without a key moves on to the next", async () => {
+    const client = await openAuthenticatedClient(connector(), PIN, [9, 5]);
+    try {
+      expect(client.authKeyId).toBe(5);
+    } finally {
+      await client.close();
+    }
+  });
+  test("no slot holds a key: OBJECT_NOT_FOUND naming every slot tried", async () => {
+    const err = await openAuthenticatedClient(connector(), PIN, [9, 10]).catch((e) => e);
+    expect(err).toBeInstanceOf(HsmDeviceError);
+    expect(err.codeName).toBe("OBJECT_NOT_FOUND");
+    expect(err.code).toBe(0x0b);
+    expect(err.message).toContain("create-session with authentication key 0x0009 or 0x000a");
+    expect(err.advice).toBe("this HSM has no authentication key in slot 9 or 10; check it is the right HSM, or give --pin-slot");
+  });
+  test("a wrong PIN ends at once: the next slot is not tried", async () => {
+    const err = await openAuthenticatedClient(connector(), "9999-wrong", [5, 1]).catch((e) => e);
+    expect(err).toBeInstanceOf(HsmPinRejectedError);
+    expect(err.message).toBe("the HSM rejected the PIN for authentication key slot 5");
   });
 });

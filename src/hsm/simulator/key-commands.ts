@@ -1,7 +1,7 @@
 // Simulated device: asymmetric keys (Ed25519 and EC P-256): import, generate, public key, sign.
 // ECDSA signs the digest the host sent and answers in DER, s not normalised, as the device does.
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
-import { CURVES } from "../../sidewalk/curves.ts";
 import { generateAsymmetricKey } from "../commands/generate-asymmetric-key.ts";
 import { getPublicKey } from "../commands/get-public-key.ts";
 import { putAsymmetricKey } from "../commands/put-asymmetric-key.ts";
@@ -24,7 +24,8 @@ function checkPrivateKey(algorithm: number, key: Uint8Array): void {
 }
 
 function publicKeyOf(o: StoredObject): Uint8Array {
-  return o.algorithm === ALGORITHM.EC_ED25519 ? CURVES.ed25519.publicKeyFromPrivate(o.data) : CURVES.p256r1.publicKeyFromPrivate(o.data);
+  // P-256 as the device answers it: X || Y without the 0x04 prefix.
+  return o.algorithm === ALGORITHM.EC_ED25519 ? ed25519.getPublicKey(o.data) : p256.getPublicKey(o.data, false).subarray(1);
 }
 
 function signingKey(ctx: CommandContext, keyId: number, capability: "SIGN_EDDSA" | "SIGN_ECDSA", algorithm: number): StoredObject {
@@ -56,7 +57,7 @@ export const keyCommands: Record<number, Handler> = {
     const k = generateAsymmetricKey.decodeRequest(data);
     ctx.target = hex16(k.id);
     checkPrivateKey(k.algorithm, new Uint8Array(32).fill(1));
-    const privateKey = k.algorithm === ALGORITHM.EC_ED25519 ? CURVES.ed25519.randomPrivateKey() : CURVES.p256r1.randomPrivateKey();
+    const privateKey = k.algorithm === ALGORITHM.EC_ED25519 ? ed25519.utils.randomSecretKey() : p256.utils.randomSecretKey();
     return generateAsymmetricKey.encodeResponse(storeKey(ctx, k, privateKey, ORIGIN.GENERATED));
   },
   [CMD.GET_PUBLIC_KEY](ctx, data) {
@@ -68,7 +69,7 @@ export const keyCommands: Record<number, Handler> = {
   [CMD.SIGN_EDDSA](ctx, data) {
     const r = signEddsa.decodeRequest(data);
     const key = signingKey(ctx, r.keyId, "SIGN_EDDSA", ALGORITHM.EC_ED25519);
-    return signEddsa.encodeResponse(CURVES.ed25519.sign(r.data, key.data));
+    return signEddsa.encodeResponse(ed25519.sign(r.data, key.data));
   },
   [CMD.SIGN_ECDSA](ctx, data) {
     const r = signEcdsa.decodeRequest(data);

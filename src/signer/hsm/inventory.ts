@@ -1,11 +1,11 @@
 // What `swtool hsm info` shows: the device, its storage, every object the key slot sees, the
 // Sidewalk products found and whether each product's chain is complete and verifies.
-import { isAmazonRoot } from "../sidewalk/chain.ts";
-import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
+import { isAmazonRoot } from "../../sidewalk/chain.ts";
+import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
 import { checkProductChains, listKeys, productTagsOf, readLayout, readProductChains } from "./certstore.ts";
-import type { HsmClient } from "./client.ts";
-import type { StorageInfo } from "./commands/get-storage-info.ts";
-import { ALGORITHM_NAMES, hex16, OBJECT_TYPE_NAMES } from "./protocol.ts";
+import type { HsmClient } from "../../hsm/client.ts";
+import type { StorageInfo } from "../../hsm/commands/get-storage-info.ts";
+import { ALGORITHM_NAMES, hex16, OBJECT_TYPE_NAMES } from "../../hsm/protocol.ts";
 import type { LayoutKind } from "./layout.ts";
 
 export interface ObjectSummary {

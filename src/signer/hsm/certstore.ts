@@ -3,16 +3,16 @@
 // session (DAK public key = DAK certificate's key; CA part of both chains verifies; `toolreq`
 // not newer than this tool), and signs device certificates with the DAK. Implements DakSigner.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { SwtoolError, VerificationError, FormatError } from "../lib/errors.ts";
-import { equal, toHex } from "../lib/bytes.ts";
-import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../sidewalk/chain.ts";
-import { toBeSigned } from "../sidewalk/csr.ts";
-import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
-import type { DakSigner } from "../sidewalk/signer.ts";
-import type { Stage } from "../sidewalk/smsn.ts";
-import { HsmClient } from "./client.ts";
-import type { ObjectInfo } from "./commands/get-object-info.ts";
-import { HsmDeviceError, isDeviceError } from "./errors.ts";
+import { SwtoolError, VerificationError, FormatError } from "../../lib/errors.ts";
+import { equal, toHex } from "../../lib/bytes.ts";
+import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../../sidewalk/chain.ts";
+import { toBeSigned } from "../../sidewalk/csr.ts";
+import { CURVES, CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
+import type { DakSigner } from "../../sidewalk/signer.ts";
+import type { Stage } from "../../sidewalk/smsn.ts";
+import { openAuthenticatedClient, type HsmClient } from "../../hsm/client.ts";
+import type { ObjectInfo } from "../../hsm/commands/get-object-info.ts";
+import { isDeviceError } from "../../hsm/errors.ts";
 import {
   authSlotsFor,
   CHAIN_DEPTH_LABEL,
@@ -31,9 +31,8 @@ import {
   type HsmInfo,
   type LayoutKind,
 } from "./layout.ts";
-import { ALGORITHM, hex16, OBJECT_TYPE } from "./protocol.ts";
-import { deriveAuthKey } from "./secure-channel.ts";
-import { Connector, type TlsFiles } from "./transport.ts";
+import { ALGORITHM, hex16, OBJECT_TYPE } from "../../hsm/protocol.ts";
+import { Connector, type TlsFiles } from "../../hsm/transport.ts";
 
 export interface CertStoreOptions {
   connector: string;
@@ -216,23 +215,6 @@ export async function checkProductChains(client: HsmClient, chains: ProductChain
   return dakPublicKeys;
 }
 
-/** Opens a session with the PIN on the stage's slot (or the given one), trying the other if absent. */
-export async function openSidewalkClient(connector: Connector, pin: string, stage: Stage, pinSlot: number | undefined, sessions: number): Promise<HsmClient> {
-  const status = await connector.status();
-  const authKey = deriveAuthKey(pin);
-  const slots = authSlotsFor(stage, pinSlot);
-  for (const slot of slots) {
-    try {
-      return await HsmClient.open(connector, status, slot, authKey, sessions);
-    } catch (e) {
-      if (!isDeviceError(e, "OBJECT_NOT_FOUND")) throw e;
-    }
-  }
-  throw new HsmDeviceError(0x0b, `create-session with authentication key ${slots.map(hex16).join(" or ")}`, {
-    advice: pinSlot === undefined ? "this HSM has no Sidewalk authentication key in slot 5 or 6; check it is the product's HSM, or give --pin-slot" : `this HSM has no authentication key in slot ${pinSlot}; check --pin-slot`,
-  });
-}
-
 export class HsmCertStore implements DakSigner {
   readonly productTag: string;
   readonly stage: Stage;
@@ -286,7 +268,7 @@ export class HsmCertStore implements DakSigner {
 export async function openCertStore(options: CertStoreOptions): Promise<HsmCertStore> {
   const stage = stageOfProductTag(options.productTag);
   const connector = new Connector({ ...options, url: options.connector });
-  const client = await openSidewalkClient(connector, options.pin, stage, options.pinSlot, options.sessions ?? 4);
+  const client = await openAuthenticatedClient(connector, options.pin, authSlotsFor(stage, options.pinSlot), options.sessions ?? 4);
   try {
     const serial = (await client.deviceInfo()).serial;
     const chains = await readProductChains(client, options.productTag);

@@ -3,14 +3,14 @@
 // certificates as opaque objects, the DAK as asymmetric keys, HSM_INFO and SW_CTL_CHAIN_DEPTH,
 // and an authentication key derived from the line's PIN in slot 5 (6 for pre-production).
 // Logged in with the factory key (id 1, password "password"). The root is never Amazon's.
-import { SwtoolError, UsageError } from "../lib/errors.ts";
-import type { Cert } from "../sidewalk/chain.ts";
-import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
-import { makeTestPki } from "../sidewalk/pki.ts";
-import type { Stage } from "../sidewalk/smsn.ts";
+import { SwtoolError, UsageError } from "../../lib/errors.ts";
+import type { Cert } from "../../sidewalk/chain.ts";
+import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
+import { makeTestPki } from "../../sidewalk/pki.ts";
+import type { Stage } from "../../sidewalk/smsn.ts";
 import { openCertStore } from "./certstore.ts";
-import { HsmClient } from "./client.ts";
-import { HsmPinRejectedError } from "./errors.ts";
+import { HsmClient } from "../../hsm/client.ts";
+import { HsmPinRejectedError } from "../../hsm/errors.ts";
 import {
   AUTH_SLOT,
   CHAIN_DEPTH_ID,
@@ -26,9 +26,9 @@ import {
   stageOfProductTag,
   type Element,
 } from "./layout.ts";
-import { ALGORITHM, capability, hex16, LABEL_LENGTH, OBJECT_TYPE } from "./protocol.ts";
-import { deriveAuthKey } from "./secure-channel.ts";
-import type { TlsFiles } from "./transport.ts";
+import { ALGORITHM, capability, hex16, LABEL_LENGTH, OBJECT_TYPE } from "../../hsm/protocol.ts";
+import { deriveAuthKey } from "../../hsm/secure-channel.ts";
+import type { TlsFiles } from "../../hsm/transport.ts";
 
 export const FACTORY_AUTH_KEY_ID = 1;
 export const FACTORY_PASSWORD = "password";

@@ -6,9 +6,9 @@
 //   PRODUCT and DAK (legacy: MODEL) where their labels say;
 // - in a namespace: id = ns + (curve << 3) + (stage == production ? 0 : 4) + element, elements
 //   0 private key (asymmetric, DAK only), 1 public key, 2 signature, 3 serial (opaque).
-import { FormatError, SwtoolError } from "../lib/errors.ts";
-import type { Curve } from "../sidewalk/curves.ts";
-import type { Stage } from "../sidewalk/smsn.ts";
+import { FormatError, SwtoolError } from "../../lib/errors.ts";
+import type { Curve } from "../../sidewalk/curves.ts";
+import type { Stage } from "../../sidewalk/smsn.ts";
 
 export const HSM_INFO_ID = 0x0e;
 export const HSM_INFO_LABEL = "HSM_INFO";
@@ -49,8 +49,8 @@ export function stageOfProductTag(tag: string): Stage {
   });
 }
 
-/** Slots to try in order: the given one, else the stage's slot first, then the other. */
-export function authSlotsFor(stage: Stage, pinSlot?: number): number[] {
+/** Slots to try in order: the given one, else the stage's slot first, then the other (no stage: 5, 6). */
+export function authSlotsFor(stage: Stage | undefined, pinSlot?: number): number[] {
   if (pinSlot !== undefined) return [pinSlot];
   return stage === "preproduction" ? [AUTH_SLOT.preproduction, AUTH_SLOT.production] : [AUTH_SLOT.production, AUTH_SLOT.preproduction];
 }
