@@ -2,7 +2,7 @@
 import { defineCommand } from "citty";
 import { appendFileSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
-import { openDeviceLink } from "../device/open.ts";
+import { openDeviceLink } from "../transport/open.ts";
 import { CertClient } from "../device/protocol/client.ts";
 import { parseListen, startDeviceSimulator } from "../device/simulator/host.ts";
 import { FAULT_KINDS, type FaultKind } from "../device/simulator/shell.ts";

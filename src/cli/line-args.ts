@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { dsnFile, dsnTemplate, fixedDsn, type DsnSource } from "../device/dsn.ts";
 import { runLine, type LineSummary } from "../device/line.ts";
-import type { SerialSettings } from "../device/open.ts";
+import type { SerialSettings } from "../transport/open.ts";
 import { lineReporter } from "../device/status.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";

@@ -1,6 +1,6 @@
 // swtool ports: the serial ports this PC has, with what the OS says about each adapter.
 import { defineCommand } from "citty";
-import { listPorts } from "../device/ports.ts";
+import { listPorts } from "../transport/ports.ts";
 import { printResult, println } from "./output.ts";
 
 export default defineCommand({

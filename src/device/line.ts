@@ -5,14 +5,14 @@
 // lets devices in flight finish and starts no new ones.
 import { SwtoolError } from "../lib/errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
-import { recoverOrphanedAttempts } from "../ledger/recover.ts";
+import { recoverOrphanedAttempts } from "./recover.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { computeSmsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
 import { provisionDevice, ProvisioningError, type Step } from "./flow.ts";
-import { openDeviceLink, type SerialSettings } from "./open.ts";
+import { openDeviceLink, type SerialSettings } from "../transport/open.ts";
 import { CertClient, type CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
 import { sleep } from "../lib/sleep.ts";

@@ -1,6 +1,6 @@
 // PEM armour (RFC 7468): find `-----BEGIN <label>-----` blocks in any text (console noise
 // around them, CR LF, line breaks anywhere inside the base64) and write the strict form
-// (64-character lines, LF). Decoding reuses the strict base64 of src/sidewalk/bytes.ts.
+// (64-character lines, LF). Decoding reuses the strict base64 of src/lib/bytes.ts.
 import { FormatError } from "../lib/errors.ts";
 import { fromBase64, toBase64 } from "../lib/bytes.ts";
 

@@ -3,9 +3,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { provisionDevice } from "../../src/device/flow.ts";
-import { openDeviceLink } from "../../src/device/open.ts";
+import { openDeviceLink } from "../../src/transport/open.ts";
 import { CertClient } from "../../src/device/protocol/client.ts";
-import { openPty } from "../../src/device/pty.ts";
+import { openPty } from "../../src/transport/pty.ts";
 import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
 import { openCertStore, loadTestChain } from "../../src/signer/hsm/index.ts";
 import { equal, decodeChainBase64, fromBase64, toBeSigned, type Cert, type Curve, type DakSigner } from "../../src/sidewalk/index.ts";

@@ -2,7 +2,7 @@
 // termios binding on the PC side, it must give the Factory Diagnostic Firmware's answers and
 // error codes (sid_on_dev_cert.c / sid_on_dev_cert_cli.c) at every step.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { openDeviceLink } from "../../src/device/open.ts";
+import { openDeviceLink } from "../../src/transport/open.ts";
 import { CertClient, DeviceCommandError } from "../../src/device/protocol/client.ts";
 import { startDeviceSimulator, type DeviceSimulator } from "../../src/device/simulator/host.ts";
 import { splitArguments } from "../../src/device/simulator/shell.ts";

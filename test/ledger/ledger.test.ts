@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { dsnFile, dsnTemplate, fixedDsn, formatTemplate } from "../../src/device/dsn.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
-import { recoverOrphanedAttempts } from "../../src/ledger/recover.ts";
+import { recoverOrphanedAttempts } from "../../src/device/recover.ts";
 import { writeControlLogSync } from "../../src/controllog/writer.ts";
 import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
 import { REPO } from "../helpers/vectors.ts";

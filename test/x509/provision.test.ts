@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { fileSigner } from "../../src/x509/ca-signer.ts";
 import { createLabCa, loadCa } from "../../src/x509/ca.ts";
 import { certificatePem, certificateDer } from "../../src/x509/certificate.ts";
-import { openDeviceChannel } from "../../src/device/open.ts";
+import { openDeviceChannel } from "../../src/transport/open.ts";
 import { provisionDevice, ProvisionError } from "../../src/x509/provision/engine.ts";
 import { loadProfile, parseProfile } from "../../src/x509/provision/profile.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp, type Atecc608Simulator } from "../../src/x509/simulator/host.ts";

@@ -6,7 +6,7 @@
 // after which nothing stale can arrive.
 import { randomBytes } from "node:crypto";
 import { SwtoolError } from "../../lib/errors.ts";
-import type { DeviceLink } from "../link.ts";
+import type { DeviceLink } from "../../transport/link.ts";
 import { classifyLine, echoedCommand, formatCommand } from "./lines.ts";
 import { describeSidError } from "./sid-errors.ts";
 

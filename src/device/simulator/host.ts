@@ -4,7 +4,7 @@
 // benchmarks and the demo.
 import { createServer, type Server, type Socket } from "node:net";
 import { UsageError } from "../../lib/errors.ts";
-import { openPty, type Pty } from "../pty.ts";
+import { openPty, type Pty } from "../../transport/pty.ts";
 import { FixtureSimulator, type DeviceRecord, type FixtureOptions } from "./shell.ts";
 
 export interface DeviceSimulatorOptions extends FixtureOptions {

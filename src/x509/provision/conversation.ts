@@ -2,7 +2,7 @@
 // the device has printed since satisfies a test, with a deadline. Everything sent and received
 // is kept as a transcript for the operator when something goes wrong.
 import { SwtoolError } from "../../lib/errors.ts";
-import type { ByteChannel } from "../../device/channel.ts";
+import type { ByteChannel } from "../../transport/channel.ts";
 
 export interface TranscriptEntry {
   direction: "sent" | "received";

@@ -11,7 +11,7 @@ import { certificateDer, certificatePem, nameDer, spkiDer } from "../certificate
 import { formatName } from "../name.ts";
 import { findPemBlocks, toPem, type PemBlock } from "../pem.ts";
 import { keyFromSpki, parseDevicePublicKey, publicKeyPem, type DevicePublicKey } from "../pubkey.ts";
-import type { ByteChannel } from "../../device/channel.ts";
+import type { ByteChannel } from "../../transport/channel.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { Conversation, type TranscriptEntry } from "./conversation.ts";
 import type { Item, Profile, Step } from "./profile.ts";

@@ -2,7 +2,7 @@
 // 127.0.0.1 (each connection is a board just plugged into the fixture, as behind a serial
 // device server) or a pseudo-terminal (one board; the PC opens /dev/pts/N as its serial port).
 import { createServer, type Server, type Socket } from "node:net";
-import { openPty } from "../../device/pty.ts";
+import { openPty } from "../../transport/pty.ts";
 import { Atecc608Board, type Atecc608Options } from "./atecc608.ts";
 
 export interface Atecc608SimulatorOptions extends Atecc608Options {

@@ -8,7 +8,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CONTROL_LOG_FILE_RE, readEntry } from "../controllog/format.ts";
 import { readEntries } from "../controllog/stream-entries.ts";
-import type { AttemptRecord, Ledger } from "./ledger.ts";
+import type { AttemptRecord, Ledger } from "../ledger/ledger.ts";
 
 export interface RecoveredAttempt {
   attempt: AttemptRecord;
