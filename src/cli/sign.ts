@@ -6,7 +6,7 @@ import { UsageError } from "../lib/errors.ts";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
 import { replaceFileSync } from "../lib/atomic.ts";
 import { readBatchFile, runBatch } from "../sign/batch.ts";
-import { formatFlat, formatJson } from "../sign/output.ts";
+import { formatFlat, formatJson } from "../formats/signing-output.ts";
 import { parseAppServerKey, readDeviceProfile } from "../sign/profile.ts";
 import { checkSignOptions, deviceRequest, stageFor, type SignOptions } from "../sign/request.ts";
 import { signRequest } from "../sign/sign.ts";

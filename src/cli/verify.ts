@@ -3,7 +3,7 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../lib/errors.ts";
 import { CURVES } from "../sidewalk/index.ts";
-import { inspectInput } from "../sidewalk/inspect.ts";
+import { inspectInput } from "../verify/inspect.ts";
 import { printResult, println } from "./output.ts";
 
 export default defineCommand({

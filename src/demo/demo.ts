@@ -13,7 +13,7 @@ import { startDeviceSimulator } from "../device/simulator/host.ts";
 import { startHsmSimulator } from "../hsm/index.ts";
 import { loadTestChain, openCertStore } from "../signer/hsm/index.ts";
 import { openLedger } from "../ledger/ledger.ts";
-import { inspectInput, type InspectedChain } from "../sidewalk/inspect.ts";
+import { inspectInput, type InspectedChain } from "../verify/inspect.ts";
 
 export interface DemoOptions {
   devices: number;

@@ -9,7 +9,7 @@ import { parseCsvRecords } from "../formats/csv.ts";
 import { toHex } from "../lib/bytes.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { deviceRequest, type DeviceInputs } from "./request.ts";
-import { formatJson } from "./output.ts";
+import { formatJson } from "../formats/signing-output.ts";
 import { signRequest } from "./sign.ts";
 
 /** Columns a batch file may have (underscore or hyphen spelling); `dsn` is required. */

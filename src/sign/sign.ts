@@ -2,19 +2,12 @@
 // that any private key given belongs to the public key that was certified.
 import { VerificationError } from "../lib/errors.ts";
 import { equal } from "../lib/bytes.ts";
-import { CURVES, type Curve } from "../sidewalk/curves.ts";
-import { signDevice, type DakSigner, type DeviceChains } from "../sidewalk/signer.ts";
-import type { Stage } from "../sidewalk/smsn.ts";
-import type { DeviceKey } from "./keys.ts";
+import { CURVES } from "../sidewalk/curves.ts";
+import { signDevice, type DakSigner } from "../sidewalk/signer.ts";
+import type { SigningResult } from "../formats/signing-output.ts";
 import type { DeviceRequest } from "./request.ts";
 
-export interface SigningResult {
-  chains: DeviceChains;
-  stage: Stage;
-  apid?: string;
-  keys: Partial<Record<Curve, DeviceKey>>;
-  applicationServerPublicKey?: Uint8Array;
-}
+export type { SigningResult };
 
 export async function signRequest(signer: DakSigner, request: DeviceRequest, applicationServerPublicKey?: Uint8Array): Promise<SigningResult> {
   const chains = await signDevice(signer, request.csrs.ed25519, request.csrs.p256r1, {

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatFlat, formatJson } from "../../src/sign/output.ts";
+import { formatFlat, formatJson } from "../../src/formats/signing-output.ts";
 import { signRequest, type SigningResult } from "../../src/sign/sign.ts";
 import { deviceRequest } from "../../src/sign/request.ts";
 import { CURVES, decodeChainBase64, fromHex, makeCsr, makeTestPki, MemorySigner, toHex } from "../../src/sidewalk/index.ts";

@@ -1,12 +1,12 @@
 // Verifies whatever an operator holds: a bare base64 chain, a signing-output JSON, or a control
-// log (single or consolidated). Used by `swtool verify`; pure apart from reading the file.
+// log (single or consolidated): the `swtool verify` use case (and the demo's final check).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { FormatError } from "../lib/errors.ts";
 import { parseControlLog } from "../controllog/format.ts";
 import { isSigningOutput, readSigningOutput } from "../formats/signing-output.ts";
 import { toHex } from "../lib/bytes.ts";
-import { decodeChainBase64, verifyChain, type ChainReport } from "./chain.ts";
-import type { Curve } from "./curves.ts";
+import { decodeChainBase64, verifyChain, type ChainReport } from "../sidewalk/chain.ts";
+import type { Curve } from "../sidewalk/curves.ts";
 
 export interface InspectedChain {
   /** Where the chain came from, e.g. "controlLogs[3] ed25519". */
