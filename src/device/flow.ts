@@ -2,16 +2,19 @@
 // manufacturing guide: init, smsn, csr ed25519, csr p256r1, verify both CSRs (signatures,
 // same SMSN, and that SMSN equals the one computed here), sign both with the DAK, verify both
 // chains (each before it is written; the Ed25519 chain is written while the HSM makes the
-// P-256 signature), write each chain and the application server key in BASE64_MTU pieces, store,
-// deinit, and only then write the control log. A failure stops the device (deinit, no log)
-// and names the step, the device's answer and its error code.
+// P-256 signature), write each chain and the application server key in BASE64_MTU pieces,
+// check that the control-log folder can take the log, store, write the control log at once,
+// then deinit. A failure stops the device (deinit, no log) and names the step, the device's
+// answer, its error code and what to do with the board.
 //
-// Retries: a phase whose command timed out, came back garbled, was echoed differently or was
-// refused by the shell is resynchronised and run again; a chain or key `write` the device
-// refused is resent after restarting that chain; an UNINITIALIZED answer after init means the
-// device rebooted, and the whole session starts over (new keys, new signatures). A
-// cryptographic mismatch (CSR, SMSN, commit checks, the device's own store verification) is
-// never retried.
+// Recovery by the smallest safe step: a command whose answer was lost or unreadable, or that
+// timed out, is resynchronised and its phase run again (a chain or the key restarts with its
+// `start`; nothing is signed again); a device error on init or on any chain or key command
+// (`start`, `write`, `commit`) is retried the same way; an SMSN or CSR that arrives damaged is
+// asked for again (nothing is signed yet). An UNINITIALIZED answer after init means the device
+// rebooted: the whole session starts over (new keys, new signatures), and the DAK signatures
+// that wasted are counted. The device's own store verification is never retried.
+import { accessSync, constants, statfsSync } from "node:fs";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
 import { SwtoolError } from "../lib/errors.ts";
 import { equal, fromBase64, toBase64, toHex } from "../lib/bytes.ts";
@@ -42,6 +45,8 @@ export interface DeviceJob {
   onStep?: (step: Step) => void;
   /** Called once per DAK signature made (two per session that reached signing). */
   onSignature?: (curve: Curve) => void;
+  /** Free bytes the control-log folder needs before `cert store` (default 1 MiB). */
+  minFreeBytes?: number;
 }
 
 export interface DeviceResult {
@@ -51,19 +56,66 @@ export interface DeviceResult {
   /** Phases run again after transient faults, and sessions restarted after reboots. */
   retries: number;
   restarts: number;
+  /** DAK signatures made for sessions a reboot threw away. */
+  wastedSignatures: number;
+  /** `cert deinit` after the log was written did not answer (the device is provisioned). */
+  deinitError?: string;
 }
+
+/** What a failed device's board holds, and so what the operator does with it. */
+export type BoardState = "no-certificate" | "store-unconfirmed" | "stored-no-log";
+
+export const BOARD_ACTIONS: Record<BoardState, string> = {
+  "no-certificate": "rework: board holds no certificate",
+  "store-unconfirmed": "do not ship: store not confirmed, no control log; provision it again",
+  "stored-no-log": "do not ship: certificates stored, no control log",
+};
 
 /** A device that could not be provisioned: the step, the device's answer and its code. */
 export class ProvisioningError extends SwtoolError {
   constructor(
     readonly step: Step,
     message: string,
-    readonly details: { code?: number; deviceAnswer?: string[]; cause?: unknown; advice?: string },
+    readonly details: { code?: number; deviceAnswer?: string[]; cause?: unknown; advice?: string; board?: BoardState; station?: boolean; wastedSignatures?: number },
   ) {
     super(message, { ...(details.advice ? { advice: details.advice } : {}), cause: details.cause });
   }
   get code(): number | undefined {
     return this.details.code;
+  }
+  /** What the board holds (default: nothing, it can be provisioned again). */
+  get board(): BoardState {
+    return this.details.board ?? "no-certificate";
+  }
+  /** A fault of the station (control-log folder), not of the device: the line must stop. */
+  get station(): boolean {
+    return this.details.station ?? false;
+  }
+}
+
+/** Retried damaged content (SMSN, CSR): the device was asked again. */
+class DamagedAnswer extends Error {
+  constructor(readonly failure: ProvisioningError) {
+    super(failure.message);
+  }
+}
+
+/** Whether the control-log folder is writable and has room; throws a station error otherwise. */
+export function checkControlLogRoom(dir: string, minFreeBytes = 1 << 20): void {
+  let problem: string | undefined;
+  try {
+    accessSync(dir, constants.W_OK);
+    const fs = statfsSync(dir);
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    if (free < minFreeBytes) problem = `only ${free} bytes free (at least ${minFreeBytes} needed)`;
+  } catch (e) {
+    problem = `${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  if (problem) {
+    throw new ProvisioningError("control-log", `control-log: the control-log folder ${dir} cannot take a log: ${problem}`, {
+      station: true,
+      advice: `free space in ${dir} (or fix its permissions), then start the line again`,
+    });
   }
 }
 
@@ -80,9 +132,9 @@ function pieces(text: string, mtu: number): string[] {
 /** Whether a failed command may be run again (after resync when the link itself misbehaved). */
 function transient(e: DeviceCommandError): boolean {
   if (e.reason === "timeout" || e.reason === "garbled" || e.reason === "echo-mismatch" || e.reason === "rejected") return true;
-  // The firmware refuses a piece it cannot decode (-11) or one too long (-10); the chain
-  // buffer is dropped, so the phase restarts with `start`.
-  return e.reason === "device-error" && / write /.test(e.command) && (e.code === SID_ERRORS.INVALID_ARGS || e.code === SID_ERRORS.PARAM_OUT_OF_RANGE);
+  // A refused init, chain or key command (a piece it could not decode, a start or commit it
+  // read damaged): the buffer is dropped, so the phase restarts with `start`, same chain bytes.
+  return e.reason === "device-error" && /^cert (init|chain|app_key)\b/.test(e.command);
 }
 
 function failure(step: Step, e: unknown): ProvisioningError {
@@ -97,7 +149,7 @@ function failure(step: Step, e: unknown): ProvisioningError {
 export async function provisionDevice(client: CertClient, job: DeviceJob): Promise<DeviceResult> {
   const retries = job.retries ?? 5;
   const maxRestarts = job.restarts ?? 2;
-  const stats = { retries: 0, restarts: 0 };
+  const stats = { retries: 0, restarts: 0, wastedSignatures: 0 };
   const input: SmsnInput = { deviceType: job.deviceType, dsn: job.dsn, apid: job.apid, stage: "production", ...(job.boardId ? { boardId: job.boardId } : {}) };
   // The firmware always hashes `<device type>-PRODUCTION`, whatever the HSM's stage.
   const expectedSmsn = computeSmsn(input);
@@ -108,6 +160,11 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       try {
         return await run(attempt);
       } catch (e) {
+        if (e instanceof DamagedAnswer) {
+          if (attempt >= retries) throw e.failure;
+          stats.retries++;
+          continue;
+        }
         if (!(e instanceof DeviceCommandError)) throw failure(step, e);
         if (e.reason === "device-error" && e.code === SID_ERRORS.UNINITIALIZED && step !== "init" && step !== "deinit") throw new DeviceRebooted(e.message);
         if (e.reason === "closed" || !transient(e) || attempt >= retries) throw failure(step, e);
@@ -120,11 +177,15 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
   const readCsr = (curve: Curve) =>
     phase(`csr-${curve}` as Step, async () => {
       const answer = await client.command("cert csr", [curve]);
+      let csr: Csr;
       try {
-        return decodeCsr(fromBase64(answer.pieces.join(""), `${curve} CSR`), curve);
+        csr = decodeCsr(fromBase64(answer.pieces.join(""), `${curve} CSR`), curve);
       } catch (e) {
-        throw new ProvisioningError(`csr-${curve}` as Step, `csr-${curve}: the device's CSR cannot be read: ${(e as Error).message}`, { deviceAnswer: answer.pieces, cause: e });
+        throw new DamagedAnswer(new ProvisioningError(`csr-${curve}` as Step, `csr-${curve}: the device's CSR cannot be read: ${(e as Error).message}`, { deviceAnswer: answer.pieces, cause: e }));
       }
+      // A CSR damaged on the wire is asked for again (a fresh key pair; nothing is signed yet).
+      if (answer.unreadable > 0 && !verifyCsr(csr)) throw new DamagedAnswer(new ProvisioningError("verify-csr", `verify-csr: the device's ${CURVES[curve].display} CSR arrived damaged`, { deviceAnswer: answer.lines }));
+      return csr;
     });
 
   const writeChain = (curve: Curve, chainBytes: Uint8Array) =>
@@ -134,29 +195,41 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       await client.command("cert chain commit");
     });
 
-  const writeAppKey = () =>
-    phase("app-key", async (attempt) => {
+  const writeAppKey = () => {
+    // Set when a commit was sent but its answer never read: the device may hold the key.
+    let commitUnanswered = false;
+    return phase("app-key", async () => {
       await client.command("cert app_key start");
       for (const piece of pieces(toBase64(job.appServerPublicKey), client.mtu)) await client.command("cert app_key write", [piece]);
       try {
         await client.command("cert app_key commit");
       } catch (e) {
         // The key was committed by the earlier run whose OK was lost: the firmware takes it once.
-        if (attempt > 0 && e instanceof DeviceCommandError && e.code === SID_ERRORS.INVALID_STATE) return;
+        if (commitUnanswered && e instanceof DeviceCommandError && e.code === SID_ERRORS.INVALID_STATE) return;
+        commitUnanswered = e instanceof DeviceCommandError && e.reason !== "device-error";
         throw e;
       }
     });
+  };
 
   const session = async (): Promise<DeviceChains> => {
     await phase("init", () => client.command("cert init"));
-    const smsnAnswer = await phase("smsn", () => client.command("cert smsn", [job.deviceType, job.dsn, job.apid, ...(job.boardId ? [job.boardId] : [])]));
-    const deviceSmsn = fromBase64(smsnAnswer.pieces.join(""), "SMSN");
-    if (!equal(deviceSmsn, expectedSmsn)) {
-      throw new ProvisioningError("smsn", `smsn: the device computed SMSN ${toHex(deviceSmsn)}, not ${toHex(expectedSmsn)} as computed here from device type, DSN and APID`, {
-        deviceAnswer: smsnAnswer.pieces,
+    await phase("smsn", async () => {
+      const answer = await client.command("cert smsn", [job.deviceType, job.dsn, job.apid, ...(job.boardId ? [job.boardId] : [])]);
+      let deviceSmsn: Uint8Array | undefined;
+      try {
+        deviceSmsn = fromBase64(answer.pieces.join(""), "SMSN");
+      } catch {
+        // Damaged on the wire; asked again below.
+      }
+      if (deviceSmsn && equal(deviceSmsn, expectedSmsn)) return;
+      const mismatch = new ProvisioningError("smsn", `smsn: the device computed SMSN ${deviceSmsn ? toHex(deviceSmsn) : JSON.stringify(answer.pieces.join(""))}, not ${toHex(expectedSmsn)} as computed here from device type, DSN and APID`, {
+        deviceAnswer: answer.pieces,
         advice: "the device's firmware hashes its inputs differently, or the command reached it altered; check the device type and APID",
       });
-    }
+      // Asking again is harmless (it only resets the device's SMSN); a steady mismatch fails.
+      throw new DamagedAnswer(mismatch);
+    });
     const edCsr = await readCsr("ed25519");
     const p256Csr = await readCsr("p256r1");
     job.onStep?.("verify-csr");
@@ -179,14 +252,41 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       const p256r1 = await signed(pending.p256r1);
       await writeChain("p256r1", encodeChain(p256r1));
       await writeAppKey();
+      const chains = { smsn: pending.smsn, ed25519, p256r1 };
+      // The log must be writable before the device holds certificates it would lack.
+      const entry = controlLogEntryFor(chains, job.apid, LABEL[job.signer.stage]);
+      checkControlLogRoom(job.controlLogDir, job.minFreeBytes);
+      storeSent = true;
       await phase("store", () => client.command("cert store"));
-      return { smsn: pending.smsn, ed25519, p256r1 };
+      stored = true;
+      job.onStep?.("control-log");
+      try {
+        controlLog = await writeControlLog(job.controlLogDir, [entry]);
+      } catch (e) {
+        throw new ProvisioningError("control-log", `control-log: ${(e as Error).message}`, {
+          cause: e,
+          station: true,
+          board: "stored-no-log",
+          advice: `free space in ${job.controlLogDir} (or fix it), then provision this board again: a new identity replaces the stored one`,
+        });
+      }
+      return chains;
+    } catch (e) {
+      if (e instanceof DeviceRebooted) {
+        const [edSigned, p256Signed] = await settled;
+        stats.wastedSignatures += Number(edSigned!.status === "fulfilled") + Number(p256Signed!.status === "fulfilled");
+      }
+      throw e;
     } finally {
       const [edSigned, p256Signed] = await settled;
       if (edSigned!.status === "fulfilled") job.onSignature?.("ed25519");
       if (p256Signed!.status === "fulfilled") job.onSignature?.("p256r1");
     }
   };
+
+  let storeSent = false;
+  let stored = false;
+  let controlLog: string | undefined;
 
   let chains: DeviceChains;
   try {
@@ -203,22 +303,24 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
           });
         }
         stats.restarts++;
+        storeSent = false;
         await client.resync().catch(() => {});
       }
     }
-    await phase("deinit", () => client.command("cert deinit"));
   } catch (e) {
     await cleanUp(client);
-    throw failure("init", e);
+    const err = failure("init", e);
+    const board: BoardState = stored ? "stored-no-log" : storeSent ? "store-unconfirmed" : "no-certificate";
+    throw new ProvisioningError(err.step, err.message, { ...err.details, cause: err.details.cause ?? e, board, wastedSignatures: stats.wastedSignatures });
   }
-  job.onStep?.("control-log");
-  let controlLog: string;
+  // The device is provisioned (stored, logged); a deinit that gets no answer does not undo that.
+  let deinitError: string | undefined;
   try {
-    controlLog = await writeControlLog(job.controlLogDir, [controlLogEntryFor(chains, job.apid, LABEL[job.signer.stage])]);
+    await phase("deinit", () => client.command("cert deinit"));
   } catch (e) {
-    throw failure("control-log", e);
+    deinitError = (e as Error).message;
   }
-  return { smsn: toHex(chains.smsn), controlLog, chains, ...stats };
+  return { smsn: toHex(chains.smsn), controlLog: controlLog!, chains, ...stats, ...(deinitError ? { deinitError } : {}) };
 }
 
 function checkCsr(csr: Csr, expectedSmsn: Uint8Array): void {

@@ -48,7 +48,7 @@ export type LineEvent =
   | { type: "waiting"; port: string }
   | { type: "device-start"; port: string; dsn: string; smsn: string }
   | { type: "step"; port: string; dsn: string; step: Step }
-  | { type: "device-done"; port: string; dsn: string; smsn: string; controlLog: string; seconds: number; retries: number; restarts: number; provisioned: number; failed: number }
+  | { type: "device-done"; port: string; dsn: string; smsn: string; controlLog: string; seconds: number; retries: number; restarts: number; wastedSignatures: number; provisioned: number; failed: number }
   | { type: "device-failed"; port: string; dsn: string; smsn: string; step: Step; error: string; code?: number; codeName?: string; deviceAnswer?: string[]; provisioned: number; failed: number }
   | { type: "refused"; port: string; dsn: string; smsn: string; reason: string }
   | { type: "warning"; message: string }
@@ -58,6 +58,9 @@ export interface LineSummary {
   provisioned: number;
   failed: number;
   refused: number;
+  /** DAK signatures made, and those a reboot threw away. */
+  signatures: number;
+  wastedSignatures: number;
   seconds: number;
   /** Good devices per hour over the run. */
   devicesPerHour: number;
@@ -74,7 +77,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
     emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
   }
   const started = performance.now();
-  const totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0 };
+  const totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0, signatures: 0, wastedSignatures: 0 };
   let stoppedBy: LineSummary["stoppedBy"] = "ports";
   const stop = new AbortController();
   const stopAll = (why: LineSummary["stoppedBy"]) => {
@@ -92,6 +95,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   const warnedAt = new Set<number>();
 
   const countSignature = (curve: Curve) => {
+    totals.signatures++;
     const total = options.ledger.addSignatures(dakIds[curve]!, 1);
     const max = options.maxSignatures;
     if (!max) return;
@@ -190,8 +194,9 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
       options.ledger.finishAttempt(id, { result: "provisioned", controlLog: result.controlLog });
       options.ledger.recordControlLog(result.controlLog, result.smsn);
       totals.provisioned++;
+      totals.wastedSignatures += result.wastedSignatures;
       const seconds = (performance.now() - t0) / 1000;
-      emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, provisioned: totals.provisioned, failed: totals.failed });
+      emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures, provisioned: totals.provisioned, failed: totals.failed });
     } catch (e) {
       const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
       const answer = err.details.deviceAnswer;
@@ -227,6 +232,8 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
     provisioned: totals.provisioned,
     failed: totals.failed,
     refused: totals.refused,
+    signatures: totals.signatures,
+    wastedSignatures: totals.wastedSignatures,
     seconds,
     devicesPerHour: seconds > 0 ? (totals.provisioned * 3600) / seconds : 0,
     stoppedBy,

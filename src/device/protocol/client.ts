@@ -1,7 +1,9 @@
 // The PC side of the Factory Diagnostic Firmware's `cert` CLI: send one command, collect its
 // `{CERT <piece>}` lines until `{CERT OK}` or `{CERT ERROR n}`, with a per-command timeout.
-// Unrelated log lines are skipped; the echo is checked against what was sent (a mismatch means
-// the device read something else); after a timeout or garbage the link is resynchronised with
+// Unrelated log lines are skipped, also chatty ones that mention `{CERT` without being one of
+// the four answer forms: they go to the transcript and the command keeps waiting for its real
+// answer until the timeout. The echo is checked against what was sent (a mismatch means
+// the device read something else); after a timeout the link is resynchronised with
 // an unknown command carrying a nonce, whose `<nonce>: command not found` marks the point
 // after which nothing stale can arrive.
 import { randomBytes } from "node:crypto";
@@ -33,6 +35,8 @@ export interface CertAnswer {
   mtu?: number;
   /** Every non-CERT line seen while waiting (echo, logs), cleaned. */
   lines: string[];
+  /** Lines that looked like a CERT answer but were none (noise, or a real answer corrupted). */
+  unreadable: number;
 }
 
 export interface CertClientOptions {
@@ -160,20 +164,25 @@ export class CertClient {
     await this.send(text);
     const timeout = options.timeoutMs ?? (SLOW_COMMANDS.test(text) ? this.slowTimeoutMs : this.timeoutMs);
     const deadline = Date.now() + timeout;
-    const answer: CertAnswer = { pieces: [], lines: [] };
+    const answer: CertAnswer = { pieces: [], lines: [], unreadable: 0 };
     let echo: string | undefined;
+    let lastUnreadable = "";
     const fail = (reason: FailureReason, message: string, code?: number) =>
       new DeviceCommandError(reason, text, message, code === undefined ? { answer: answer.lines } : { code, answer: answer.lines });
     for (;;) {
       const raw = await this.nextLine(deadline);
       if (raw === undefined) {
         if (this.closed) throw this.closedFailure(text, answer.lines);
+        if (answer.unreadable > 0) throw fail("garbled", `no readable answer to \`${text}\` within ${timeout} ms (${answer.unreadable} unreadable, last ${JSON.stringify(lastUnreadable)})`);
         throw fail("timeout", `no answer to \`${text}\` within ${timeout} ms`);
       }
       const line = classifyLine(raw);
       if (line.kind === "garbled") {
+        // Noise or a corrupted answer: either way the real answer (or the timeout) decides.
         answer.lines.push(line.text);
-        throw fail("garbled", `unreadable answer to \`${text}\`: ${JSON.stringify(line.text)}`);
+        answer.unreadable++;
+        lastUnreadable = line.text;
+        continue;
       }
       if (line.kind === "shell-error") {
         answer.lines.push(line.text);
@@ -189,8 +198,9 @@ export class CertClient {
         else if (token.kind === "mtu") answer.mtu = token.mtu;
         else if (token.kind === "error") {
           answer.lines.push(line.text);
-          const mismatch = echo !== undefined && echo !== text ? ` (the device read ${JSON.stringify(echo)})` : "";
-          throw fail("device-error", `the device answered \`${text}\` with ERROR ${describeSidError(token.code)}${mismatch}`, token.code);
+          // The device refused what it read, not what was sent: the line was damaged on the way.
+          if (echo !== undefined && echo !== text) throw fail("echo-mismatch", `the device read ${JSON.stringify(echo)} for \`${text}\` and answered ERROR ${describeSidError(token.code)}`, token.code);
+          throw fail("device-error", `the device answered \`${text}\` with ERROR ${describeSidError(token.code)}`, token.code);
         } else {
           if (echo !== undefined && echo !== text) {
             throw fail("echo-mismatch", `the device read ${JSON.stringify(echo)} for \`${text}\``);

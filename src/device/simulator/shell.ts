@@ -33,6 +33,13 @@ export interface FixtureOptions {
   random?: () => number;
   /** Answer every command that starts with `command` with `{CERT ERROR code}` (a failing chip or flash). */
   errorAt?: { command: string; code: number };
+  /**
+   * A fault at a chosen place: the `nth` (default 1) line starting with `command` of every
+   * device gets `kind` (`garble-input` damages what the chip reads, `garble-output` its answer).
+   */
+  faultAt?: { command: string; kind: FaultKind | "garble-input" | "garble-output"; nth?: number };
+  /** Probability of a noise line before each answer line (default 0.15 with `noise`). */
+  noiseRate?: number;
 }
 
 export interface DeviceRecord {
@@ -85,6 +92,11 @@ const NOISE_LINES = [
   "<dbg> sid_ble: adv stopped",
   "<wrn> sid_pal: temperature sensor not calibrated",
   "<info> sid_mfg: mfg store version 8",
+  // Chatty firmware that mentions the CLI's framing without giving an answer.
+  "<dbg> sid_cli: {CERT chain buffer 128/628}",
+  "<info> app: {CERT state 0x1f}",
+  "<dbg> sid_cli: parsing {CERT OK pending",
+  "<wrn> app: {CERT ERROR will follow on invalid piece}",
 ];
 
 export class FixtureSimulator {
@@ -96,6 +108,7 @@ export class FixtureSimulator {
   private lines: string[] = [];
   private processing = false;
   private silentUntil = 0;
+  private readonly seenAt = new WeakMap<DeviceRecord, number>();
   private stopped = false;
   private txFreeAt = 0;
   /** When the chip has received the current line and finished running it (realistic mode). */
@@ -205,7 +218,13 @@ export class FixtureSimulator {
     void this.process();
   }
 
-  private pickFault(): FaultKind | undefined {
+  private pickFault(line: string): FaultKind | "garble-input" | "garble-output" | undefined {
+    const at = this.options.faultAt;
+    if (at && line.startsWith(at.command) && this.current) {
+      const seen = (this.seenAt.get(this.current) ?? 0) + 1;
+      this.seenAt.set(this.current, seen);
+      if (seen === (at.nth ?? 1)) return at.kind;
+    }
     const faults = this.options.faults ?? [];
     if (faults.length === 0 || this.random() >= (this.options.faultRate ?? 0.05)) return undefined;
     return faults[Math.floor(this.random() * faults.length)];
@@ -224,8 +243,8 @@ export class FixtureSimulator {
           this.readyAt = this.rxStartedAt + (line.length + 2) * this.byteMs + latencyOf(splitArguments(line));
         }
         if (this.empty || Date.now() < this.silentUntil) continue;
-        const fault = this.pickFault();
-        if (fault) this.current?.faults.push({ kind: fault, line });
+        const fault = this.pickFault(line);
+        if (fault) this.current?.faults.push({ kind: fault === "garble-input" || fault === "garble-output" ? "garble" : fault, line });
         if (fault === "drop") continue;
         if (fault === "silence") {
           this.silentUntil = Date.now() + (this.options.silenceMs ?? 2000);
@@ -240,16 +259,16 @@ export class FixtureSimulator {
           this.boot();
           continue;
         }
-        const garbleInput = fault === "garble" && this.random() < 0.5;
+        const garbleInput = fault === "garble-input" || (fault === "garble" && this.random() < 0.5);
         if (garbleInput) line = garble(line, this.random);
-        await this.runLine(line, fault === "garble" && !garbleInput);
+        await this.runLine(line, fault === "garble-output" ? "token" : fault === "garble" && !garbleInput ? "any" : undefined);
       }
     } finally {
       this.processing = false;
     }
   }
 
-  private async runLine(line: string, garbleOutput: boolean): Promise<void> {
+  private async runLine(line: string, garbleOutput: "any" | "token" | undefined): Promise<void> {
     // The shell echoes each character as it arrives (the UART is full duplex), so on a real
     // line the echo goes out while the command is still coming in, not after it.
     this.emit(`${line}\r\n`, this.rxStartedAt);
@@ -277,12 +296,21 @@ export class FixtureSimulator {
       }
     }
     if (this.options.noise) {
-      answer = answer.flatMap((l) => (this.random() < 0.15 ? [this.noiseLine(), l] : [l]));
+      const rate = this.options.noiseRate ?? 0.15;
+      answer = answer.flatMap((l) => (this.random() < rate ? [this.noiseLine(), l] : [l]));
       if (this.random() < 0.2) answer.unshift(this.noiseLine());
     }
-    if (garbleOutput && answer.length) {
+    if (garbleOutput === "any" && answer.length) {
       const i = Math.floor(this.random() * answer.length);
       answer[i] = garble(answer[i]!, this.random);
+    } else if (garbleOutput === "token") {
+      // The answer's last CERT token (the OK or ERROR) loses a character on the wire.
+      const i = answer.findLastIndex((l) => l.includes("{CERT "));
+      if (i >= 0) {
+        const l = answer[i]!;
+        const at = l.lastIndexOf("{CERT ");
+        answer[i] = l.slice(0, at) + garble(l.slice(at, l.indexOf("}", at) + 1), this.random) + l.slice(l.indexOf("}", at) + 1);
+      }
     }
     for (const l of answer) parts.push(`${l}\r\n`);
     parts.push(this.prompt);
