@@ -1,12 +1,11 @@
 // swtool sign: a drop-in for Amazon's sid_signing_tool (same flags, outputs and refusals),
 // plus batch signing (--batch). The production line (--port) is wired in from src/device.
 import { defineCommand, type ArgsDef } from "citty";
-import { mkdirSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
-import { replaceFileSync } from "../lib/atomic.ts";
+import { checkDirectory, checkOutputPath, writeOutputSync } from "../lib/atomic.ts";
 import { readBatchFile, runBatch } from "../sign/batch.ts";
-import { formatFlat, formatJson } from "../formats/signing-output.ts";
+import { formatFlat, formatJson, outputMode } from "../formats/signing-output.ts";
 import { parseAppServerKey, readDeviceProfile } from "../sign/profile.ts";
 import { checkSignOptions, deviceRequest, stageFor, type SignOptions } from "../sign/request.ts";
 import { signRequest } from "../sign/sign.ts";
@@ -81,6 +80,7 @@ export default defineCommand({
       if (!args.device_type || !args.apid) throw new UsageError("the line needs --device_type and --apid (the device computes its SMSN from them)");
       if (!appKey) throw new UsageError("the line needs the application server public key", { advice: "add --device_profile_json FILE or --app_server_public_key HEX" });
       if (!args.control_log_dir) throw new UsageError("the line needs --control_log_dir (one control log per provisioned device)");
+      checkOutputs({ controlLogDir: args.control_log_dir, createControlLogDir: true });
       const maxSignatures = args.device_profile_json ? readDeviceProfile(args.device_profile_json).dak.find((d) => d.maxAllowedSignature !== undefined)?.maxAllowedSignature : undefined;
       await withSigner(args, (signer) =>
         runLineCommand(args, ports, {
@@ -101,7 +101,7 @@ export default defineCommand({
       const { product: _p, testCert: _t, controlLogVer: _v, clientCert: _c, clientKey: _k, controlLogDir: _d, smsnLen: _s, ...defaults } = options;
       const rows = readBatchFile(args.batch, defaults);
       const outDir = args.o ?? ".";
-      mkdirSync(outDir, { recursive: true });
+      checkOutputs({ outDir, controlLogDir: args.control_log_dir });
       await withSigner(args, async (signer) => {
         const results = await runBatch(rows, {
           signer, outDir, failFast: args["fail-fast"],
@@ -127,11 +127,12 @@ export default defineCommand({
 
     checkSignOptions(options);
     const request = deviceRequest(options, stage);
+    checkOutputs({ output: args.o, controlLogDir: args.control_log_dir });
     await withSigner(args, async (signer) => {
       const result = await signRequest(signer, request, appKey);
       const text = args.outform === "json" ? formatJson(result) : formatFlat(result);
-      if (args.o && args.o !== "-") replaceFileSync(args.o, text);
-      else process.stdout.write(text);
+      // -o is rewritten per device by line scripts (the reference overwrites too).
+      writeOutputSync(args.o ?? "-", text, { replace: true, mode: outputMode(result) });
       if (args.control_log_dir) {
         const path = await writeControlLog(args.control_log_dir, [controlLogEntryFor(result.chains, result.apid!, result.stage)]);
         println(`CONTROL_LOG: ${path}`);
@@ -139,6 +140,16 @@ export default defineCommand({
     });
   },
 });
+
+/**
+ * Every output path checked before the first HSM command: a run that cannot write its result
+ * must not spend a DAK signature (each counts against the DAK's lifetime limit).
+ */
+function checkOutputs(o: { output?: string; outDir?: string; controlLogDir?: string; createControlLogDir?: boolean }): void {
+  if (o.output !== undefined) checkOutputPath(o.output, { replace: true });
+  if (o.outDir !== undefined) checkDirectory(o.outDir, "-o", { create: true });
+  if (o.controlLogDir !== undefined) checkDirectory(o.controlLogDir, "--control_log_dir", { create: o.createControlLogDir ?? false });
+}
 
 type SignerCliArgs = Parameters<typeof openSigner>[0];
 

@@ -4,11 +4,10 @@
 // (streaming out) as the reference's consolidate_cl.py formats it (json.dump, indent 2).
 // Nothing is written when anything is invalid, unless skipInvalid asks for the valid rest.
 import { createHash } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
 import { fromHex } from "../lib/bytes.ts";
-import { exactName, publishFile, type NameFor } from "../lib/atomic.ts";
+import { exactName, publishFile, type NameFor, type OutputSink } from "../lib/atomic.ts";
 import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";
@@ -92,7 +91,7 @@ class OutputWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
   private count = 0;
-  constructor(private readonly file: FileHandle) {}
+  constructor(private readonly file: OutputSink) {}
 
   async add(entry: ControlLogEntry): Promise<void> {
     const text = (this.count++ === 0 ? HEADER : ",\n") + entryText(entry);

@@ -46,7 +46,7 @@ function controlLogText(entries: ControlLogEntry[]): string {
 export async function writeControlLog(dir: string, entries: ControlLogEntry[], options: WriteControlLogOptions = {}): Promise<string> {
   const text = controlLogText(entries);
   const now = options.now ?? new Date();
-  return publishFile(dir, (copy) => controlLogFileName(now, copy), (file) => file.writeFile(text, "utf8"));
+  return publishFile(dir, (copy) => controlLogFileName(now, copy), (out) => out.write(text));
 }
 
 /** Synchronous writeControlLog, for callers that must not yield between devices. */

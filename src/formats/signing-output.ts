@@ -64,6 +64,16 @@ export function signingOutput(r: SigningResult): SignOutput {
   return out;
 }
 
+/** Whether the output carries the device's private keys (the legacy PEM-key flow). */
+export function holdsPrivateKeys(r: SigningResult): boolean {
+  return Boolean(r.keys.ed25519 || r.keys.p256r1);
+}
+
+/** File mode for a signing output: owner-only when it carries private keys. */
+export function outputMode(r: SigningResult): number {
+  return holdsPrivateKeys(r) ? 0o600 : 0o644;
+}
+
 export function formatJson(r: SigningResult): string {
   return JSON.stringify(signingOutput(r), null, 4) + "\n";
 }

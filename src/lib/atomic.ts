@@ -3,14 +3,30 @@
 // first free name (link(2) fails with EEXIST instead of replacing, so two processes can never
 // take the same name), the temporary is removed and the directory fsynced. A crash leaves at
 // most a hidden `.swtool-*.tmp` file, never a partial file under the final name.
+//
+// Every byte count is checked (writeAll): Bun's write() returns a short count, with no error,
+// when the disk fills. Explicit output paths (writeOutput*) are published so only when they
+// name a regular file or nothing: `-` is stdout, and an existing device, FIFO or descriptor
+// (`/dev/null`, `/dev/stdout`, a symlink to one) is written into, never renamed over.
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { accessSync, closeSync, mkdirSync, constants, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { SwtoolError } from "./errors.ts";
 
 /** The name to try for attempt `copy` (1, 2, 3, ...). */
 export type NameFor = (copy: number) => string;
+
+/** Where a streaming writer puts its data: each write returns once every byte is written, or throws. */
+export interface OutputSink {
+  write(data: string | Uint8Array): Promise<void>;
+}
+
+/** A file that cannot be written where it was asked for (full disk, missing directory, ...). */
+export class OutputError extends SwtoolError {}
+
+/** An output that must not replace a file that is already there. */
+export class OutputExistsError extends OutputError {}
 
 /** Gives up after this many taken names: something is wrong with the directory, not busy. */
 const MAX_COPIES = 10_000;
@@ -19,23 +35,74 @@ const MAX_COPIES = 10_000;
 const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV"]);
 
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
+const bytesOf = (data: string | Uint8Array) => (typeof data === "string" ? Buffer.from(data, "utf8") : data);
 
 export function temporaryPath(dir: string): string {
   return join(dir, `.swtool-${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
 }
 
-function failed(what: string, path: string, e: unknown): SwtoolError {
-  return new SwtoolError(`cannot ${what} ${path}: ${(e as Error).message}`, {
+function reason(e: unknown): string {
+  switch (code(e)) {
+    case "ENOSPC":
+      return "the disk is full";
+    case "EDQUOT":
+      return "the disk quota is used up";
+    case "EROFS":
+      return "the file system is read-only";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ENOENT":
+      return "no such directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EISDIR":
+      return "it is a directory";
+    default:
+      return (e as Error).message;
+  }
+}
+
+function failed(what: string, path: string, e: unknown): OutputError {
+  const full = code(e) === "ENOSPC" || code(e) === "EDQUOT";
+  return new OutputError(`cannot ${what} ${path}: ${reason(e)}`, {
     cause: e,
-    advice: "check that the directory exists, is writable and has free space",
+    advice: full ? "free space on that disk, or write to another one" : "check that the directory exists, is writable and has free space",
   });
 }
 
 function tooMany(dir: string, nameFor: NameFor): SwtoolError {
-  return new SwtoolError(`no free file name in ${dir}: ${nameFor(1)} and ${MAX_COPIES - 1} numbered copies all exist`, {
+  return new OutputError(`no free file name in ${dir}: ${nameFor(1)} and ${MAX_COPIES - 1} numbered copies all exist`, {
     advice: "move the old files away",
   });
 }
+
+/** A write that made no progress: the disk filled (Bun reports this as a short count, not ENOSPC). */
+function shortWrite(): NodeJS.ErrnoException {
+  return Object.assign(new Error("short write"), { code: "ENOSPC" });
+}
+
+/** Writes every byte of `data` at the file's position, or throws. */
+export function writeAllSync(fd: number, data: string | Uint8Array): void {
+  const buffer = bytesOf(data);
+  for (let offset = 0; offset < buffer.length; ) {
+    const n = writeSync(fd, buffer, offset, buffer.length - offset);
+    if (n <= 0) throw shortWrite();
+    offset += n;
+  }
+}
+
+/** Writes every byte of `data` at the file's position, or throws. */
+export async function writeAll(file: FileHandle, data: string | Uint8Array): Promise<void> {
+  const buffer = bytesOf(data);
+  for (let offset = 0; offset < buffer.length; ) {
+    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset);
+    if (bytesWritten <= 0) throw shortWrite();
+    offset += bytesWritten;
+  }
+}
+
+const sinkOf = (file: FileHandle): OutputSink => ({ write: (data) => writeAll(file, data) });
 
 function fsyncDirSync(dir: string): void {
   let fd: number;
@@ -68,10 +135,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/**
- * Moves the finished temporary file to the first free name. `exclusive: false` (only for an
- * explicit output path the operator named) is not offered: every caller wants no overwrite.
- */
+/** Moves the finished temporary file to the first free name (never over an existing file). */
 function claimNameSync(dir: string, tmp: string, nameFor: NameFor): string {
   for (let copy = 1; copy < MAX_COPIES; copy++) {
     const target = join(dir, nameFor(copy));
@@ -131,7 +195,7 @@ export function publishFileSync(dir: string, nameFor: NameFor, data: string | Ui
   }
   try {
     try {
-      writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+      writeAllSync(fd, data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -146,36 +210,49 @@ export function publishFileSync(dir: string, nameFor: NameFor, data: string | Ui
       // already linked and removed, or never written
     }
     if (e instanceof SwtoolError) throw e;
-    throw failed("write", tmp, e);
+    throw failed("write", join(dir, nameFor(1)), e);
   }
 }
 
+export interface PublishOptions {
+  /** File mode (default 0644; 0600 for anything holding a private key). */
+  mode?: number;
+  /**
+   * Runs once the file is complete under its final name, before the name is reported: if it
+   * throws, the file is removed again (e.g. the ledger marking what the file holds).
+   */
+  confirm?: (path: string) => void | Promise<void>;
+}
+
 /**
- * Streams a new file into `dir`: `write` receives the open temporary file; once it returns the
- * file is fsynced and published under the first free name from `nameFor`.
+ * Streams a new file into `dir`: `write` receives a sink on the temporary file; once it returns
+ * the file is fsynced and published under the first free name from `nameFor`.
  */
-export async function publishFile(dir: string, nameFor: NameFor, write: (file: FileHandle) => Promise<void>): Promise<string> {
+export async function publishFile(dir: string, nameFor: NameFor, write: (out: OutputSink) => Promise<void>, options: PublishOptions = {}): Promise<string> {
   const tmp = temporaryPath(dir);
   let handle: FileHandle;
   try {
-    handle = await open(tmp, "wx", 0o644);
+    handle = await open(tmp, "wx", options.mode ?? 0o644);
   } catch (e) {
     throw failed("create a file in", dir, e);
   }
+  let target: string | undefined;
   try {
     try {
-      await write(handle);
+      await write(sinkOf(handle));
       await handle.sync();
     } finally {
       await handle.close();
     }
-    const target = await claimName(dir, tmp, nameFor);
+    target = await claimName(dir, tmp, nameFor);
+    await options.confirm?.(target);
     await fsyncDir(dir);
     return target;
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
+    if (target !== undefined) await unlink(target).catch(() => undefined);
     if (e instanceof SwtoolError) throw e;
-    throw failed("write", tmp, e);
+    throw failed("write", join(dir, nameFor(1)), e);
   }
 }
 
@@ -184,7 +261,7 @@ export function exactName(path: string): NameFor {
   const name = basename(path);
   return (copy) => {
     if (copy > 1) {
-      throw new SwtoolError(`${path} already exists`, { advice: "choose another output name, or move the old file away first" });
+      throw new OutputExistsError(`${path} already exists`, { advice: "choose another output name, or move the old file away first" });
     }
     return name;
   };
@@ -193,6 +270,7 @@ export function exactName(path: string): NameFor {
 /**
  * Replaces `path` whole (temporary file, fsync, rename over it): for outputs the operator named
  * and a line script rewrites per device (`sign -o out.json`), where the reference overwrites too.
+ * Only for regular files: see writeOutputSync.
  */
 export function replaceFileSync(path: string, data: string | Uint8Array, mode = 0o644): string {
   const dir = dirname(path) || ".";
@@ -200,7 +278,7 @@ export function replaceFileSync(path: string, data: string | Uint8Array, mode = 
   try {
     const fd = openSync(tmp, "wx", mode);
     try {
-      writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
+      writeAllSync(fd, data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -216,4 +294,170 @@ export function replaceFileSync(path: string, data: string | Uint8Array, mode = 
     }
     throw failed("write", path, e);
   }
+}
+
+// ---- Explicit output paths (-o FILE) ----
+
+export type OutputTarget =
+  /** `-`: the process's standard output. */
+  | { kind: "stdout" }
+  /** An existing device, FIFO or open descriptor: written into as it is. */
+  | { kind: "direct"; path: string }
+  /** A regular file, or none yet: published atomically at `path` (a symlink's target). */
+  | { kind: "file"; path: string };
+
+/** Whether following `path`'s symlinks passes through a process's descriptors (`/dev/stdout`). */
+function namesDescriptor(path: string): boolean {
+  let p = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    if (p.startsWith("/proc/") || p.startsWith("/dev/fd/")) return true;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return false;
+    }
+    if (!st.isSymbolicLink()) return false;
+    p = resolve(dirname(p), readlinkSync(p));
+  }
+  return false;
+}
+
+/** What writing to `path` means; refuses a directory. */
+export function outputTarget(path: string, flag = "-o"): OutputTarget {
+  if (path === "-") return { kind: "stdout" };
+  if (path === "" || path.endsWith("/") || path.endsWith("\\")) {
+    throw new OutputError(`${flag} ${JSON.stringify(path)} is not a file name`, { advice: `give ${flag} a file name, or - for standard output` });
+  }
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    if (code(e) === "ENOENT") return { kind: "file", path };
+    throw failed("open", path, e);
+  }
+  if (st.isDirectory()) throw new OutputError(`${flag} ${path} is a directory`, { advice: `give ${flag} a file name inside it, e.g. ${join(path, "out.json")}` });
+  if (!st.isFile() || namesDescriptor(path)) return { kind: "direct", path };
+  // Through a symlink, replace the file it points at and keep the link.
+  return { kind: "file", path: lstatSync(path).isSymbolicLink() ? realpathSync(path) : path };
+}
+
+/**
+ * Pre-flight for an output path, before any work that cannot be undone (an HSM signature):
+ * not a directory, its directory exists and takes a new file, and, unless `replace`, no file
+ * there yet. The directory is probed by creating and removing a temporary file, which also
+ * catches read-only mounts and ACLs that access(2) does not see for root.
+ */
+export function checkOutputPath(path: string, options: { replace?: boolean; flag?: string } = {}): void {
+  const flag = options.flag ?? "-o";
+  const target = outputTarget(path, flag);
+  if (target.kind === "stdout") return;
+  if (target.kind === "direct") {
+    try {
+      accessSync(target.path, constants.W_OK);
+    } catch (e) {
+      throw failed("write", target.path, e);
+    }
+    return;
+  }
+  if (!options.replace && lstatExists(target.path)) throw new OutputExistsError(`${flag} ${path} already exists`, { advice: "choose another output name, or move the old file away first" });
+  checkDirectory(dirname(target.path), flag);
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pre-flight for an output directory (created first when asked): exists, is a directory, takes a new file. */
+export function checkDirectory(dir: string, flag: string, options: { create?: boolean } = {}): void {
+  if (options.create) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new OutputError(`${flag}: cannot create the directory ${dir}: ${reason(e)}`, { cause: e, advice: "give a directory that exists or can be created" });
+    }
+  }
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    if (code(e) === "ENOENT") throw new OutputError(`${flag}: the directory ${dir} does not exist`, { advice: "create it first, or give another path" });
+    throw failed("open", dir, e);
+  }
+  if (!st.isDirectory()) throw new OutputError(`${flag}: ${dir} is not a directory`, { advice: "give a directory" });
+  const probe = temporaryPath(dir);
+  try {
+    closeSync(openSync(probe, "wx", 0o600));
+    unlinkSync(probe);
+  } catch (e) {
+    throw new OutputError(`${flag}: cannot create files in ${dir}: ${reason(e)}`, { cause: e, advice: "give a writable directory (check its permissions and that its disk is mounted read-write)" });
+  }
+}
+
+export interface OutputOptions {
+  mode?: number;
+  /** Replace an existing regular file (default: refuse it). */
+  replace?: boolean;
+  flag?: string;
+}
+
+/** Writes a whole output to `path` (see outputTarget); returns where it went ("-" for stdout). */
+export function writeOutputSync(path: string, data: string | Uint8Array, options: OutputOptions = {}): string {
+  const target = outputTarget(path, options.flag);
+  if (target.kind !== "file") {
+    writeDirectSync(target.kind === "stdout" ? undefined : target.path, data);
+    return target.kind === "stdout" ? "-" : target.path;
+  }
+  const mode = options.mode ?? 0o644;
+  if (options.replace) return replaceFileSync(target.path, data, mode);
+  return publishFileSync(dirname(target.path), exactName(target.path), data, mode);
+}
+
+/** Writes into an existing device or FIFO (or stdout when `path` is undefined), no temporary file. */
+function writeDirectSync(path: string | undefined, data: string | Uint8Array): void {
+  let fd = 1;
+  try {
+    if (path !== undefined) fd = openSync(path, "w");
+  } catch (e) {
+    throw failed("open", path!, e);
+  }
+  try {
+    writeAllSync(fd, data);
+  } catch (e) {
+    throw failed("write", path ?? "standard output", e);
+  } finally {
+    if (path !== undefined) closeSync(fd);
+  }
+}
+
+/** Streams a new output to `path` (see outputTarget; never over a regular file); returns where it went ("-" for stdout). */
+export async function writeOutput(path: string, write: (out: OutputSink) => Promise<void>, options: PublishOptions & { flag?: string } = {}): Promise<string> {
+  const target = outputTarget(path, options.flag);
+  if (target.kind === "file") return publishFile(dirname(target.path), exactName(target.path), write, options);
+  if (target.kind === "stdout") {
+    await write({ write: async (data) => writeDirectSync(undefined, data) });
+    await options.confirm?.("-");
+    return "-";
+  }
+  let handle: FileHandle;
+  try {
+    handle = await open(target.path, "w");
+  } catch (e) {
+    throw failed("open", target.path, e);
+  }
+  try {
+    await write(sinkOf(handle));
+  } catch (e) {
+    if (e instanceof SwtoolError) throw e;
+    throw failed("write", target.path, e);
+  } finally {
+    await handle.close();
+  }
+  await options.confirm?.(target.path);
+  return target.path;
 }

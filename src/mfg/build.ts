@@ -6,6 +6,7 @@ import { UsageError, VerificationError } from "../lib/errors.ts";
 import { isSigningOutput } from "../formats/signing-output.ts";
 import { toHex } from "../lib/bytes.ts";
 import { existingPage, readJsonFile, writePageFile } from "./files.ts";
+import { checkOutputPath } from "../lib/atomic.ts";
 import { writeIntelHex } from "./ihex.ts";
 import { deviceFromAwsPair, deviceFromSigningOutput, type MfgDevice } from "./input.ts";
 import type { PageLayout } from "./layout.ts";
@@ -82,6 +83,9 @@ export function buildFromFiles(req: BuildRequest): BuildResult {
   const page = existing ? buildPage(device, req.layout, existing) : fresh;
   // provision.py writes the hex from a fresh page, never from the merged bin.
   const hex = req.outputHex ? writeIntelHex(fresh, req.address) : undefined;
+  // Both paths checked before either is written, so a bad second path leaves no lone first file.
+  if (req.outputBin) checkOutputPath(req.outputBin, { replace: true, flag: "--output_bin" });
+  if (req.outputHex) checkOutputPath(req.outputHex, { replace: true, flag: "--output_hex" });
   if (req.outputBin) writePageFile(req.outputBin, page);
   if (req.outputHex && hex) writePageFile(req.outputHex, hex);
   return {

@@ -4,7 +4,7 @@
 // when it is a manufacturing page of the same layout (or erased flash), never another file.
 import { existsSync, readFileSync } from "node:fs";
 import { FormatError, SwtoolError } from "../lib/errors.ts";
-import { replaceFileSync } from "../lib/atomic.ts";
+import { writeOutputSync } from "../lib/atomic.ts";
 import { looksLikeIntelHex, readIntelHex } from "./ihex.ts";
 import { MAGIC } from "./fields.ts";
 import type { PageLayout } from "./layout.ts";
@@ -55,7 +55,7 @@ export function existingPage(path: string, layout: PageLayout): Uint8Array | und
 }
 
 export function writePageFile(path: string, data: string | Uint8Array): void {
-  replaceFileSync(path, data, PAGE_FILE_MODE);
+  writeOutputSync(path, data, { replace: true, mode: PAGE_FILE_MODE });
 }
 
 /** A page from a .bin or Intel HEX file (detected from the content). */

@@ -1,9 +1,10 @@
-// Writing the PKI's files: each file appears whole or not at all (temporary file, fsync,
-// rename), private keys are created 0600 from the first byte, and nothing is overwritten
+// Writing the PKI's files: each file appears whole or not at all (the publisher's temporary
+// file, checked writes, fsync, rename), private keys are created 0600 from the first byte, and nothing is overwritten
 // unless asked, since overwriting a CA key would orphan every client certificate.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, chmodSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
+import { writeOutputSync } from "../lib/atomic.ts";
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
@@ -27,23 +28,8 @@ export function checkNoOverwrite(files: readonly PlannedFile[], force: boolean):
 
 export function writeAtomic(file: PlannedFile): void {
   mkdirSync(dirname(file.path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, "wx", file.mode);
-  try {
-    writeSync(fd, file.content);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  chmodSync(tmp, file.mode); // the umask may have narrowed a public file; never widens a key
-  renameSync(tmp, file.path);
-  const dirFd = openSync(dirname(file.path), "r");
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  // Overwrites only with --force, which checkNoOverwrite has already allowed.
+  const path = writeOutputSync(file.path, file.content, { replace: true, mode: file.mode });
+  // The umask may have narrowed a public file; a key is created 0600 and never widened.
+  if (file.mode !== SECRET_MODE && path !== "-") chmodSync(path, file.mode);
 }

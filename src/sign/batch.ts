@@ -4,12 +4,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FormatError, SwtoolError, UsageError } from "../lib/errors.ts";
 import { writeControlLog, controlLogEntryFor } from "../controllog/writer.ts";
-import { publishFile, exactName } from "../lib/atomic.ts";
+import { checkOutputPath, exactName, publishFile } from "../lib/atomic.ts";
 import { parseCsvRecords } from "../formats/csv.ts";
 import { toHex } from "../lib/bytes.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { deviceRequest, type DeviceInputs } from "./request.ts";
-import { formatJson } from "../formats/signing-output.ts";
+import { formatJson, outputMode } from "../formats/signing-output.ts";
 import { signRequest } from "./sign.ts";
 
 /** Columns a batch file may have (underscore or hyphen spelling); `dsn` is required. */
@@ -88,25 +88,31 @@ export interface BatchOptions {
 }
 
 /** Output file for a device: named after its DSN, never overwriting an earlier one. */
-async function writeOutput(dir: string, name: string, text: string): Promise<string> {
-  return publishFile(dir, exactName(join(dir, name)), async (file) => {
-    await file.writeFile(text);
-  });
+async function writeDeviceOutput(dir: string, name: string, text: string, mode: number): Promise<string> {
+  return publishFile(dir, exactName(join(dir, name)), (out) => out.write(text), { mode });
 }
+
+/** A DSN (or SMSN) as a file name: anything but letters, digits and `._-` becomes `_`. */
+const outputStem = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, "_");
 
 /** Rows signed at once: enough to keep the HSM busy while outputs are written. */
 export const DEFAULT_BATCH_CONCURRENCY = 4;
 
-async function signRow(row: BatchRow, o: BatchOptions): Promise<BatchResult> {
+async function signRow(row: BatchRow, o: BatchOptions, taken: Set<string>): Promise<BatchResult> {
   const result: BatchResult = { line: row.line, ok: false };
   if (row.inputs.dsn) result.dsn = row.inputs.dsn;
   try {
     o.check(row.inputs);
     const request = deviceRequest(row.inputs, o.signer.stage);
+    const name = `${outputStem(row.inputs.dsn ?? toHex(request.csrs.ed25519.smsn))}.json`;
+    // Before the HSM signs: a row whose output cannot be written spends no signature.
+    // Two rows for one DSN would both sign and the second fail to write: refuse it here.
+    if (taken.has(name)) throw new UsageError(`line ${row.line}: another row already writes ${name}`, { advice: "give each row its own DSN" });
+    checkOutputPath(join(o.outDir, name), { flag: `line ${row.line}: output` });
+    taken.add(name);
     const signed = await signRequest(o.signer, request, o.applicationServerPublicKey);
     result.smsn = toHex(signed.chains.smsn);
-    const base = (row.inputs.dsn ?? result.smsn).replace(/[^A-Za-z0-9._-]/g, "_");
-    result.output = await writeOutput(o.outDir, `${base}.json`, formatJson(signed));
+    result.output = await writeDeviceOutput(o.outDir, name, formatJson(signed), outputMode(signed));
     if (o.controlLogDir) {
       result.controlLog = await writeControlLog(o.controlLogDir, [controlLogEntryFor(signed.chains, signed.apid!, signed.stage)]);
     }
@@ -126,13 +132,14 @@ export async function runBatch(rows: BatchRow[], o: BatchOptions): Promise<Batch
   let next = 0;
   let reported = 0;
   let stop = false;
+  const taken = new Set<string>();
   const report = () => {
     while (reported < rows.length && done[reported]) o.onResult?.(done[reported++]!);
   };
   const worker = async () => {
     while (!stop && next < rows.length) {
       const index = next++;
-      const result = await signRow(rows[index]!, o);
+      const result = await signRow(rows[index]!, o, taken);
       done[index] = result;
       if (!result.ok && o.failFast) stop = true;
       report();

@@ -47,7 +47,7 @@ export async function downloadFeedback(options: DownloadOptions): Promise<Downlo
       const remote = posix.join(remoteDir, entry.filename);
       const data = await new Promise<Buffer>((resolve, reject) => sftp.readFile(remote, (err, d) => (err ? reject(err) : resolve(d))));
       if (data.length !== entry.attrs.size) throw new SwtoolError(`${remote}: read ${data.length} bytes, the server listed ${entry.attrs.size}`);
-      downloaded.push(await publishFile(options.outDir, numbered(entry.filename), (file) => file.writeFile(data)));
+      downloaded.push(await publishFile(options.outDir, numbered(entry.filename), (out) => out.write(data)));
     }
     return { downloaded, alreadyHere };
   });
