@@ -52,19 +52,19 @@ async function runConsolidate(
   ledger: Ledger | undefined,
   record: ConsolidationRecord | undefined,
 ): Promise<void> {
+  let marked = 0;
   const summary = await consolidate({
     paths,
     output: args.output,
     skipInvalid: args["skip-invalid"],
     include: args["new-only"] ? (entry, path) => ledger!.logConsolidatedInto(entry.serialNumber, path) === undefined : undefined,
     written: record,
+    // Marked in the ledger before the output counts as written; a locked or full ledger removes it again.
+    ...(ledger && record ? { confirm: (path: string) => void (marked = record.commit(ledger, path)) } : {}),
     onFile: (path) => log.debug(`Processing ${path}`),
     onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
   });
-  if (summary.output && ledger && record) {
-    const n = record.commit(ledger, summary.output);
-    log.info(`ledger ${ledger.path}: ${n} devices recorded as in ${summary.output}`);
-  }
+  if (summary.output && ledger) log.info(`ledger ${ledger.path}: ${marked} devices recorded as in ${summary.output}`);
   if (summary.excluded) log.info(`${summary.excluded} entries left out: already consolidated (ledger)`);
   const bad = summary.invalid + summary.conflicts;
   // --new-only with nothing new is a normal evening, not an error.

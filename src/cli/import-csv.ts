@@ -44,7 +44,7 @@ export default defineCommand({
     const result = await writeImportCsv(ledger ? fromLedger(paths[0]!) : smsnsFromControlLogs(paths), args.output);
     printResult({ ok: true, source: ledger ? "ledger" : "control logs", ...result }, () => {
       log.info(`${result.devices} devices${result.duplicates ? ` (${result.duplicates} repeated SMSNs written once)` : ""} from ${ledger ? "the ledger" : "control logs"}`);
-      println(result.path);
+      if (result.path !== "-") println(result.path);
     });
   },
 });

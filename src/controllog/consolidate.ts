@@ -4,10 +4,10 @@
 // (streaming out) as the reference's consolidate_cl.py formats it (json.dump, indent 2).
 // Nothing is written when anything is invalid, unless skipInvalid asks for the valid rest.
 import { createHash } from "node:crypto";
-import { basename, dirname } from "node:path";
-import { SwtoolError } from "../lib/errors.ts";
+import { dirname } from "node:path";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { fromHex } from "../lib/bytes.ts";
-import { exactName, publishFile, type NameFor, type OutputSink } from "../lib/atomic.ts";
+import { checkDirectory, checkOutputPath, exactName, outputTarget, publishFile, type NameFor, type OutputSink } from "../lib/atomic.ts";
 import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";
@@ -34,6 +34,11 @@ export interface ConsolidateOptions {
   streamThreshold?: number;
   /** Told which device logs the output holds (reset when a pass starts over). */
   written?: { reset(): void; add(smsn: string, path: string): void };
+  /**
+   * Runs once the output is complete under its final name; if it throws, the output is removed
+   * (the ledger's record of what the file holds: both happen or neither).
+   */
+  confirm?: (path: string) => void | Promise<void>;
 }
 
 export type ProblemKind = "invalid" | "duplicate" | "conflict" | "empty";
@@ -223,9 +228,19 @@ async function pass(options: ConsolidateOptions, out: OutputWriter, index: SmsnI
 /** Consolidates control logs; see ConsolidateOptions. Throws only for usage and I/O failures. */
 export async function consolidate(options: ConsolidateOptions): Promise<ConsolidateSummary> {
   const now = options.now ?? new Date();
-  const dir = options.output ? dirname(options.output) : (options.outDir ?? ".");
-  const nameFor: NameFor = options.output ? exactName(options.output) : (copy) => controlLogFileName(now, copy);
-  if (options.output && basename(options.output) === "") throw new SwtoolError(`${options.output} is not a file name`);
+  let dir = options.outDir ?? ".";
+  let nameFor: NameFor = (copy) => controlLogFileName(now, copy);
+  if (options.output !== undefined) {
+    const target = outputTarget(options.output);
+    // A second pass rewrites the output from the start, and an invalid input found late must
+    // leave nothing: only a file published at the end can promise both.
+    if (target.kind !== "file") throw new UsageError(`-o ${options.output}: consolidate writes a file`, { advice: "give a file name; the file appears only once every entry is validated" });
+    dir = dirname(target.path);
+    nameFor = exactName(target.path);
+    checkOutputPath(target.path);
+  } else {
+    checkDirectory(dir, "the output directory");
+  }
 
   let first: PassResult | undefined;
   const index = new SmsnIndex();
@@ -245,7 +260,7 @@ export async function consolidate(options: ConsolidateOptions): Promise<Consolid
       if (!second && summary.conflicts > 0) throw new NotWritten("second pass");
       if (result.summary.devices === 0) throw new NotWritten("nothing to write");
       await out.end();
-    });
+    }, options.confirm ? { confirm: options.confirm } : {});
   try {
     const path = await run(false).catch((e) => {
       if (e instanceof NotWritten && e.message === "second pass") return run(true);

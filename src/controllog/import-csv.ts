@@ -5,10 +5,9 @@
 // in lower case, as in the control logs Amazon matches the file against (AWS's sample uses
 // upper case, so the match does not depend on case). Built from control logs (streamed,
 // shape-checked) or from a list of SMSNs (e.g. the ledger's provisioned devices).
-import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
 import { fromHex } from "../lib/bytes.ts";
-import { exactName, publishFile } from "../lib/atomic.ts";
+import { writeOutput } from "../lib/atomic.ts";
 import { readEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";
@@ -43,14 +42,14 @@ export async function* smsnsFromControlLogs(paths: string[]): AsyncGenerator<Sms
   }
 }
 
-/** Writes the import CSV to `output` (never over an existing file); each SMSN once. */
+/** Writes the import CSV to `output` (never over an existing file; `-` is stdout); each SMSN once. */
 export async function writeImportCsv(smsns: AsyncIterable<SmsnSource> | Iterable<SmsnSource>, output: string): Promise<ImportCsvResult> {
   const seen = new SmsnIndex();
   const noDigest = new Uint8Array(DIGEST_LENGTH);
   let devices = 0;
   let duplicates = 0;
   try {
-    const path = await publishFile(dirname(output), exactName(output), async (file) => {
+    const path = await writeOutput(output, async (file) => {
       let pending = `${IMPORT_CSV_HEADER}\r\n`;
       for await (const { smsn, from } of smsns) {
         const value = smsn.toLowerCase();

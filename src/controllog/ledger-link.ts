@@ -49,8 +49,15 @@ export class ConsolidationRecord {
     this.pending = "";
   }
 
-  /** Writes the spooled logs into the ledger as consolidated into `batchPath`; returns how many. */
+  /**
+   * Writes the spooled logs into the ledger as consolidated into `batchPath`, all in one
+   * transaction (all marked or none); returns how many.
+   */
   commit(ledger: Ledger, batchPath: string): number {
+    return ledger.transaction(() => this.replay(ledger, batchPath));
+  }
+
+  private replay(ledger: Ledger, batchPath: string): number {
     this.flush();
     const target = resolve(batchPath);
     const chunk = Buffer.allocUnsafe(1 << 20);

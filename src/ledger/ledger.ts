@@ -26,6 +26,7 @@ import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
+import { LEDGER_BUSY_TIMEOUT_MS, ledgerError } from "./errors.ts";
 
 export const DEFAULT_LEDGER_NAME = "swtool.db";
 export const ATTEMPT_RESULTS = ["in-progress", "provisioned", "failed"] as const;
@@ -156,10 +157,16 @@ export class Ledger {
     try {
       mkdirSync(dirname(path), { recursive: true });
       this.db = new Database(path, { create: true, strict: true });
-      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+      this.db.exec(`PRAGMA busy_timeout = ${LEDGER_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;`);
+      // A damaged file must stop every command, not list what it still can (SQLite only
+      // notices damage on the pages a query touches).
+      const check = (this.db.query("PRAGMA quick_check").all() as { quick_check: string }[]).map((r) => r.quick_check);
+      if (check.join() !== "ok") throw Object.assign(new Error(`integrity check: ${check.slice(0, 3).join("; ")}`), { code: "SQLITE_CORRUPT" });
       this.db.exec(SCHEMA);
       this.migrate();
     } catch (e) {
+      const known = ledgerError(e, path);
+      if (known) throw known;
       throw new SwtoolError(`cannot open the ledger ${path}: ${(e as Error).message}`, {
         advice: "check the path and its permissions (--ledger FILE), and that it is a swtool ledger",
         cause: e,
@@ -266,6 +273,11 @@ export class Ledger {
     }));
   }
 
+  /** Runs `work` in one write transaction (taken at once, waiting for another writer's lock). */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
   markConsolidated(paths: readonly string[], batchPath: string): void {
     const update = this.db.query("UPDATE control_logs SET consolidated_into = ? WHERE path = ?");
     this.db.transaction(() => {
@@ -337,5 +349,22 @@ function processAlive(pid: number): boolean {
 }
 
 export function openLedger(path: string): Ledger {
-  return new Ledger(path);
+  return withLedgerErrors(new Ledger(path));
+}
+
+/** Every method's SQLite failure (locked, damaged, full) becomes the operator's LedgerError. */
+function withLedgerErrors(ledger: Ledger): Ledger {
+  return new Proxy(ledger, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        try {
+          return value.apply(target, args);
+        } catch (e) {
+          throw ledgerError(e, target.path) ?? e;
+        }
+      };
+    },
+  });
 }
