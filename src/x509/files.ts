@@ -1,5 +1,5 @@
 // Output files of `swtool x509`: never overwrite by accident, private keys owner-only, each
-// file complete or absent (see the publisher in controllog/atomic.ts).
+// file complete or absent (see the publisher in lib/atomic.ts).
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
