@@ -299,36 +299,43 @@ export function replaceFileSync(path: string, data: string | Uint8Array, mode = 
 // ---- Explicit output paths (-o FILE) ----
 
 export type OutputTarget =
-  /** `-`: the process's standard output. */
-  | { kind: "stdout" }
-  /** An existing device, FIFO or open descriptor: written into as it is. */
+  /** `-` (stdout) or a path naming one of this process's descriptors (`/dev/stdout`, `/dev/fd/3`). */
+  | { kind: "descriptor"; fd: number; path: string }
+  /** An existing device or FIFO: written into as it is. */
   | { kind: "direct"; path: string }
   /** A regular file, or none yet: published atomically at `path` (a symlink's target). */
   | { kind: "file"; path: string };
 
-/** Whether following `path`'s symlinks passes through a process's descriptors (`/dev/stdout`). */
-function namesDescriptor(path: string): boolean {
+/**
+ * The descriptor `path` names, if following its symlinks reaches `/proc/self/fd/N` or
+ * `/dev/fd/N` (as `/dev/stdout` does). Such a path is written to that descriptor: opening it
+ * again fails for sockets, and renaming over it would replace the link in /dev.
+ */
+function descriptorOf(path: string): number | undefined {
   let p = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
-    if (p.startsWith("/proc/") || p.startsWith("/dev/fd/")) return true;
+    const m = new RegExp(`^/(?:proc/(?:self|${process.pid})|dev)/fd/(\\d+)$`).exec(p);
+    if (m) return Number(m[1]);
     let st;
     try {
       st = lstatSync(p);
     } catch {
-      return false;
+      return undefined;
     }
-    if (!st.isSymbolicLink()) return false;
+    if (!st.isSymbolicLink()) return undefined;
     p = resolve(dirname(p), readlinkSync(p));
   }
-  return false;
+  return undefined;
 }
 
 /** What writing to `path` means; refuses a directory. */
 export function outputTarget(path: string, flag = "-o"): OutputTarget {
-  if (path === "-") return { kind: "stdout" };
+  if (path === "-") return { kind: "descriptor", fd: 1, path: "-" };
   if (path === "" || path.endsWith("/") || path.endsWith("\\")) {
     throw new OutputError(`${flag} ${JSON.stringify(path)} is not a file name`, { advice: `give ${flag} a file name, or - for standard output` });
   }
+  const fd = process.platform === "win32" ? undefined : descriptorOf(path);
+  if (fd !== undefined) return { kind: "descriptor", fd, path };
   let st;
   try {
     st = statSync(path);
@@ -337,11 +344,10 @@ export function outputTarget(path: string, flag = "-o"): OutputTarget {
     throw failed("open", path, e);
   }
   if (st.isDirectory()) throw new OutputError(`${flag} ${path} is a directory`, { advice: `give ${flag} a file name inside it, e.g. ${join(path, "out.json")}` });
-  if (!st.isFile() || namesDescriptor(path)) return { kind: "direct", path };
+  if (!st.isFile()) return { kind: "direct", path };
   // Through a symlink, replace the file it points at and keep the link.
   return { kind: "file", path: lstatSync(path).isSymbolicLink() ? realpathSync(path) : path };
 }
-
 /**
  * Pre-flight for an output path, before any work that cannot be undone (an HSM signature):
  * not a directory, its directory exists and takes a new file, and, unless `replace`, no file
@@ -351,7 +357,7 @@ export function outputTarget(path: string, flag = "-o"): OutputTarget {
 export function checkOutputPath(path: string, options: { replace?: boolean; flag?: string } = {}): void {
   const flag = options.flag ?? "-o";
   const target = outputTarget(path, flag);
-  if (target.kind === "stdout") return;
+  if (target.kind === "descriptor") return;
   if (target.kind === "direct") {
     try {
       accessSync(target.path, constants.W_OK);
@@ -410,28 +416,28 @@ export interface OutputOptions {
 export function writeOutputSync(path: string, data: string | Uint8Array, options: OutputOptions = {}): string {
   const target = outputTarget(path, options.flag);
   if (target.kind !== "file") {
-    writeDirectSync(target.kind === "stdout" ? undefined : target.path, data);
-    return target.kind === "stdout" ? "-" : target.path;
+    writeDirectSync(target, data);
+    return target.path;
   }
   const mode = options.mode ?? 0o644;
   if (options.replace) return replaceFileSync(target.path, data, mode);
   return publishFileSync(dirname(target.path), exactName(target.path), data, mode);
 }
 
-/** Writes into an existing device or FIFO (or stdout when `path` is undefined), no temporary file. */
-function writeDirectSync(path: string | undefined, data: string | Uint8Array): void {
-  let fd = 1;
+/** Writes into a descriptor, an existing device or a FIFO: no temporary file, no rename. */
+function writeDirectSync(target: Exclude<OutputTarget, { kind: "file" }>, data: string | Uint8Array): void {
+  let fd: number;
   try {
-    if (path !== undefined) fd = openSync(path, "w");
+    fd = target.kind === "descriptor" ? target.fd : openSync(target.path, "w");
   } catch (e) {
-    throw failed("open", path!, e);
+    throw failed("open", target.path, e);
   }
   try {
     writeAllSync(fd, data);
   } catch (e) {
-    throw failed("write", path ?? "standard output", e);
+    throw failed("write", target.kind === "descriptor" && target.fd === 1 ? "standard output" : target.path, e);
   } finally {
-    if (path !== undefined) closeSync(fd);
+    if (target.kind !== "descriptor") closeSync(fd);
   }
 }
 
@@ -439,24 +445,23 @@ function writeDirectSync(path: string | undefined, data: string | Uint8Array): v
 export async function writeOutput(path: string, write: (out: OutputSink) => Promise<void>, options: PublishOptions & { flag?: string } = {}): Promise<string> {
   const target = outputTarget(path, options.flag);
   if (target.kind === "file") return publishFile(dirname(target.path), exactName(target.path), write, options);
-  if (target.kind === "stdout") {
-    await write({ write: async (data) => writeDirectSync(undefined, data) });
-    await options.confirm?.("-");
-    return "-";
-  }
-  let handle: FileHandle;
-  try {
-    handle = await open(target.path, "w");
-  } catch (e) {
-    throw failed("open", target.path, e);
-  }
-  try {
-    await write(sinkOf(handle));
-  } catch (e) {
-    if (e instanceof SwtoolError) throw e;
-    throw failed("write", target.path, e);
-  } finally {
-    await handle.close();
+  if (target.kind === "descriptor") {
+    await write({ write: async (data) => writeDirectSync(target, data) });
+  } else {
+    let handle: FileHandle;
+    try {
+      handle = await open(target.path, "w");
+    } catch (e) {
+      throw failed("open", target.path, e);
+    }
+    try {
+      await write(sinkOf(handle));
+    } catch (e) {
+      if (e instanceof SwtoolError) throw e;
+      throw failed("write", target.path, e);
+    } finally {
+      await handle.close();
+    }
   }
   await options.confirm?.(target.path);
   return target.path;
