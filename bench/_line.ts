@@ -21,7 +21,7 @@ export async function runBenchStation(
   extra: Partial<LineOptions> = {},
 ): Promise<{ summary: LineSummary; dir: string; ledger: Ledger }> {
   const dir = mkdtempSync(join(tmpdir(), "bench-line-"));
-  const ledger = openLedger(join(dir, "swtool.db"));
+  const ledger = await openLedger(join(dir, "swtool.db"));
   const summary = await runLine({
     ports,
     signer,

@@ -56,7 +56,7 @@ const { summary, ledger } = await runBenchStation(sim.ports, signer, "BN", {
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 await signer.close();
-ledger.close();
+await ledger.close();
 await sim.stop();
 await hsm.stop();
 

@@ -46,9 +46,9 @@ await sim.close();
 
 const logs = controlLogs(dir);
 const bySmsn = new Map(logs.map((l) => [l.serialNumber, l]));
-const provisionedRows = ledger.list({ status: "provisioned" });
-const failedRows = ledger.list({ status: "failed" });
-const stuck = ledger.list({ status: "in-progress" });
+const provisionedRows = (await ledger.list({ status: "provisioned" }));
+const failedRows = (await ledger.list({ status: "failed" }));
+const stuck = (await ledger.list({ status: "in-progress" }));
 const storedWithoutLog = presented.filter((d) => d.stored && !bySmsn.has(d.stored.smsn));
 const problems = [
   logs.length !== bySmsn.size && `${logs.length - bySmsn.size} duplicated control logs`,
@@ -63,5 +63,5 @@ console.log(`faults injected          ${presented.reduce((n, d) => n + d.faults.
 console.log(`stored, no log           ${storedWithoutLog.length} (device stored its identity but a later step failed: reported failed)`);
 console.log(`control logs             ${logs.length}, unique SMSNs ${bySmsn.size}`);
 console.log(problems.length ? `PROBLEMS: ${problems.join("; ")}` : "OK: no control log lost or duplicated; every device provisioned with one log or reported failed");
-ledger.close();
+await ledger.close();
 process.exit(problems.length ? 1 : 0);

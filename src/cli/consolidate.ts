@@ -4,7 +4,8 @@ import { defineCommand } from "citty";
 import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { consolidate, type Problem } from "../controllog/consolidate.ts";
 import { ConsolidationRecord, findLedger } from "../controllog/ledger-link.ts";
-import type { Ledger } from "../ledger/ledger.ts";
+import { baseName, type Ledger } from "../ledger/ledger.ts";
+import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { log, output, printResult, println } from "./output.ts";
 
 function describe(p: Problem): string {
@@ -29,10 +30,11 @@ export default defineCommand({
     "skip-invalid": { type: "boolean", description: "Write the valid entries even if some are invalid, and list the skipped" },
     ledger: { type: "string", description: "Ledger recording which consolidated file holds each device (default: swtool.db beside the logs, if there)" },
     "new-only": { type: "boolean", description: "Only logs the ledger has not seen consolidated before" },
+    ...ledgerPasswordArgs,
   },
   async run({ args }) {
     const paths = (args._ as string[]).length ? (args._ as string[]) : [args.paths];
-    const ledger = findLedger(args.ledger, paths);
+    const ledger = await findLedger(args.ledger, paths, ledgerPasswordOption(args));
     if (args["new-only"] && !ledger) {
       throw new UsageError("--new-only needs the ledger", { advice: "name it with --ledger FILE (the line keeps swtool.db in its control log directory)" });
     }
@@ -41,7 +43,7 @@ export default defineCommand({
       await runConsolidate(args, paths, ledger, record);
     } finally {
       record?.dispose();
-      ledger?.close();
+      await ledger?.close();
     }
   },
 });
@@ -53,14 +55,16 @@ async function runConsolidate(
   record: ConsolidationRecord | undefined,
 ): Promise<void> {
   let marked = 0;
+  // Device logs already consolidated, by SMSN and file name (one query, then lookups in memory).
+  const consolidated = args["new-only"] && ledger ? await ledger.consolidatedLogKeys() : undefined;
   const summary = await consolidate({
     paths,
     output: args.output,
     skipInvalid: args["skip-invalid"],
-    include: args["new-only"] ? (entry, path) => ledger!.logConsolidatedInto(entry.serialNumber, path) === undefined : undefined,
+    include: consolidated ? (entry, path) => !consolidated.has(`${entry.serialNumber.toLowerCase()}\t${baseName(path)}`) : undefined,
     written: record,
     // Marked in the ledger before the output counts as written; a locked or full ledger removes it again.
-    ...(ledger && record ? { confirm: (path: string) => void (marked = record.commit(ledger, path)) } : {}),
+    ...(ledger && record ? { confirm: async (path: string) => void (marked = await record.commit(ledger, path)) } : {}),
     onFile: (path) => log.debug(`Processing ${path}`),
     onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
   });

@@ -3,6 +3,7 @@
 // non-zero when any device was refused.
 import { defineCommand } from "citty";
 import { findLedger } from "../controllog/ledger-link.ts";
+import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { SwtoolError, UsageError } from "../lib/errors.ts";
 import type { Ledger } from "../ledger/ledger.ts";
 import { downloadFeedback, feedbackFiles, readFeedback } from "../upload/feedback.ts";
@@ -10,9 +11,9 @@ import { log, printResult, println } from "./output.ts";
 import { retryOptions, sshArgs, sshTarget } from "./ssh.ts";
 
 /** Devices in every file the ledger has seen uploaded. */
-function uploadedDevices(ledger: Ledger): Set<string> {
+async function uploadedDevices(ledger: Ledger): Promise<Set<string>> {
   const out = new Set<string>();
-  for (const upload of ledger.uploads()) for (const smsn of ledger.devicesIn(upload.file)) out.add(smsn);
+  for (const upload of await ledger.uploads()) for (const smsn of await ledger.devicesIn(upload.file)) out.add(smsn);
   return out;
 }
 
@@ -28,6 +29,7 @@ export default defineCommand({
     out: { type: "string", description: "Local directory for the feedback CSVs", default: "feedback" },
     file: { type: "string", description: "Read this local feedback CSV (comma-separated list) instead of downloading" },
     ledger: { type: "string", description: "Ledger of uploaded devices to match the feedback to (default: swtool.db here, if there)" },
+    ...ledgerPasswordArgs,
   },
   async run({ args }) {
     let files: string[];
@@ -47,12 +49,15 @@ export default defineCommand({
     }
     if (files.length === 0) throw new SwtoolError("no feedback CSV to read", { advice: "Amazon writes feedback some time after an upload; try again later" });
     const report = readFeedback(files);
-    const ledger = findLedger(args.ledger, ["."]);
-    const expected = ledger ? uploadedDevices(ledger) : undefined;
-    const dsnOf = (smsn: string) => ledger?.isProvisioned({ smsn })?.dsn;
+    const ledger = await findLedger(args.ledger, ["."], ledgerPasswordOption(args));
+    const expected = ledger ? await uploadedDevices(ledger) : undefined;
+    const seen = new Set(report.devices.map((d) => d.smsn));
+    const dsns = new Map<string, string | undefined>();
+    for (const smsn of new Set([...seen, ...(expected ?? [])])) dsns.set(smsn, (await ledger?.isProvisioned({ smsn }))?.dsn);
+    await ledger?.close();
     const devices = report.devices.map((d) => ({
       smsn: d.smsn,
-      dsn: dsnOf(d.smsn),
+      dsn: dsns.get(d.smsn),
       inLedger: expected ? expected.has(d.smsn) : undefined,
       apid: d.latest.apid,
       status: d.latest.status,
@@ -61,9 +66,7 @@ export default defineCommand({
       recordId: d.latest.recordId || undefined,
       source: `${d.latest.source}:${d.latest.row}`,
     }));
-    const seen = new Set(report.devices.map((d) => d.smsn));
-    const missing = expected ? [...expected].filter((smsn) => !seen.has(smsn)).map((smsn) => ({ smsn, dsn: dsnOf(smsn) })) : [];
-    ledger?.close();
+    const missing = expected ? [...expected].filter((smsn) => !seen.has(smsn)).map((smsn) => ({ smsn, dsn: dsns.get(smsn) })) : [];
     const ok = report.failed.length === 0 && missing.length === 0;
     const result = { ok, files, downloaded, devices: devices.length, accepted: report.accepted, failed: report.failed.length, missing: expected ? missing : undefined, results: devices };
     printResult(result, () => {

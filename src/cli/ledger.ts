@@ -1,11 +1,15 @@
-// swtool ledger: the line's attempts from the SQLite ledger, as text, JSON or CSV.
+// swtool ledger: the line's attempts from the ledger (SQLite file or PostgreSQL), as text,
+// JSON or CSV; `swtool ledger migrate` brings a ledger's schema to this swtool's version.
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, type AttemptResult } from "../ledger/ledger.ts";
+import { looksLikeUrl } from "../ledger/location.ts";
+import { retryingLedger } from "../ledger/retry.ts";
+import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { printResult, println } from "./output.ts";
 
-const COLUMNS: (keyof AttemptRecord)[] = ["id", "startedAt", "finishedAt", "port", "dsn", "smsn", "apid", "stage", "result", "failedStep", "error", "errorCode", "deviceAnswer", "controlLog", "hsmSerial", "dak", "host", "pid"];
+const COLUMNS: (keyof AttemptRecord)[] = ["id", "startedAt", "finishedAt", "port", "dsn", "smsn", "apid", "stage", "result", "failedStep", "error", "errorCode", "deviceAnswer", "controlLog", "hsmSerial", "dak", "host", "pid", "pidStart", "station", "operator", "workOrder"];
 
 function csvField(value: unknown): string {
   const text = value === undefined || value === null ? "" : String(value);
@@ -21,20 +25,47 @@ export function parseSince(text: string, now = new Date()): string {
   return t.toISOString();
 }
 
+const ledgerArg = {
+  ledger: { type: "string", description: `Ledger file or postgres://user@host:port/db (default ${DEFAULT_LEDGER_NAME})`, default: DEFAULT_LEDGER_NAME },
+  ...ledgerPasswordArgs,
+} as const;
+
+function checkExists(ledger: string): void {
+  if (!looksLikeUrl(ledger) && !existsSync(ledger)) throw new UsageError(`no ledger at ${ledger}`, { advice: "give --ledger FILE (the line writes swtool.db beside its control logs) or --ledger postgres://..." });
+}
+
+const migrate = defineCommand({
+  meta: { name: "migrate", description: "Bring the ledger's schema to this swtool's version (SQLite upgraded in place; PostgreSQL created on first use)" },
+  args: ledgerArg,
+  async run({ args }) {
+    checkExists(args.ledger);
+    const ledger = await openLedger(args.ledger, ledgerPasswordOption(args));
+    try {
+      const v = await ledger.schemaVersion();
+      printResult({ ok: true, ledger: ledger.path, engine: ledger.engine, from: v.before ?? v.database, to: v.database }, () =>
+        println(v.before === v.database ? `ledger ${ledger.path}: schema version ${v.database}, up to date` : `ledger ${ledger.path}: schema version ${v.before ?? 0} -> ${v.database}`),
+      );
+    } finally {
+      await ledger.close();
+    }
+  },
+});
+
 export default defineCommand({
-  meta: { name: "ledger", description: "Show or export the line's provisioning attempts" },
+  meta: { name: "ledger", description: "Show or export the line's provisioning attempts; `ledger migrate` upgrades its schema" },
+  subCommands: { migrate },
   args: {
-    ledger: { type: "string", description: `Ledger file (default ${DEFAULT_LEDGER_NAME})`, default: DEFAULT_LEDGER_NAME },
+    ...ledgerArg,
     since: { type: "string", description: "Only attempts started since (2024-05-01, ISO time, or 2h / 7d ago)" },
     status: { type: "string", description: `Only ${ATTEMPT_RESULTS.join(" | ")}` },
     csv: { type: "boolean", description: "CSV on stdout (for spreadsheets and MES)" },
   },
-  run({ args }) {
-    if (!existsSync(args.ledger)) throw new UsageError(`no ledger at ${args.ledger}`, { advice: "give --ledger FILE (the line writes swtool.db beside its control logs)" });
+  async run({ args }) {
+    checkExists(args.ledger);
     if (args.status && !(ATTEMPT_RESULTS as readonly string[]).includes(args.status)) throw new UsageError(`--status ${args.status}: use ${ATTEMPT_RESULTS.join(", ")}`);
-    const ledger = openLedger(args.ledger);
+    const ledger = retryingLedger(await openLedger(args.ledger, ledgerPasswordOption(args)), { giveUpAfterMs: 30_000 });
     try {
-      const rows = ledger.list({ ...(args.since ? { since: parseSince(args.since) } : {}), ...(args.status ? { status: args.status as AttemptResult } : {}) });
+      const rows = await ledger.list({ ...(args.since ? { since: parseSince(args.since) } : {}), ...(args.status ? { status: args.status as AttemptResult } : {}) });
       if (args.csv) {
         println(COLUMNS.join(","));
         for (const r of rows) println(COLUMNS.map((c) => csvField(r[c])).join(","));
@@ -42,13 +73,13 @@ export default defineCommand({
       }
       printResult(rows, () => {
         for (const r of rows) {
-          const outcome = r.result === "failed" ? `failed at ${r.failedStep ?? "?"}: ${r.error ?? ""}` : r.result === "provisioned" ? `provisioned → ${r.controlLog ?? ""}` : `in progress (process ${r.pid ?? "?"} on ${r.host ?? "?"}; closed at the station's next start if that process is gone)`;
+          const outcome = r.result === "failed" ? `failed at ${r.failedStep ?? "?"}: ${r.error ?? ""}` : r.result === "provisioned" ? `provisioned → ${r.controlLog ?? ""}` : `in progress (process ${r.pid ?? "?"} on ${r.station ?? r.host ?? "?"}; closed at the station's next start if that process is gone)`;
           println(`${r.startedAt}  ${r.port}  ${r.dsn}  ${r.smsn.slice(0, 16)}…  ${outcome}`);
         }
         println(`${rows.length} attempts`);
       });
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   },
 });

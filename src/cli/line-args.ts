@@ -13,6 +13,7 @@ import type { SerialSettings } from "../transport/open.ts";
 import { lineReporter } from "../device/status.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
+import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
 import { log, output, printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
@@ -22,7 +23,9 @@ export const lineArgs = {
   "dsn-file": { type: "string", description: "File of DSNs, one per line, used in order" },
   "dsn-template": { type: "string", description: "DSN template with a counter, e.g. 'SN{seq:7}'" },
   "dsn-start": { type: "string", description: "First number for --dsn-template (default 1; the ledger never repeats one)" },
-  ledger: { type: "string", description: "Ledger file (default: swtool.db in the control log directory)" },
+  ledger: { type: "string", description: "Ledger: a file (default swtool.db in the control log directory) or postgres://user@host:port/db shared by the factory" },
+  ...ledgerPasswordArgs,
+  ...stationArgs,
   "allow-reprovision": { type: "boolean", description: "Provision a DSN or SMSN the ledger has seen provisioned" },
   baud: { type: "string", description: "Serial baud rate (default 115200)" },
   "data-bits": { type: "string", description: "5, 6, 7 or 8 (default 8)" },
@@ -94,7 +97,7 @@ export async function runLineCommand(args: LineArgValues, ports: string[], base:
   if (base.dsn !== undefined && count !== undefined && count > 1) throw new UsageError(`--count ${count} with a single --dsn`, { advice: "use --dsn-file or --dsn-template for more than one device" });
   const timeoutMs = wholeNumberArg(args["command-timeout"], "command-timeout", { min: 50 });
   mkdirSync(base.controlLogDir, { recursive: true });
-  const ledger = openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME));
+  const ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
   try {
     let dsnSource: DsnSource;
     if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
@@ -137,6 +140,6 @@ export async function runLineCommand(args: LineArgValues, ports: string[], base:
       process.off("SIGINT", onSigint);
     }
   } finally {
-    ledger.close();
+    await ledger.close();
   }
 }

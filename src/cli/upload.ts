@@ -3,6 +3,7 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { findLedger } from "../controllog/ledger-link.ts";
+import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { hostName } from "../upload/host-key.ts";
 import { uploadFile } from "../upload/upload.ts";
 import { log, printResult, println } from "./output.ts";
@@ -14,18 +15,19 @@ export default defineCommand({
     file: { type: "positional", description: "The consolidated control log (C_CONTROL_LOG_<time>.txt)", required: true },
     ...sshArgs,
     ledger: { type: "string", description: "Ledger to record the upload in (default: swtool.db beside the file, if there)" },
+    ...ledgerPasswordArgs,
   },
   async run({ args }) {
     const target = await sshTarget(args);
     const result = await uploadFile({ file: args.file, target, remoteDir: args["remote-dir"], ...retryOptions(args) });
     const where = `${target.user}@${hostName(target.host, target.port)}:${result.remotePath}`;
-    const ledger = findLedger(args.ledger, [args.file]);
+    const ledger = await findLedger(args.ledger, [args.file], ledgerPasswordOption(args));
     if (ledger) {
       try {
-        ledger.recordUpload({ file: resolve(args.file), target: `${target.user}@${hostName(target.host, target.port)}`, remotePath: result.remotePath });
+        await ledger.recordUpload({ file: resolve(args.file), target: `${target.user}@${hostName(target.host, target.port)}`, remotePath: result.remotePath });
         log.info(`recorded in the ledger ${ledger.path}`);
       } finally {
-        ledger.close();
+        await ledger.close();
       }
     }
     printResult({ ok: true, file: args.file, target: where, ...result }, () => {

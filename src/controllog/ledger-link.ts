@@ -5,18 +5,23 @@
 import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { DEFAULT_LEDGER_NAME, openLedger, type Ledger } from "../ledger/ledger.ts";
+import { DEFAULT_LEDGER_NAME, openLedger, type Ledger, type OpenLedgerOptions } from "../ledger/ledger.ts";
+import { looksLikeUrl } from "../ledger/location.ts";
+import { retryingLedger } from "../ledger/retry.ts";
 
 /**
  * The ledger to use: the one named, else a `swtool.db` beside the given paths (in a directory
  * given, or in a file's directory), else none.
  */
-export function findLedger(explicit: string | undefined, near: string[]): Ledger | undefined {
-  if (explicit !== undefined) return openLedger(explicit);
+export async function findLedger(explicit: string | undefined, near: string[], options: OpenLedgerOptions = {}): Promise<Ledger | undefined> {
+  // A command waits out a locked file or a restarting server for a while, then says so.
+  const open = async (where: string) => retryingLedger(await openLedger(where, options), { giveUpAfterMs: 30_000 });
+  if (explicit !== undefined) return open(explicit);
   for (const path of near) {
+    if (looksLikeUrl(path)) continue;
     const dir = existsSync(path) && statSync(path).isDirectory() ? path : dirname(path);
     const candidate = join(dir, DEFAULT_LEDGER_NAME);
-    if (existsSync(candidate)) return openLedger(candidate);
+    if (existsSync(candidate)) return open(candidate);
   }
   return undefined;
 }
@@ -53,11 +58,11 @@ export class ConsolidationRecord {
    * Writes the spooled logs into the ledger as consolidated into `batchPath`, all in one
    * transaction (all marked or none); returns how many.
    */
-  commit(ledger: Ledger, batchPath: string): number {
-    return ledger.transaction(() => this.replay(ledger, batchPath));
+  commit(ledger: Ledger, batchPath: string): Promise<number> {
+    return ledger.transaction((tx) => this.replay(tx, batchPath));
   }
 
-  private replay(ledger: Ledger, batchPath: string): number {
+  private async replay(ledger: Ledger, batchPath: string): Promise<number> {
     this.flush();
     const target = resolve(batchPath);
     const chunk = Buffer.allocUnsafe(1 << 20);
@@ -65,8 +70,8 @@ export class ConsolidationRecord {
     let rest = "";
     let batch: { smsn: string; path: string }[] = [];
     let count = 0;
-    const send = () => {
-      ledger.markLogsConsolidated(batch, target);
+    const send = async () => {
+      await ledger.markLogsConsolidated(batch, target);
       count += batch.length;
       batch = [];
     };
@@ -79,10 +84,10 @@ export class ConsolidationRecord {
       for (const line of lines) {
         const tab = line.indexOf("\t");
         batch.push({ smsn: line.slice(0, tab), path: line.slice(tab + 1) });
-        if (batch.length >= BATCH) send();
+        if (batch.length >= BATCH) await send();
       }
     }
-    if (batch.length) send();
+    if (batch.length) await send();
     return count;
   }
 

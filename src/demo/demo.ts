@@ -58,7 +58,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     ...(o.realistic ? { realistic: true } : {}),
     ...(o.noise ? { noise: true } : {}),
   });
-  const ledger = openLedger(join(o.dir, "swtool.db"));
+  const ledger = await openLedger(join(o.dir, "swtool.db"));
   try {
     stage(`HSM simulator on ${hsm.url}; loading a test chain for ${DEMO_PRODUCT}`);
     await loadTestChain({ connector: hsm.url, productTag: DEMO_PRODUCT, pin });
@@ -96,7 +96,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const ok = line.provisioned === o.devices && line.failed === 0 && consolidated.devices === o.devices && chainsOk === 2 * o.devices && stored === o.devices;
     return { hsmUrl: hsm.url, ports: devices.ports, line, consolidated, chains, chainsOk, storedOnDevices: stored, ok };
   } finally {
-    ledger.close();
+    await ledger.close();
     await devices.close();
     await hsm.stop();
   }

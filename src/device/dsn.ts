@@ -8,10 +8,12 @@ import type { Ledger } from "../ledger/ledger.ts";
 
 export interface DsnSource {
   /** The next DSN, or undefined when the source is used up. */
-  next(): string | undefined;
+  next(): Promise<string | undefined>;
   readonly description: string;
   /** True once next() can only return undefined (the line then stops instead of waiting). */
   readonly exhausted?: boolean;
+  /** One DSN given by hand: when another station holds it, it is refused rather than replaced by the next. */
+  readonly single?: boolean;
 }
 
 export function fixedDsn(dsn: string): DsnSource {
@@ -19,10 +21,11 @@ export function fixedDsn(dsn: string): DsnSource {
   let used = false;
   return {
     description: `DSN ${value}`,
+    single: true,
     get exhausted() {
       return used;
     },
-    next() {
+    async next() {
       if (used) return undefined;
       used = true;
       return value;
@@ -58,10 +61,11 @@ export function dsnFile(path: string, ledger?: Ledger): DsnSource {
     get exhausted() {
       return index >= dsns.length;
     },
-    next() {
+    async next() {
       while (index < dsns.length) {
         const dsn = dsns[index++]!;
-        if (!ledger?.isProvisioned({ dsn })) return dsn;
+        // Another line PC may hold it (in progress): the ledger's claim refuses it then, and the line asks again.
+        if (!(await ledger?.isProvisioned({ dsn }))) return dsn;
       }
       return undefined;
     },
@@ -84,11 +88,11 @@ export function dsnTemplate(template: string, start: number, ledger: Ledger): Ds
   validateDsn(formatTemplate(template, start));
   return {
     description: `DSN template ${template}`,
-    next() {
+    async next() {
       for (;;) {
-        const dsn = validateDsn(formatTemplate(template, ledger.nextSequence(template, start)));
+        const dsn = validateDsn(formatTemplate(template, await ledger.nextSequence(template, start)));
         // A number taken by hand (--dsn) earlier is skipped, not reused.
-        if (!ledger.isProvisioned({ dsn })) return dsn;
+        if (!(await ledger.isProvisioned({ dsn }))) return dsn;
       }
     },
   };

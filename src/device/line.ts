@@ -4,7 +4,8 @@
 // `count` good devices are done, the DSN source runs out, or `signal` aborts (Ctrl-C), which
 // lets devices in flight finish and starts no new ones.
 import { SwtoolError } from "../lib/errors.ts";
-import type { Ledger } from "../ledger/ledger.ts";
+import { LedgerConflictError, type Ledger } from "../ledger/ledger.ts";
+import { retryingLedger } from "../ledger/retry.ts";
 import { recoverOrphanedAttempts } from "./recover.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
@@ -72,7 +73,12 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   const duplicates = options.ports.filter((p, i) => options.ports.indexOf(p) !== i);
   if (duplicates.length) throw new SwtoolError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
   const emit = options.onEvent ?? (() => {});
-  for (const { attempt, result, controlLog } of recoverOrphanedAttempts(options.ledger, options.controlLogDir)) {
+  // Ledger trouble pauses the line rather than failing boards: every call waits until it is written.
+  const ledger = retryingLedger(options.ledger, {
+    onUnavailable: (e) => emit({ type: "warning", message: `ledger ${options.ledger.path} unavailable (${e.message}): line paused; no board starts until its attempt is recorded` }),
+    onAvailable: (ms) => emit({ type: "warning", message: `ledger ${options.ledger.path} available again after ${(ms / 1000).toFixed(1)} s: line resumes` }),
+  });
+  for (const { attempt, result, controlLog } of await recoverOrphanedAttempts(ledger, options.controlLogDir)) {
     const what = result === "provisioned" ? `was provisioned (control log ${controlLog}); recorded` : "did not finish; recorded as failed: provision that device again";
     emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
   }
@@ -93,10 +99,11 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   const hsmSerial = (options.signer as { hsmSerial?: number }).hsmSerial;
   const dakIds = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${options.signer.productTag}/${c}/${toHex(options.signer.caCerts(c)[0]!.serial)}`]));
   const warnedAt = new Set<number>();
+  // Signature counts go to the ledger in order, without holding up the device.
+  let counting: Promise<unknown> = Promise.resolve();
 
-  const countSignature = (curve: Curve) => {
-    totals.signatures++;
-    const total = options.ledger.addSignatures(dakIds[curve]!, 1);
+  const countSignature = async (curve: Curve) => {
+    const total = await ledger.addSignatures(dakIds[curve]!, 1);
     const max = options.maxSignatures;
     if (!max) return;
     const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
@@ -158,27 +165,48 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
 
   /** Provisions the device in the fixture; false when it was not touched (refused DSN). */
   const oneDevice = async (port: string, client: CertClient): Promise<boolean> => {
-    const dsn = options.dsnSource.next();
-    if (dsn === undefined) {
-      stopAll("dsn-source");
-      return false;
-    }
-    const smsn = toHex(computeSmsn({ deviceType: options.deviceType, dsn, apid: options.apid, stage: "production", ...(options.boardId ? { boardId: options.boardId } : {}) }));
     const stage = options.signer.stage;
-    const base = { port, dsn, smsn, apid: options.apid, stage, ...(hsmSerial !== undefined ? { hsmSerial: String(hsmSerial) } : {}), dak: dakIds.ed25519! };
-    const previous = options.allowReprovision ? undefined : options.ledger.isProvisioned({ dsn, smsn });
-    if (previous) {
-      const reason = `${previous.dsn === dsn ? `DSN ${dsn}` : `SMSN ${smsn}`} was provisioned on ${previous.finishedAt ?? previous.startedAt} (attempt ${previous.id}, control log ${previous.controlLog ?? "none"})`;
+    let dsn: string | undefined;
+    let smsn: string;
+    let base: Parameters<Ledger["beginAttempt"]>[0];
+    let id: number;
+    // A DSN another station holds (in progress there, or provisioned since this one looked) is
+    // passed over for the next one of a file or template; a single --dsn is refused.
+    for (;;) {
+      dsn = await options.dsnSource.next();
+      if (dsn === undefined) {
+        stopAll("dsn-source");
+        return false;
+      }
+      smsn = toHex(computeSmsn({ deviceType: options.deviceType, dsn, apid: options.apid, stage: "production", ...(options.boardId ? { boardId: options.boardId } : {}) }));
+      base = { port, dsn, smsn, apid: options.apid, stage, ...(hsmSerial !== undefined ? { hsmSerial: String(hsmSerial) } : {}), dak: dakIds.ed25519! };
+      const previous = options.allowReprovision ? undefined : await ledger.isProvisioned({ dsn, smsn });
+      let reason: string | undefined;
+      if (previous) {
+        reason = `${previous.dsn === dsn ? `DSN ${dsn}` : `SMSN ${smsn}`} was provisioned on ${previous.finishedAt ?? previous.startedAt} (attempt ${previous.id}, control log ${previous.controlLog ?? "none"})`;
+      } else {
+        try {
+          id = await ledger.beginAttempt({ ...base, ...(options.allowReprovision ? { reprovision: true } : {}) });
+          break;
+        } catch (e) {
+          if (!(e instanceof LedgerConflictError)) throw e;
+          if (!options.dsnSource.single) {
+            emit({ type: "warning", message: `${e.message}: taking the next DSN` });
+            continue;
+          }
+          reason = e.message;
+        }
+      }
       totals.refused++;
-      options.ledger.recordAttempt({ ...base, result: "failed", failedStep: "ledger", error: `refused: ${reason}` });
+      await ledger.recordAttempt({ ...base, result: "failed", failedStep: "ledger", error: `refused: ${reason}` });
       emit({ type: "refused", port, dsn, smsn, reason });
       return false;
     }
-    const id = options.ledger.beginAttempt(base);
     emit({ type: "device-start", port, dsn, smsn });
     const t0 = performance.now();
+    let result: Awaited<ReturnType<typeof provisionDevice>>;
     try {
-      const result = await provisionDevice(client, {
+      result = await provisionDevice(client, {
         signer: options.signer,
         deviceType: options.deviceType,
         dsn,
@@ -189,18 +217,15 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
         ...(options.retries !== undefined ? { retries: options.retries } : {}),
         ...(options.restarts !== undefined ? { restarts: options.restarts } : {}),
         onStep: (step) => emit({ type: "step", port, dsn, step }),
-        onSignature: countSignature,
+        onSignature: (curve) => {
+          totals.signatures++;
+          counting = counting.then(() => countSignature(curve)).catch((e) => emit({ type: "warning", message: `DAK signature count not recorded: ${(e as Error).message}` }));
+        },
       });
-      options.ledger.finishAttempt(id, { result: "provisioned", controlLog: result.controlLog });
-      options.ledger.recordControlLog(result.controlLog, result.smsn);
-      totals.provisioned++;
-      totals.wastedSignatures += result.wastedSignatures;
-      const seconds = (performance.now() - t0) / 1000;
-      emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures, provisioned: totals.provisioned, failed: totals.failed });
     } catch (e) {
       const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
       const answer = err.details.deviceAnswer;
-      options.ledger.finishAttempt(id, {
+      await ledger.finishAttempt(id!, {
         result: "failed",
         failedStep: err.step,
         error: err.message,
@@ -220,11 +245,21 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
         provisioned: totals.provisioned,
         failed: totals.failed,
       });
+      return true;
     }
+    // The board is provisioned and its control log written: the ledger says so, waiting as long
+    // as it must (never "failed" because the ledger was busy).
+    await ledger.finishAttempt(id!, { result: "provisioned", controlLog: result.controlLog });
+    await ledger.recordControlLog(result.controlLog, result.smsn);
+    totals.provisioned++;
+    totals.wastedSignatures += result.wastedSignatures;
+    const seconds = (performance.now() - t0) / 1000;
+    emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures, provisioned: totals.provisioned, failed: totals.failed });
     return true;
   };
 
   const results = await Promise.allSettled(options.ports.map((p) => worker(p)));
+  await counting;
   const seconds = (performance.now() - started) / 1000;
   const failedPort = results.find((r) => r.status === "rejected");
   if (failedPort && results.every((r) => r.status === "rejected")) throw (failedPort as PromiseRejectedResult).reason;

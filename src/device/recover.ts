@@ -19,7 +19,7 @@ export interface RecoveredAttempt {
 export const INTERRUPTED_STEP = "interrupted";
 
 /** Control logs in `dir` written since `since` and unknown to the ledger, by SMSN. */
-function newControlLogs(ledger: Ledger, dir: string, since: number, wanted: Set<string>): Map<string, string> {
+async function newControlLogs(ledger: Ledger, dir: string, since: number, wanted: Set<string>): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   let names: string[];
   try {
@@ -30,7 +30,7 @@ function newControlLogs(ledger: Ledger, dir: string, since: number, wanted: Set<
   for (const name of names) {
     const path = join(dir, name);
     try {
-      if (statSync(path).mtimeMs < since || ledger.controlLogKnown(path)) continue;
+      if (statSync(path).mtimeMs < since || (await ledger.controlLogKnown(path))) continue;
       readEntries(path, (raw, i) => {
         const smsn = readEntry(raw, i).serialNumber;
         if (wanted.has(smsn) && !found.has(smsn)) found.set(smsn, path);
@@ -42,26 +42,29 @@ function newControlLogs(ledger: Ledger, dir: string, since: number, wanted: Set<
   return found;
 }
 
-export function recoverOrphanedAttempts(ledger: Ledger, controlLogDir: string, now = new Date()): RecoveredAttempt[] {
-  const orphans = ledger.orphanedAttempts();
+export async function recoverOrphanedAttempts(ledger: Ledger, controlLogDir: string, now = new Date()): Promise<RecoveredAttempt[]> {
+  const orphans = await ledger.orphanedAttempts();
   if (orphans.length === 0) return [];
   // A second of slack: file times and the ledger's clock reading are not taken at one instant.
   const since = Math.min(...orphans.map((a) => Date.parse(a.startedAt))) - 1000;
-  const logs = newControlLogs(ledger, controlLogDir, since, new Set(orphans.map((a) => a.smsn)));
-  return orphans.map((attempt) => {
+  const logs = await newControlLogs(ledger, controlLogDir, since, new Set(orphans.map((a) => a.smsn)));
+  const out: RecoveredAttempt[] = [];
+  for (const attempt of orphans) {
     const controlLog = logs.get(attempt.smsn);
     if (controlLog) {
       logs.delete(attempt.smsn);
-      ledger.finishAttempt(attempt.id, { result: "provisioned", controlLog, error: "recovered: swtool stopped after the control log was written", time: now });
-      ledger.recordControlLog(controlLog, attempt.smsn, now);
-      return { attempt, result: "provisioned", controlLog };
+      await ledger.finishAttempt(attempt.id, { result: "provisioned", controlLog, error: "recovered: swtool stopped after the control log was written", time: now });
+      await ledger.recordControlLog(controlLog, attempt.smsn, now);
+      out.push({ attempt, result: "provisioned", controlLog });
+      continue;
     }
-    ledger.finishAttempt(attempt.id, {
+    await ledger.finishAttempt(attempt.id, {
       result: "failed",
       failedStep: INTERRUPTED_STEP,
       error: "swtool stopped (crash, kill or power cut) before this device was done; no control log was written: provision the device again",
       time: now,
     });
-    return { attempt, result: "failed" };
-  });
+    out.push({ attempt, result: "failed" });
+  }
+  return out;
 }

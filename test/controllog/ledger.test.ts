@@ -20,11 +20,11 @@ describe("consolidate with the ledger", () => {
   test("records which file holds each device; --new-only takes only the logs not consolidated before", async () => {
     const logs = tempDir();
     const ledgerPath = join(logs, "swtool.db");
-    const ledger = openLedger(ledgerPath);
+    const ledger = await openLedger(ledgerPath);
     // The line recorded the first three logs as it wrote them (relative spelling on purpose).
     const paths = entries.slice(0, 3).map((e, i) => writeLogFile(logs, `C_CONTROL_LOG_2026112100000${i}.txt`, [e]));
-    paths.forEach((p, i) => ledger.recordControlLog(p.replace(logs, "./logs"), entries[i]!.serialNumber));
-    ledger.close();
+    for (const [i, p] of paths.entries()) await ledger.recordControlLog(p.replace(logs, "./logs"), entries[i]!.serialNumber);
+    await ledger.close();
 
     const cwd = tempDir();
     const first = await swtool(["consolidate", logs, "-o", join(cwd, "batch1.txt")], { cwd });
@@ -42,11 +42,11 @@ describe("consolidate with the ledger", () => {
     expect(third.stderr).toContain("nothing new to consolidate; no file written");
     expect(readdirSync(cwd).sort()).toEqual(["batch1.txt", "batch2.txt"]);
 
-    const check = openLedger(ledgerPath);
-    expect(check.devicesIn(join(cwd, "batch1.txt"))).toEqual(entries.slice(0, 3).map((e) => e.serialNumber).sort());
-    expect(check.devicesIn(join(cwd, "batch2.txt"))).toEqual([entries[3]!.serialNumber]);
-    expect(check.pendingControlLogs()).toEqual([]);
-    check.close();
+    const check = await openLedger(ledgerPath);
+    expect((await check.devicesIn(join(cwd, "batch1.txt")))).toEqual(entries.slice(0, 3).map((e) => e.serialNumber).sort());
+    expect((await check.devicesIn(join(cwd, "batch2.txt")))).toEqual([entries[3]!.serialNumber]);
+    expect((await check.pendingControlLogs())).toEqual([]);
+    await check.close();
   });
 
   test("--new-only without a ledger is a usage error", async () => {
@@ -76,12 +76,12 @@ describe("swtool import-csv", () => {
 
   test("from the ledger: its provisioned devices", async () => {
     const dir = tempDir();
-    const ledger = openLedger(join(dir, "swtool.db"));
+    const ledger = await openLedger(join(dir, "swtool.db"));
     const base = { port: "tty0", apid: "pd25", stage: "test" };
-    ledger.recordAttempt({ ...base, dsn: "A1", smsn: entries[0]!.serialNumber, result: "provisioned" });
-    ledger.recordAttempt({ ...base, dsn: "A2", smsn: entries[1]!.serialNumber, result: "failed", error: "device said no" });
-    ledger.recordAttempt({ ...base, dsn: "A3", smsn: entries[2]!.serialNumber, result: "provisioned" });
-    ledger.close();
+    await ledger.recordAttempt({ ...base, dsn: "A1", smsn: entries[0]!.serialNumber, result: "provisioned" });
+    await ledger.recordAttempt({ ...base, dsn: "A2", smsn: entries[1]!.serialNumber, result: "failed", error: "device said no" });
+    await ledger.recordAttempt({ ...base, dsn: "A3", smsn: entries[2]!.serialNumber, result: "provisioned" });
+    await ledger.close();
     const r = await swtool(["import-csv", "-o", "devices.csv"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, "devices.csv"), "utf8")).toBe(`smsn\r\n${entries[0]!.serialNumber}\r\n${entries[2]!.serialNumber}\r\n`);

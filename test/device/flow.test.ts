@@ -93,7 +93,7 @@ describe("with the HSM simulator over HTTP", () => {
     await loadTestChain({ connector: hsm.url, productTag: "TEST_DAK_LINE", pin });
     const signer = await openCertStore({ connector: hsm.url, pin, productTag: "TEST_DAK_LINE", sessions: 2 });
     const dir = tempDir();
-    const ledger = openLedger(join(dir, "swtool.db"));
+    const ledger = await openLedger(join(dir, "swtool.db"));
     try {
       const run = await runStation({ transport: "pty", fixtures: 2 }, { signer, count: 4, dir, ledger, maxSignatures: 5 });
       expect(run.summary).toMatchObject({ provisioned: 4, failed: 0 });
@@ -103,14 +103,14 @@ describe("with the HSM simulator over HTTP", () => {
       expect(stored.length).toBe(4);
       // The DAK in every stored device is the HSM's.
       for (const d of stored) expect(d.stored!.caPublicKeys.ed25519[0]).toBe(Buffer.from(signer.dakPublicKey("ed25519")).toString("hex"));
-      const rows = ledger.list({ status: "provisioned" });
+      const rows = (await ledger.list({ status: "provisioned" }));
       expect(rows.every((r) => r.hsmSerial === String(signer.hsmSerial) && r.dak?.startsWith("TEST_DAK_LINE/ed25519/"))).toBe(true);
-      expect(ledger.signatureCount(rows[0]!.dak!)).toBe(4);
+      expect((await ledger.signatureCount(rows[0]!.dak!))).toBe(4);
       expect(run.events.filter((e) => e.type === "warning").map((e) => (e as { message: string }).message)).toContainEqual(expect.stringContaining("of its 5 allowed signatures"));
       expect(APP_KEY.length).toBe(32);
     } finally {
       await signer.close();
-      ledger.close();
+      await ledger.close();
     }
   }, 30_000);
 });
@@ -129,7 +129,7 @@ describe("signing overlapped with writing", () => {
       },
     });
     const dir = tempDir();
-    const ledger = openLedger(join(dir, "swtool.db"));
+    const ledger = await openLedger(join(dir, "swtool.db"));
     try {
       const run = await runStation(
         { transport: "pty", count: 1 },
@@ -152,9 +152,9 @@ describe("signing overlapped with writing", () => {
       expect(controlLogs(dir)).toEqual([]);
       expect(run.sim.devices()[0]!.stored).toBeUndefined();
       const dak = (curve: Curve) => `${signer.productTag}/${curve}/${Buffer.from(signer.caCerts(curve)[0]!.serial).toString("hex")}`;
-      expect([ledger.signatureCount(dak("ed25519")), ledger.signatureCount(dak("p256r1"))]).toEqual([1, 0]);
+      expect([(await ledger.signatureCount(dak("ed25519"))), (await ledger.signatureCount(dak("p256r1")))]).toEqual([1, 0]);
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   }, 20_000);
 });

@@ -34,7 +34,7 @@ describe("station over real transports", () => {
     const run = await runStation({ transport: "pty" }, { count: 3 });
     expect(run.summary).toMatchObject({ provisioned: 3, failed: 0, stoppedBy: "count" });
     expectLogsMatchDevices(run);
-    const rows = run.ledger.list({ status: "provisioned" });
+    const rows = (await run.ledger.list({ status: "provisioned" }));
     expect(rows.map((r) => r.dsn)).toEqual(["SN0000001", "SN0000002", "SN0000003"]);
     expect(rows.every((r) => r.controlLog && r.smsn.length === 64)).toBe(true);
   });
@@ -74,7 +74,7 @@ describe("station over real transports", () => {
       const started = run.events.filter((e) => e.type === "device-start").length;
       expect(done(run).length + failed(run).length).toBe(started);
       for (const f of failed(run)) expect(f.error.startsWith(`${f.step}:`) || f.step === "init").toBe(true);
-      expect(run.ledger.list({ status: "in-progress" })).toEqual([]);
+      expect((await run.ledger.list({ status: "in-progress" }))).toEqual([]);
       expect(done(run).reduce((n, e) => n + e.retries + e.restarts, 0)).toBeGreaterThan(0);
     }, 60_000);
   }
@@ -104,7 +104,7 @@ describe("device errors at every step", () => {
       expect(f.codeName).toMatch(new RegExp(`^${code} [A-Z_]+$`));
       expect(f.error).toContain(`ERROR ${code}`);
       expect(controlLogs(run.dir)).toEqual([]);
-      const row = run.ledger.list()[0]!;
+      const row = (await run.ledger.list())[0]!;
       expect(row).toMatchObject({ result: "failed", failedStep: step, errorCode: code, dsn: "SN77" });
       // The failed device got `cert deinit`, so the operator's next device was put in.
       expect(run.sim.fixtures[0]!.devices[0]!.stored).toBeUndefined();
@@ -138,7 +138,7 @@ describe("ledger and station control", () => {
     expect(run.summary.provisioned).toBeGreaterThanOrEqual(1);
     const started = run.events.filter((e) => e.type === "device-start").length;
     expect(started).toBe(run.summary.provisioned);
-    expect(run.ledger.list({ status: "in-progress" })).toEqual([]);
+    expect((await run.ledger.list({ status: "in-progress" }))).toEqual([]);
     expectLogsMatchDevices(run);
   });
 });

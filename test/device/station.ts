@@ -54,7 +54,7 @@ export async function runStation(
   line: Partial<LineOptions> & { signer?: DakSigner; dsnSource?: DsnSource; dir?: string; ledger?: Ledger } = {},
 ): Promise<StationRun> {
   const dir = line.dir ?? tempDir();
-  const ledger = line.ledger ?? openLedger(join(dir, "swtool.db"));
+  const ledger = line.ledger ?? await openLedger(join(dir, "swtool.db"));
   const sim = await startDeviceSimulator(simOptions);
   const events: LineEvent[] = [];
   try {

@@ -48,13 +48,13 @@ describe("swtool sign --port (compiled binary)", () => {
     expect(all.filter((e) => e.type === "device-done").map((e) => e.dsn)).toEqual(["SN0000001", "SN0000002", "SN0000003"]);
     expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 3, failed: 0, refused: 0, stoppedBy: "count" });
     expect(logsIn(dir)).toHaveLength(3);
-    const ledger = openLedger(join(dir, "swtool.db"));
-    expect(ledger.list().map((a) => [a.dsn, a.result])).toEqual([
+    const ledger = await openLedger(join(dir, "swtool.db"));
+    expect((await ledger.list()).map((a) => [a.dsn, a.result])).toEqual([
       ["SN0000001", "provisioned"],
       ["SN0000002", "provisioned"],
       ["SN0000003", "provisioned"],
     ]);
-    ledger.close();
+    await ledger.close();
   }, 60_000);
 
   test("killed mid-device: the next start records the open attempt as failed and goes on without reusing its DSN", async () => {
@@ -72,10 +72,10 @@ describe("swtool sign --port (compiled binary)", () => {
     station.kill("SIGKILL");
     await station.exited;
     expect(logsIn(dir)).toEqual([]);
-    const before = openLedger(join(dir, "swtool.db"));
-    expect(before.list().map((a) => [a.dsn, a.result])).toEqual([["SN0000001", "in-progress"]]);
-    expect(before.orphanedAttempts().map((a) => a.dsn)).toEqual(["SN0000001"]);
-    before.close();
+    const before = await openLedger(join(dir, "swtool.db"));
+    expect((await before.list()).map((a) => [a.dsn, a.result])).toEqual([["SN0000001", "in-progress"]]);
+    expect((await before.orphanedAttempts()).map((a) => a.dsn)).toEqual(["SN0000001"]);
+    await before.close();
 
     const restart = await swtool([...stationArgs(port, dir), "--count", "1"], { env });
     expect(restart.code).toBe(0);
@@ -83,14 +83,14 @@ describe("swtool sign --port (compiled binary)", () => {
     const warning = all.find((e) => e.type === "warning");
     expect(warning?.message).toMatch(/^attempt 1 \(DSN SN0000001, port socket:\/\/127\.0\.0\.1:\d+, started .+\) was cut off when swtool stopped; the device did not finish; recorded as failed: provision that device again$/);
     expect(all.filter((e) => e.type === "device-done").map((e) => e.dsn)).toEqual(["SN0000002"]);
-    const after = openLedger(join(dir, "swtool.db"));
-    const attempts = after.list();
+    const after = await openLedger(join(dir, "swtool.db"));
+    const attempts = (await after.list());
     expect(attempts.map((a) => [a.dsn, a.result, a.failedStep ?? null])).toEqual([
       ["SN0000001", "failed", "interrupted"],
       ["SN0000002", "provisioned", null],
     ]);
-    expect(after.orphanedAttempts()).toEqual([]);
-    after.close();
+    expect((await after.orphanedAttempts())).toEqual([]);
+    await after.close();
     expect(logsIn(dir)).toHaveLength(1);
   }, 60_000);
 });

@@ -14,42 +14,42 @@ import { writeFileSync } from "node:fs";
 const base = { port: "/dev/ttyUSB0", smsn: "ab".repeat(32), apid: "pd25", stage: "test" };
 
 describe("attempts", () => {
-  test("begin, finish, list by status and time, refusal lookup by DSN or SMSN", () => {
-    const ledger = openLedger(join(tempDir(), "swtool.db"));
+  test("begin, finish, list by status and time, refusal lookup by DSN or SMSN", async () => {
+    const ledger = await openLedger(join(tempDir(), "swtool.db"));
     const t0 = new Date("2024-05-01T08:00:00Z");
-    const a = ledger.beginAttempt({ ...base, dsn: "SN1", time: t0 });
-    ledger.finishAttempt(a, { result: "failed", failedStep: "store", error: "store: ERROR -31", errorCode: -31, deviceAnswer: "{CERT ERROR -31}" });
-    const b = ledger.beginAttempt({ ...base, dsn: "SN2", smsn: "cd".repeat(32), time: new Date("2024-05-02T08:00:00Z"), hsmSerial: "123", dak: "TEST/ed25519/01" });
-    ledger.finishAttempt(b, { result: "provisioned", controlLog: "/logs/C_CONTROL_LOG_1.txt" });
-    ledger.beginAttempt({ ...base, dsn: "SN3", time: new Date("2024-05-03T08:00:00Z") });
-    expect(ledger.list().map((r) => r.result)).toEqual(["failed", "provisioned", "in-progress"]);
-    expect(ledger.list({ status: "failed" })[0]).toMatchObject({ dsn: "SN1", failedStep: "store", errorCode: -31, deviceAnswer: "{CERT ERROR -31}" });
-    expect(ledger.list({ since: "2024-05-02T00:00:00Z" }).map((r) => r.dsn)).toEqual(["SN2", "SN3"]);
-    expect(ledger.isProvisioned({ dsn: "SN2" })).toMatchObject({ id: b, hsmSerial: "123", controlLog: "/logs/C_CONTROL_LOG_1.txt" });
-    expect(ledger.isProvisioned({ smsn: "CD".repeat(32) })?.id).toBe(b);
-    expect(ledger.isProvisioned({ dsn: "SN1" })).toBeUndefined();
-    expect(() => ledger.list({ status: "done" as never })).toThrow(/unknown status/);
-    ledger.close();
+    const a = (await ledger.beginAttempt({ ...base, dsn: "SN1", time: t0 }));
+    await ledger.finishAttempt(a, { result: "failed", failedStep: "store", error: "store: ERROR -31", errorCode: -31, deviceAnswer: "{CERT ERROR -31}" });
+    const b = (await ledger.beginAttempt({ ...base, dsn: "SN2", smsn: "cd".repeat(32), time: new Date("2024-05-02T08:00:00Z"), hsmSerial: "123", dak: "TEST/ed25519/01" }));
+    await ledger.finishAttempt(b, { result: "provisioned", controlLog: "/logs/C_CONTROL_LOG_1.txt" });
+    await ledger.beginAttempt({ ...base, dsn: "SN3", time: new Date("2024-05-03T08:00:00Z") });
+    expect((await ledger.list()).map((r) => r.result)).toEqual(["failed", "provisioned", "in-progress"]);
+    expect((await ledger.list({ status: "failed" }))[0]).toMatchObject({ dsn: "SN1", failedStep: "store", errorCode: -31, deviceAnswer: "{CERT ERROR -31}" });
+    expect((await ledger.list({ since: "2024-05-02T00:00:00Z" })).map((r) => r.dsn)).toEqual(["SN2", "SN3"]);
+    expect((await ledger.isProvisioned({ dsn: "SN2" }))).toMatchObject({ id: b, hsmSerial: "123", controlLog: "/logs/C_CONTROL_LOG_1.txt" });
+    expect((await ledger.isProvisioned({ smsn: "CD".repeat(32) }))?.id).toBe(b);
+    expect((await ledger.isProvisioned({ dsn: "SN1" }))).toBeUndefined();
+    expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
+    await ledger.close();
   });
 
-  test("DAK signature counts add up", () => {
-    const ledger = openLedger(join(tempDir(), "swtool.db"));
-    expect(ledger.signatureCount("D")).toBe(0);
-    expect(ledger.addSignatures("D", 2)).toBe(2);
-    expect(ledger.addSignatures("D")).toBe(3);
-    ledger.close();
+  test("DAK signature counts add up", async () => {
+    const ledger = await openLedger(join(tempDir(), "swtool.db"));
+    expect((await ledger.signatureCount("D"))).toBe(0);
+    expect((await ledger.addSignatures("D", 2))).toBe(2);
+    expect((await ledger.addSignatures("D"))).toBe(3);
+    await ledger.close();
   });
 
-  test("control logs through consolidation and upload", () => {
-    const ledger = openLedger(join(tempDir(), "swtool.db"));
-    ledger.recordControlLog("/l/a.txt", "AA".repeat(32));
-    ledger.recordControlLog("/l/b.txt", "bb".repeat(32));
-    expect(ledger.pendingControlLogs().map((c) => c.path)).toEqual(["/l/a.txt", "/l/b.txt"]);
-    ledger.markConsolidated(["/l/a.txt"], "/l/batch1.txt");
-    expect(ledger.pendingControlLogs().map((c) => c.smsn)).toEqual(["bb".repeat(32)]);
-    ledger.recordUpload({ file: "/l/batch1.txt", target: "sftp://upload", remotePath: "/in/batch1.txt" });
-    expect(ledger.uploads({ file: "/l/batch1.txt" })).toMatchObject([{ target: "sftp://upload", remotePath: "/in/batch1.txt" }]);
-    ledger.close();
+  test("control logs through consolidation and upload", async () => {
+    const ledger = await openLedger(join(tempDir(), "swtool.db"));
+    await ledger.recordControlLog("/l/a.txt", "AA".repeat(32));
+    await ledger.recordControlLog("/l/b.txt", "bb".repeat(32));
+    expect((await ledger.pendingControlLogs()).map((c) => c.path)).toEqual(["/l/a.txt", "/l/b.txt"]);
+    await ledger.markConsolidated(["/l/a.txt"], "/l/batch1.txt");
+    expect((await ledger.pendingControlLogs()).map((c) => c.smsn)).toEqual(["bb".repeat(32)]);
+    await ledger.recordUpload({ file: "/l/batch1.txt", target: "sftp://upload", remotePath: "/in/batch1.txt" });
+    expect((await ledger.uploads({ file: "/l/batch1.txt" }))).toMatchObject([{ target: "sftp://upload", remotePath: "/in/batch1.txt" }]);
+    await ledger.close();
   });
 });
 
@@ -57,8 +57,8 @@ describe("attempts", () => {
 async function attemptsInChild(path: string, dsns: string[], fate: "kill" | "live") {
   const script = `
     import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
-    const ledger = openLedger(${JSON.stringify(path)});
-    for (const [i, dsn] of ${JSON.stringify(dsns)}.entries()) ledger.beginAttempt({ port: "/dev/ttyUSB" + i, dsn, smsn: String(i).repeat(64), apid: "pd25", stage: "test" });
+    const ledger = await openLedger(${JSON.stringify(path)});
+    for (const [i, dsn] of ${JSON.stringify(dsns)}.entries()) (await ledger.beginAttempt({ port: "/dev/ttyUSB" + i, dsn, smsn: Bun.hash(dsn).toString(16).padStart(64, "0"), apid: "pd25", stage: "test" }));
     process.stdout.write("begun\\n");
     ${fate === "kill" ? 'process.kill(process.pid, "SIGKILL");' : "setInterval(() => {}, 1000);"}
   `;
@@ -76,10 +76,10 @@ describe("attempts cut off by a crash", () => {
     const path = join(tempDir(), "swtool.db");
     const live = await attemptsInChild(path, ["LIVE1"], "live");
     await attemptsInChild(path, ["DEAD1", "DEAD2"], "kill");
-    const ledger = openLedger(path);
-    ledger.beginAttempt({ ...base, dsn: "MINE1" });
-    expect(ledger.orphanedAttempts().map((a) => a.dsn)).toEqual(["DEAD1", "DEAD2"]);
-    expect(ledger.list({ status: "in-progress" }).map((a) => [a.dsn, a.pid === process.pid])).toEqual([
+    const ledger = await openLedger(path);
+    await ledger.beginAttempt({ ...base, dsn: "MINE1" });
+    expect((await ledger.orphanedAttempts()).map((a) => a.dsn)).toEqual(["DEAD1", "DEAD2"]);
+    expect((await ledger.list({ status: "in-progress" })).map((a) => [a.dsn, a.pid === process.pid])).toEqual([
       ["LIVE1", false],
       ["DEAD1", false],
       ["DEAD2", false],
@@ -87,8 +87,8 @@ describe("attempts cut off by a crash", () => {
     ]);
     live.kill("SIGKILL");
     await live.exited;
-    expect(ledger.orphanedAttempts().map((a) => a.dsn)).toEqual(["LIVE1", "DEAD1", "DEAD2"]);
-    ledger.close();
+    expect((await ledger.orphanedAttempts()).map((a) => a.dsn)).toEqual(["LIVE1", "DEAD1", "DEAD2"]);
+    await ledger.close();
   });
 
   test("recovery: an orphan whose control log was written is provisioned, the others failed at 'interrupted'", async () => {
@@ -98,27 +98,27 @@ describe("attempts cut off by a crash", () => {
     // DSN A reached its control log before the crash; B did not.
     const script = `
       import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
-      const ledger = openLedger(${JSON.stringify(path)});
-      ledger.beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
-      ledger.beginAttempt({ port: "p2", dsn: "B", smsn: ${JSON.stringify("ee".repeat(32))}, apid: "pd25", stage: "test" });
+      const ledger = await openLedger(${JSON.stringify(path)});
+      await ledger.beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
+      await ledger.beginAttempt({ port: "p2", dsn: "B", smsn: ${JSON.stringify("ee".repeat(32))}, apid: "pd25", stage: "test" });
       process.kill(process.pid, "SIGKILL");
     `;
     await Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "ignore", cwd: REPO }).exited;
     const log = writeControlLogSync(dir, [entry]);
-    const ledger = openLedger(path);
-    const recovered = recoverOrphanedAttempts(ledger, dir);
+    const ledger = await openLedger(path);
+    const recovered = (await recoverOrphanedAttempts(ledger, dir));
     expect(recovered.map((r) => [r.attempt.dsn, r.result, r.controlLog])).toEqual([
       ["A", "provisioned", log],
       ["B", "failed", undefined],
     ]);
-    expect(ledger.list().map((a) => [a.dsn, a.result, a.failedStep ?? null, a.controlLog ?? null])).toEqual([
+    expect((await ledger.list()).map((a) => [a.dsn, a.result, a.failedStep ?? null, a.controlLog ?? null])).toEqual([
       ["A", "provisioned", null, log],
       ["B", "failed", "interrupted", null],
     ]);
-    expect(ledger.isProvisioned({ dsn: "A" })?.controlLog).toBe(log);
-    expect(ledger.controlLogKnown(log)).toBe(true);
-    expect(recoverOrphanedAttempts(ledger, dir)).toEqual([]);
-    ledger.close();
+    expect((await ledger.isProvisioned({ dsn: "A" }))?.controlLog).toBe(log);
+    expect((await ledger.controlLogKnown(log))).toBe(true);
+    expect((await recoverOrphanedAttempts(ledger, dir))).toEqual([]);
+    await ledger.close();
   });
 
   test("a control log already recorded for another attempt does not vouch for an orphan", async () => {
@@ -126,51 +126,51 @@ describe("attempts cut off by a crash", () => {
     const path = join(dir, "swtool.db");
     const entry = await makeEntry(makeTestLine());
     const log = writeControlLogSync(dir, [entry]);
-    const first = openLedger(path);
-    first.recordControlLog(log, entry.serialNumber);
-    first.close();
+    const first = await openLedger(path);
+    await first.recordControlLog(log, entry.serialNumber);
+    await first.close();
     const script = `
       import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
-      openLedger(${JSON.stringify(path)}).beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
+      (await openLedger(${JSON.stringify(path)})).beginAttempt({ port: "p1", dsn: "A", smsn: ${JSON.stringify(entry.serialNumber)}, apid: "pd25", stage: "test" });
       process.kill(process.pid, "SIGKILL");
     `;
     await Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "ignore", cwd: REPO }).exited;
-    const ledger = openLedger(path);
-    expect(recoverOrphanedAttempts(ledger, dir).map((r) => r.result)).toEqual(["failed"]);
-    ledger.close();
+    const ledger = await openLedger(path);
+    expect((await recoverOrphanedAttempts(ledger, dir)).map((r) => r.result)).toEqual(["failed"]);
+    await ledger.close();
   });
 });
 
 describe("DSN sources", () => {
-  test("template formatting and checks", () => {
+  test("template formatting and checks", async () => {
     expect(formatTemplate("SN{seq:7}", 42)).toBe("SN0000042");
     expect(formatTemplate("X{seq}", 42)).toBe("X42");
-    const ledger = openLedger(join(tempDir(), "swtool.db"));
+    const ledger = await openLedger(join(tempDir(), "swtool.db"));
     expect(() => dsnTemplate("SN", 1, ledger)).toThrow(/exactly once/);
     expect(() => dsnTemplate("SN{seq:20}", 1, ledger)).toThrow(/at most 16/);
     const src = dsnTemplate("SN{seq:3}", 5, ledger);
-    expect([src.next(), src.next()]).toEqual(["SN005", "SN006"]);
+    expect([(await src.next()), (await src.next())]).toEqual(["SN005", "SN006"]);
     // A higher --dsn-start jumps ahead; a lower one never goes back.
-    expect(dsnTemplate("SN{seq:3}", 100, ledger).next()).toBe("SN100");
-    expect(dsnTemplate("SN{seq:3}", 1, ledger).next()).toBe("SN101");
-    ledger.close();
+    expect((await dsnTemplate("SN{seq:3}", 100, ledger).next())).toBe("SN100");
+    expect((await dsnTemplate("SN{seq:3}", 1, ledger).next())).toBe("SN101");
+    await ledger.close();
   });
 
-  test("a DSN file is used in order, skipping provisioned DSNs; bad lines are named", () => {
+  test("a DSN file is used in order, skipping provisioned DSNs; bad lines are named", async () => {
     const dir = tempDir();
-    const ledger = openLedger(join(dir, "swtool.db"));
-    ledger.recordAttempt({ ...base, dsn: "B2", result: "provisioned" });
+    const ledger = await openLedger(join(dir, "swtool.db"));
+    await ledger.recordAttempt({ ...base, dsn: "B2", result: "provisioned" });
     writeFileSync(join(dir, "dsns.txt"), "# batch 7\nA1\nB2\n\nC3\n");
     const src = dsnFile(join(dir, "dsns.txt"), ledger);
-    expect([src.next(), src.next(), src.next()]).toEqual(["A1", "C3", undefined]);
+    expect([(await src.next()), (await src.next()), (await src.next())]).toEqual(["A1", "C3", undefined]);
     expect(src.exhausted).toBe(true);
     writeFileSync(join(dir, "bad.txt"), "A1\nTHIS-DSN-IS-FAR-TOO-LONG\n");
     expect(() => dsnFile(join(dir, "bad.txt"))).toThrow(/bad\.txt:2: DSN/);
     writeFileSync(join(dir, "dup.txt"), "A1\nA1\n");
     expect(() => dsnFile(join(dir, "dup.txt"))).toThrow(/appears twice/);
     const one = fixedDsn("SN9");
-    expect([one.next(), one.next(), one.exhausted]).toEqual(["SN9", undefined, true]);
-    ledger.close();
+    expect([(await one.next()), (await one.next()), one.exhausted]).toEqual(["SN9", undefined, true]);
+    await ledger.close();
   });
 
   test("crash and restart: a number taken by a killed process is never handed out again", async () => {
@@ -178,8 +178,8 @@ describe("DSN sources", () => {
     const script = `
       import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
       import { dsnTemplate } from ${JSON.stringify(join(REPO, "src/device/dsn.ts"))};
-      const src = dsnTemplate("SN{seq:7}", 1, openLedger(${JSON.stringify(path)}));
-      const taken = [src.next(), src.next(), src.next()];
+      const src = dsnTemplate("SN{seq:7}", 1, await openLedger(${JSON.stringify(path)}));
+      const taken = [(await src.next()), (await src.next()), (await src.next())];
       process.stdout.write(taken.join(",") + "\\n");
       process.kill(process.pid, "SIGKILL");
     `;
@@ -187,8 +187,8 @@ describe("DSN sources", () => {
     const [out, code] = await Promise.all([new Response(crashed.stdout).text(), crashed.exited]);
     expect(code).not.toBe(0);
     expect(out.trim()).toBe("SN0000001,SN0000002,SN0000003");
-    const ledger = openLedger(path);
-    expect(dsnTemplate("SN{seq:7}", 1, ledger).next()).toBe("SN0000004");
-    ledger.close();
+    const ledger = await openLedger(path);
+    expect((await dsnTemplate("SN{seq:7}", 1, ledger).next())).toBe("SN0000004");
+    await ledger.close();
   });
 });

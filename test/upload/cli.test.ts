@@ -100,17 +100,17 @@ describe("with the ledger", () => {
     const logs = tempDir();
     entries.forEach((e, i) => writeLogFile(logs, `C_CONTROL_LOG_2026112115000${i}.txt`, [e]));
     const ledgerPath = join(logs, "swtool.db");
-    const ledger = openLedger(ledgerPath);
-    ledger.recordAttempt({ port: "tty0", dsn: "DSN-1", smsn: entries[0]!.serialNumber, apid: "pd25", stage: "test", result: "provisioned" });
-    ledger.close();
+    const ledger = await openLedger(ledgerPath);
+    await ledger.recordAttempt({ port: "tty0", dsn: "DSN-1", smsn: entries[0]!.serialNumber, apid: "pd25", stage: "test", result: "provisioned" });
+    await ledger.close();
     const batch = join(logs, "shift.txt");
     expect((await swtool(["consolidate", logs, "-o", batch])).code).toBe(0);
     const up = await swtool(["upload", batch, ...ssh(sshd), "--remote-dir", sshd.uploadDir]);
     expect(up.code).toBe(0);
     expect(up.stderr).toContain(`recorded in the ledger ${ledgerPath}`);
-    const check = openLedger(ledgerPath);
-    expect(check.uploads().map((u) => [u.file, u.target, u.remotePath])).toEqual([[batch, `${sshd.user}@[127.0.0.1]:${sshd.port}`, join(sshd.uploadDir, "shift.txt")]]);
-    check.close();
+    const check = await openLedger(ledgerPath);
+    expect((await check.uploads()).map((u) => [u.file, u.target, u.remotePath])).toEqual([[batch, `${sshd.user}@[127.0.0.1]:${sshd.port}`, join(sshd.uploadDir, "shift.txt")]]);
+    await check.close();
 
     const csv = join(tempDir(), "fb.csv");
     const row = (e: ControlLogEntry, status: string) => `1,"{""serialNumber"":""${e.serialNumber}""}","{""advertisedProductId"":""pd25""}",${status},\n`;

@@ -1,0 +1,141 @@
+// What the ledger stores, shared by both engines (SQLite on one line PC, PostgreSQL for a
+// factory): provisioning attempts, DSN template counters, DAK signature counts, control logs
+// through consolidation, uploads. Times are ISO 8601 UTC text in both engines, so they compare
+// and print the same.
+import { SwtoolError } from "../lib/errors.ts";
+
+export const ATTEMPT_RESULTS = ["in-progress", "provisioned", "failed"] as const;
+export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
+
+export interface AttemptStart {
+  port: string;
+  dsn: string;
+  /** 64 hex characters, as computed on the PC. */
+  smsn: string;
+  apid: string;
+  stage: string;
+  hsmSerial?: string;
+  dak?: string;
+  time?: Date;
+}
+
+export interface AttemptOutcome {
+  result: "provisioned" | "failed";
+  failedStep?: string;
+  error?: string;
+  /** The device's last lines for the failed command. */
+  deviceAnswer?: string;
+  errorCode?: number;
+  controlLog?: string;
+  /** The HSM (serial) that signed the device, when known only once it signed (several HSMs). */
+  hsmSerial?: string;
+  time?: Date;
+}
+
+export interface AttemptRecord extends AttemptStart, Omit<AttemptOutcome, "result" | "time"> {
+  id: number;
+  startedAt: string;
+  finishedAt?: string;
+  result: AttemptResult;
+  /** The machine and process that ran the attempt (absent in ledgers from before they were kept). */
+  host?: string;
+  pid?: number;
+  /** The process's start time (with the pid, tells a reused pid from the station that wrote the row). */
+  pidStart?: string;
+  station?: string;
+  operator?: string;
+  workOrder?: string;
+}
+
+export interface ControlLogRecord {
+  path: string;
+  smsn: string;
+  createdAt: string;
+  consolidatedInto?: string;
+}
+
+export interface UploadRecord {
+  id: number;
+  file: string;
+  target: string;
+  remotePath?: string;
+  uploadedAt: string;
+}
+
+/** Who writes the attempts: recorded with every attempt; crash recovery keys on it. */
+export interface LedgerIdentity {
+  host: string;
+  pid: number;
+  /** Process start time as the OS reports it (undefined where it cannot be read). */
+  pidStart?: string;
+  /** `--station NAME` (default: the host name). */
+  station: string;
+  operator?: string;
+  workOrder?: string;
+}
+
+export type Row = Record<string, string | number | boolean | null>;
+
+export function toAttempt(row: Row): AttemptRecord {
+  const r: AttemptRecord = {
+    id: Number(row.id),
+    startedAt: row.started_at as string,
+    port: row.port as string,
+    dsn: row.dsn as string,
+    smsn: row.smsn as string,
+    apid: row.apid as string,
+    stage: row.stage as string,
+    result: row.result as AttemptResult,
+  };
+  const optional: [keyof AttemptRecord, string][] = [
+    ["finishedAt", "finished_at"],
+    ["failedStep", "failed_step"],
+    ["error", "error"],
+    ["deviceAnswer", "device_answer"],
+    ["errorCode", "error_code"],
+    ["controlLog", "control_log"],
+    ["hsmSerial", "hsm_serial"],
+    ["dak", "dak"],
+    ["host", "host"],
+    ["pid", "pid"],
+    ["pidStart", "pid_start"],
+    ["station", "station"],
+    ["operator", "operator"],
+    ["workOrder", "work_order"],
+  ];
+  for (const [key, column] of optional) if (row[column] !== null && row[column] !== undefined) (r as unknown as Row)[key] = row[column]!;
+  return r;
+}
+
+export function toControlLog(r: Row): ControlLogRecord {
+  const c: ControlLogRecord = { path: r.path as string, smsn: r.smsn as string, createdAt: r.created_at as string };
+  if (r.consolidated_into !== null && r.consolidated_into !== undefined) c.consolidatedInto = r.consolidated_into as string;
+  return c;
+}
+
+export function toUpload(r: Row): UploadRecord {
+  const u: UploadRecord = { id: Number(r.id), file: r.file as string, target: r.target as string, uploadedAt: r.uploaded_at as string };
+  if (r.remote_path !== null && r.remote_path !== undefined) u.remotePath = r.remote_path as string;
+  return u;
+}
+
+/** The file name of a control-log path, on either OS. */
+export const baseName = (path: string) => path.split(/[\\/]/).pop()!;
+
+/** The DSN or SMSN is held by another attempt (in progress on a station, or provisioned). */
+export class LedgerConflictError extends SwtoolError {
+  constructor(
+    readonly key: "dsn" | "smsn",
+    readonly value: string,
+    readonly holder: AttemptRecord | undefined,
+    cause?: unknown,
+  ) {
+    const who = holder
+      ? holder.result === "provisioned"
+        ? `provisioned by attempt ${holder.id} on ${holder.station ?? holder.host ?? "?"}`
+        : `in progress on ${holder.station ?? holder.host ?? "?"} (attempt ${holder.id}, port ${holder.port})`
+      : "held by another attempt";
+    super(`${key === "dsn" ? "DSN" : "SMSN"} ${value} is ${who}`, { advice: "every device needs its own DSN; check the DSN file or template of each line PC", cause });
+  }
+}
+
