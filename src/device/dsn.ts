@@ -63,9 +63,12 @@ export function dsnFile(path: string, ledger?: Ledger): DsnSource {
     },
     async next() {
       while (index < dsns.length) {
-        const dsn = dsns[index++]!;
+        const dsn = dsns[index]!;
         // Another line PC may hold it (in progress): the ledger's claim refuses it then, and the line asks again.
-        if (!(await ledger?.isProvisioned({ dsn }))) return dsn;
+        const provisioned = await ledger?.isProvisioned({ dsn });
+        // Moved past only once the ledger answered: a retried call asks about the same DSN.
+        index++;
+        if (!provisioned) return dsn;
       }
       return undefined;
     },

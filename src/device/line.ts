@@ -5,7 +5,7 @@
 // lets devices in flight finish and starts no new ones.
 import { SwtoolError } from "../lib/errors.ts";
 import { LedgerConflictError, type Ledger } from "../ledger/ledger.ts";
-import { retryingLedger } from "../ledger/retry.ts";
+import { ledgerRetrier, retryingLedger } from "../ledger/retry.ts";
 import { recoverOrphanedAttempts } from "./recover.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
@@ -74,10 +74,11 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
   if (duplicates.length) throw new SwtoolError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
   const emit = options.onEvent ?? (() => {});
   // Ledger trouble pauses the line rather than failing boards: every call waits until it is written.
-  const ledger = retryingLedger(options.ledger, {
+  const retrier = ledgerRetrier(options.ledger.path, {
     onUnavailable: (e) => emit({ type: "warning", message: `ledger ${options.ledger.path} unavailable (${e.message}): line paused; no board starts until its attempt is recorded` }),
     onAvailable: (ms) => emit({ type: "warning", message: `ledger ${options.ledger.path} available again after ${(ms / 1000).toFixed(1)} s: line resumes` }),
   });
+  const ledger = retryingLedger(options.ledger, retrier);
   for (const { attempt, result, controlLog } of await recoverOrphanedAttempts(ledger, options.controlLogDir)) {
     const what = result === "provisioned" ? `was provisioned (control log ${controlLog}); recorded` : "did not finish; recorded as failed: provision that device again";
     emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
@@ -173,7 +174,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
     // A DSN another station holds (in progress there, or provisioned since this one looked) is
     // passed over for the next one of a file or template; a single --dsn is refused.
     for (;;) {
-      dsn = await options.dsnSource.next();
+      dsn = await retrier.run(() => options.dsnSource.next());
       if (dsn === undefined) {
         stopAll("dsn-source");
         return false;

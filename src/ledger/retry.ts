@@ -36,8 +36,13 @@ export interface RetryOptions {
 // A transaction is retried by its caller as a whole, not statement by statement.
 const NOT_RETRIED = new Set(["close", "path", "engine", "identity", "transaction"]);
 
-/** The same ledger, with every call retried through transient trouble. */
-export function retryingLedger(inner: Ledger, options: RetryOptions = {}): Ledger {
+export interface Retrier {
+  /** Runs `call`, retrying it through transient ledger trouble. */
+  run<T>(call: () => Promise<T>): Promise<T>;
+}
+
+/** One outage state for every call made through it (the line's ledger and its DSN source). */
+export function ledgerRetrier(what: string, options: RetryOptions = {}): Retrier {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let downSince: number | undefined;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -59,7 +64,7 @@ export function retryingLedger(inner: Ledger, options: RetryOptions = {}): Ledge
           options.onUnavailable?.(e as Error);
         }
         if (options.giveUpAfterMs !== undefined && Date.now() - started >= options.giveUpAfterMs) {
-          throw new SwtoolError(`the ledger ${inner.path} stayed unavailable for ${Math.round((Date.now() - started) / 1000)} s: ${(e as Error).message}`, {
+          throw new SwtoolError(`the ledger ${what} stayed unavailable for ${Math.round((Date.now() - started) / 1000)} s: ${(e as Error).message}`, {
             advice: "check that no other program holds the ledger file, or that the database server runs and is reachable, then run the command again",
             cause: e,
           });
@@ -69,6 +74,12 @@ export function retryingLedger(inner: Ledger, options: RetryOptions = {}): Ledge
       }
     }
   };
+  return { run };
+}
+
+/** The same ledger, with every call retried through transient trouble. */
+export function retryingLedger(inner: Ledger, options: RetryOptions | Retrier = {}): Ledger {
+  const { run } = "run" in options ? options : ledgerRetrier(inner.path, options);
   return new Proxy(inner, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver);

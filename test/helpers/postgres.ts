@@ -1,0 +1,85 @@
+// A private PostgreSQL cluster for a test file: initdb in a temporary folder (as the `postgres`
+// user when the tests run as root: the server refuses to run as root), a random port on
+// 127.0.0.1, its Unix socket inside the folder, fsync off; stopped and removed at the end.
+// Debian's `postgresql` package provides the binaries; without them `findPostgres()` is
+// undefined and the tests say they were skipped.
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+
+export function findPostgres(): string | undefined {
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? join(root, versions[0]!, "bin") : undefined;
+}
+
+export const SKIP_MESSAGE = "PostgreSQL tests skipped: no initdb under /usr/lib/postgresql (apt-get install postgresql)";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PgCluster {
+  url: string;
+  port: number;
+  dir: string;
+  /** A fresh database in the cluster; its URL. */
+  createDatabase(name: string): Promise<string>;
+  stop(mode?: "fast" | "immediate"): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startPostgres(bin: string): Promise<PgCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "swtool-pg-"));
+  const asRoot = userInfo().uid === 0;
+  let uid = 0;
+  let gid = 0;
+  if (asRoot) {
+    const id = Bun.spawnSync(["id", "-u", "postgres"]);
+    const gidOut = Bun.spawnSync(["id", "-g", "postgres"]);
+    uid = Number(id.stdout.toString());
+    gid = Number(gidOut.stdout.toString());
+    chownSync(dir, uid, gid);
+  }
+  const as = (cmd: string[]) => (asRoot ? ["runuser", "-u", "postgres", "--", ...cmd] : cmd);
+  const run = async (cmd: string[]) => {
+    const p = Bun.spawn(as(cmd), { stdout: "pipe", stderr: "pipe", cwd: dir });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`${cmd[0]} failed (${code}): ${err || out}`);
+  };
+  const data = join(dir, "data");
+  await run([join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "swtool", "--no-sync", "-E", "UTF8"]);
+  const port = await freePort();
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`;
+  const start = () => run([join(bin, "pg_ctl"), "-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+  await start();
+  const url = `postgres://swtool@127.0.0.1:${port}/postgres`;
+  return {
+    url,
+    port,
+    dir,
+    async createDatabase(name: string) {
+      const { SQL } = await import("bun");
+      const sql = new SQL({ url });
+      await sql.unsafe(`CREATE DATABASE "${name}"`);
+      await sql.close();
+      return `postgres://swtool@127.0.0.1:${port}/${name}`;
+    },
+    stop: (mode = "fast") => run([join(bin, "pg_ctl"), "-D", data, "-m", mode, "-w", "stop"]),
+    start,
+    async destroy() {
+      await run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

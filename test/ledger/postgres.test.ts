@@ -1,0 +1,206 @@
+// The factory ledger on a real PostgreSQL (a private cluster this file starts and stops):
+// the same semantics as the SQLite ledger, held across processes by the database itself.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { join } from "node:path";
+import { dsnFile } from "../../src/device/dsn.ts";
+import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/ledger.ts";
+import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../helpers/postgres.ts";
+import { REPO } from "../helpers/vectors.ts";
+import { runStation, tempDir } from "../device/station.ts";
+import { writeFileSync } from "node:fs";
+import { dsnTemplate } from "../../src/device/dsn.ts";
+
+const bin = findPostgres();
+if (!bin) console.warn(SKIP_MESSAGE);
+
+const smsnOf = (dsn: string) => new Bun.CryptoHasher("sha256").update(dsn).digest("hex");
+const attempt = (dsn: string, port = "/dev/ttyUSB0") => ({ port, dsn, smsn: smsnOf(dsn), apid: "pd25", stage: "test" });
+
+describe.skipIf(!bin)("PostgreSQL ledger", () => {
+  let pg: PgCluster;
+  let n = 0;
+  const freshDb = async () => pg.createDatabase(`t${++n}`);
+  beforeAll(async () => {
+    pg = await startPostgres(bin!);
+  }, 120_000);
+  afterAll(async () => {
+    await pg?.destroy();
+  });
+
+  test("attempts, refusals, counters, control logs and uploads as on SQLite; schema version 3", async () => {
+    const ledger = await openLedger(await freshDb(), { station: "LINE-1", operator: "amy", workOrder: "WO-7" });
+    expect(ledger.engine).toBe("postgres");
+    expect(await ledger.schemaVersion()).toEqual({ database: 3, current: 3, before: 0 });
+    const a = await ledger.beginAttempt({ ...attempt("SN1"), time: new Date("2024-05-01T08:00:00Z") });
+    await ledger.finishAttempt(a, { result: "failed", failedStep: "store", error: "store: ERROR -31", errorCode: -31 });
+    const b = await ledger.beginAttempt({ ...attempt("SN2"), hsmSerial: "123", dak: "TEST/ed25519/01" });
+    await ledger.finishAttempt(b, { result: "provisioned", controlLog: "/logs/C_1.txt", hsmSerial: "456" });
+    expect((await ledger.list()).map((r) => [r.dsn, r.result, r.station, r.operator, r.workOrder])).toEqual([
+      ["SN1", "failed", "LINE-1", "amy", "WO-7"],
+      ["SN2", "provisioned", "LINE-1", "amy", "WO-7"],
+    ]);
+    expect(await ledger.isProvisioned({ smsn: smsnOf("SN2").toUpperCase() })).toMatchObject({ id: b, hsmSerial: "456", controlLog: "/logs/C_1.txt" });
+    expect(await ledger.isProvisioned({ dsn: "SN1" })).toBeUndefined();
+    expect((await ledger.list({ status: "failed" }))[0]).toMatchObject({ dsn: "SN1", errorCode: -31 });
+    expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
+    // A failed attempt lets go of its DSN; a provisioned one keeps it.
+    await ledger.finishAttempt(await ledger.beginAttempt(attempt("SN1")), { result: "provisioned", controlLog: "/logs/C_2.txt" });
+    expect(ledger.beginAttempt(attempt("SN2"))).rejects.toBeInstanceOf(LedgerConflictError);
+    // --allow-reprovision takes it over; the earlier attempt stays provisioned in the history.
+    const again = await ledger.beginAttempt({ ...attempt("SN2"), reprovision: true });
+    expect((await ledger.holder({ dsn: "SN2" }))?.id).toBe(again);
+    expect(await ledger.addSignatures("D", 2)).toBe(2);
+    expect(await ledger.addSignatures("D")).toBe(3);
+    await ledger.recordControlLog("/l/a.txt", "AA".repeat(32));
+    await ledger.recordControlLog("/l/a.txt", "AA".repeat(32));
+    await ledger.markLogsConsolidated([{ smsn: "aa".repeat(32), path: "/other/a.txt" }, { smsn: "bb".repeat(32), path: "/l/b.txt" }], "/l/batch1.txt");
+    expect(await ledger.devicesIn("/l/batch1.txt")).toEqual(["aa".repeat(32), "bb".repeat(32)]);
+    expect(await ledger.logConsolidatedInto("AA".repeat(32), "/x/a.txt")).toBe("/l/batch1.txt");
+    expect([...(await ledger.consolidatedLogKeys())].sort()).toEqual([`${"aa".repeat(32)}\ta.txt`, `${"bb".repeat(32)}\tb.txt`]);
+    expect(await ledger.pendingControlLogs()).toEqual([]);
+    await ledger.recordUpload({ file: "/l/batch1.txt", target: "u@sftp", remotePath: "/in/batch1.txt" });
+    expect(await ledger.uploads({ file: "/l/batch1.txt" })).toMatchObject([{ target: "u@sftp", remotePath: "/in/batch1.txt" }]);
+    await ledger.close();
+  });
+
+  test("three station processes take 50 DSNs each from one template, interleaved: 150 numbers, none twice", async () => {
+    const url = await freshDb();
+    // Migrate once first so the three start on an existing schema (they would also serialise on the advisory lock).
+    await (await openLedger(url)).close();
+    const script = (station: string) => `
+      import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
+      import { dsnTemplate } from ${JSON.stringify(join(REPO, "src/device/dsn.ts"))};
+      const ledger = await openLedger(${JSON.stringify(url)}, { station: ${JSON.stringify(station)} });
+      const src = dsnTemplate("SN{seq:7}", 1, ledger);
+      const taken = [];
+      for (let i = 0; i < 50; i++) {
+        const dsn = await src.next();
+        const smsn = new Bun.CryptoHasher("sha256").update(dsn).digest("hex");
+        const id = await ledger.beginAttempt({ port: "p", dsn, smsn, apid: "pd25", stage: "test" });
+        await ledger.finishAttempt(id, { result: "provisioned", controlLog: "/l/" + dsn });
+        taken.push(dsn);
+      }
+      await ledger.close();
+      console.log(JSON.stringify(taken));
+    `;
+    const children = ["LINE-1", "LINE-2", "LINE-3"].map((s) => Bun.spawn([process.execPath, "-e", script(s)], { stdout: "pipe", stderr: "pipe", cwd: REPO }));
+    const outputs = await Promise.all(children.map(async (c) => ({ out: await new Response(c.stdout).text(), err: await new Response(c.stderr).text(), code: await c.exited })));
+    for (const o of outputs) expect(o.err + String(o.code)).toBe("0");
+    const lists = outputs.map((o) => JSON.parse(o.out) as string[]);
+    const all = lists.flat();
+    expect(all.length).toBe(150);
+    expect(new Set(all).size).toBe(150);
+    expect([...all].sort()).toEqual(Array.from({ length: 150 }, (_, i) => `SN${String(i + 1).padStart(7, "0")}`));
+    // Interleaved: no station got one contiguous block.
+    for (const list of lists) expect(Number(list[49]!.slice(2)) - Number(list[0]!.slice(2))).toBeGreaterThan(49);
+    const ledger = await openLedger(url);
+    const rows = await ledger.list({ status: "provisioned" });
+    expect(rows.length).toBe(150);
+    expect(new Set(rows.map((r) => r.station))).toEqual(new Set(["LINE-1", "LINE-2", "LINE-3"]));
+    await ledger.close();
+  }, 60_000);
+
+  test("kill -9 during allocation: no number the killed process saw is handed out again", async () => {
+    const url = await freshDb();
+    await (await openLedger(url)).close();
+    const script = `
+      import { openLedger } from ${JSON.stringify(join(REPO, "src/ledger/ledger.ts"))};
+      const ledger = await openLedger(${JSON.stringify(url)});
+      for (;;) process.stdout.write((await ledger.nextSequence("SN{seq:7}", 1)) + "\\n");
+    `;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe", cwd: REPO });
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (text.split("\n").length < 40) text += new TextDecoder().decode((await reader.read()).value);
+    child.kill("SIGKILL");
+    await child.exited;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const seen = text.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
+    const ledger = await openLedger(url);
+    const next = await ledger.nextSequence("SN{seq:7}", 1);
+    expect(next).toBeGreaterThan(Math.max(...seen));
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i + 1));
+    await ledger.close();
+  }, 30_000);
+
+  test("two stations race for the same DSN file entry: one holds it, the other is told who has it and takes the next", async () => {
+    const url = await freshDb();
+    const dir = tempDir();
+    writeFileSync(join(dir, "dsns.txt"), "A1\nA2\n");
+    const [one, two] = await Promise.all([openLedger(url, { station: "LINE-1" }), openLedger(url, { station: "LINE-2" })]);
+    const [s1, s2] = [dsnFile(join(dir, "dsns.txt"), one), dsnFile(join(dir, "dsns.txt"), two)];
+    const [d1, d2] = await Promise.all([s1.next(), s2.next()]);
+    expect([d1, d2]).toEqual(["A1", "A1"]);
+    const results = await Promise.allSettled([one.beginAttempt(attempt(d1!)), two.beginAttempt(attempt(d2!, "/dev/ttyUSB1"))]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(LedgerConflictError);
+    expect((lost.reason as LedgerConflictError).key).toBe("dsn");
+    expect((lost.reason as Error).message).toMatch(/^DSN A1 is in progress on LINE-[12] \(attempt \d+, port \/dev\/ttyUSB[01]\)$/);
+    const loser = results[0]!.status === "rejected" ? s1 : s2;
+    expect(await loser.next()).toBe("A2");
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  test("the SMSN unique constraint holds, even for rows written around swtool", async () => {
+    const url = await freshDb();
+    const ledger = await openLedger(url);
+    await ledger.beginAttempt({ ...attempt("SN1"), smsn: "cd".repeat(32) });
+    const err = await ledger.beginAttempt({ ...attempt("SN2"), smsn: "cd".repeat(32) }).catch((e) => e);
+    expect(err).toBeInstanceOf(LedgerConflictError);
+    expect((err as LedgerConflictError).key).toBe("smsn");
+    const sql = new SQL({ url });
+    const raw = await sql`INSERT INTO attempts (started_at, port, dsn, smsn, apid, stage, result, claimed) VALUES ('t', 'p', 'SN3', ${"cd".repeat(32)}, 'pd25', 'test', 'in-progress', 1)`.catch((e) => e);
+    expect(raw.errno).toBe("23505");
+    expect(raw.constraint).toBe("attempts_smsn_claim");
+    await sql.close();
+    await ledger.close();
+  });
+
+  test("a URL-looking --ledger that is not PostgreSQL is refused, never created as a file; the password is never taken from the URL", async () => {
+    expect(openLedger("mysql://u@h/db")).rejects.toThrow(/not mysql:/);
+    expect(openLedger("postgres://u:secret@127.0.0.1/db")).rejects.toThrow(/password must not be on the command line/);
+    expect(openLedger("postgres://u@db.factory.lan/db")).rejects.toThrow(/would not be encrypted/);
+    expect(openLedger("postgres://u@db.factory.lan/db?sslmode=require")).rejects.toThrow(/does not verify the server/);
+    expect(openLedger("postgres://u@db.factory.lan/db?sslmode=verify-full")).rejects.toThrow(/needs the CA certificate/);
+  });
+
+  test("loss of the database mid-run: the line pauses, resumes when it is back, and nothing is mislabelled", async () => {
+    const url = await freshDb();
+    const ledger = await openLedger(url, { station: "LINE-1" });
+    let stopped = false;
+    let restarted: Promise<void> | undefined;
+    const run = await runStation(
+      { transport: "pty", fixtures: 2, count: 8 },
+      {
+        ledger,
+        dsnSource: dsnTemplate("PG{seq:5}", 1, ledger),
+        count: 8,
+        onEvent: (e) => {
+          if (e.type === "device-done" && e.provisioned === 2 && !stopped) {
+            stopped = true;
+            restarted = (async () => {
+              await pg.stop("fast");
+              await Bun.sleep(2500);
+              await pg.start();
+            })();
+          }
+        },
+      },
+    );
+    await restarted;
+    const warnings = run.events.filter((e) => e.type === "warning").map((e) => (e as { message: string }).message);
+    expect(warnings.some((m) => /unavailable .*line paused/.test(m))).toBe(true);
+    expect(warnings.some((m) => /available again after .* line resumes/.test(m))).toBe(true);
+    expect(run.summary).toMatchObject({ provisioned: 8, failed: 0, refused: 0 });
+    const rows = await ledger.list();
+    expect(rows.map((r) => r.result)).toEqual(Array(8).fill("provisioned"));
+    expect(new Set(rows.map((r) => r.dsn)).size).toBe(8);
+    await ledger.close();
+  }, 90_000);
+});
