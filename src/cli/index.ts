@@ -11,7 +11,7 @@ export const main = defineCommand({
     csr: () => import("./csr.ts").then((m) => m.default),
     verify: () => import("./verify.ts").then((m) => m.default),
     keygen: () => import("./keygen.ts").then((m) => m.default),
-    sign: () => import("./sign.ts").then((m) => m.default),
+    sign: () => import("./sign/index.ts").then((m) => m.default),
     demo: () => import("./demo.ts").then((m) => m.default),
     x509: () => import("./x509.ts").then((m) => m.default),
     pki: () => import("./pki.ts").then((m) => m.default),

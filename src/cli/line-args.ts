@@ -17,6 +17,18 @@ import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.t
 import { log, output, printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
+/** How a fixture's serial port is driven (also `swtool device probe`). */
+export const serialArgs = {
+  baud: { type: "string", description: "Serial baud rate (default 115200)" },
+  "data-bits": { type: "string", description: "5, 6, 7 or 8 (default 8)" },
+  parity: { type: "string", description: "none, even, odd, mark or space (default none)" },
+  "stop-bits": { type: "string", description: "1, 1.5 or 2 (default 1)" },
+  rtscts: { type: "boolean", description: "RTS/CTS hardware flow control" },
+  xonxoff: { type: "boolean", description: "XON/XOFF software flow control" },
+  "command-timeout": { type: "string", description: "Milliseconds to wait for each device answer (default 3000)" },
+} as const satisfies ArgsDef;
+
+/** The production line's flags, `sign --port ...`: the one place they are defined. */
 export const lineArgs = {
   port: { type: "string", description: "Fixture port: /dev/ttyUSB0, COM3 or socket://host:port (repeat for more fixtures)" },
   count: { type: "string", description: "Stop after this many good devices (default: run until Ctrl-C)" },
@@ -27,13 +39,7 @@ export const lineArgs = {
   ...ledgerPasswordArgs,
   ...stationArgs,
   "allow-reprovision": { type: "boolean", description: "Provision a DSN or SMSN the ledger has seen provisioned" },
-  baud: { type: "string", description: "Serial baud rate (default 115200)" },
-  "data-bits": { type: "string", description: "5, 6, 7 or 8 (default 8)" },
-  parity: { type: "string", description: "none, even, odd, mark or space (default none)" },
-  "stop-bits": { type: "string", description: "1, 1.5 or 2 (default 1)" },
-  rtscts: { type: "boolean", description: "RTS/CTS hardware flow control" },
-  xonxoff: { type: "boolean", description: "XON/XOFF software flow control" },
-  "command-timeout": { type: "string", description: "Milliseconds to wait for each device answer (default 3000)" },
+  ...serialArgs,
 } as const satisfies ArgsDef;
 
 /** Every value of a flag given more than once (citty keeps only the last). */
@@ -48,7 +54,7 @@ export function repeatedArg(rawArgs: readonly string[], name: string): string[] 
   return values;
 }
 
-type LineArgValues = { [K in keyof typeof lineArgs]?: (typeof lineArgs)[K]["type"] extends "boolean" ? boolean : string };
+export type LineArgValues = { [K in keyof typeof lineArgs]?: (typeof lineArgs)[K]["type"] extends "boolean" ? boolean : string };
 
 export function serialSettingsFrom(args: LineArgValues): SerialSettings {
   const settings: SerialSettings = {};

@@ -1,10 +1,11 @@
 // Runs the citty command tree with what citty leaves out: flag checking with suggestions
 // (typographic dashes pasted from documents included), underscore/kebab spellings, global
 // flags anywhere, help, and the exit-code contract (0 ok, 1 failed, 2 usage).
-import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { runCommand, type ArgsDef, type CommandDef } from "citty";
 import { closest } from "../lib/closest.ts";
 import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { globalArgs } from "./args.ts";
+import { renderHelp } from "./help.ts";
 import { configureOutput, output } from "./output.ts";
 
 /** Dash look-alikes that word processors put where `--` was typed. */
@@ -99,8 +100,8 @@ export function checkFlags(argv: string[], args: ArgsDef, path: string[]): strin
   return out;
 }
 
-function takeGlobalFlags(argv: string[]): { rest: string[]; json: boolean; verbose: boolean; quiet: boolean; help: boolean } {
-  const flags = { json: false, verbose: false, quiet: false, help: false };
+function takeGlobalFlags(argv: string[]): { rest: string[]; json: boolean; verbose: boolean; quiet: boolean; help: boolean; version: boolean } {
+  const flags = { json: false, verbose: false, quiet: false, help: false, version: false };
   const rest: string[] = [];
   let passthrough = false;
   for (const token of argv) {
@@ -109,8 +110,9 @@ function takeGlobalFlags(argv: string[]): { rest: string[]; json: boolean; verbo
       rest.push(token);
       continue;
     }
-    const name = token === "-h" ? "help" : token === "-v" ? "verbose" : token.startsWith("--") ? normalise(token.slice(2)) : "";
-    if (name === "json" || name === "verbose" || name === "quiet" || name === "help") flags[name] = true;
+    // -V is the version as in Amazon's sid_signing_tool (`swtool sign -V`); -v is --verbose.
+    const name = token === "-h" ? "help" : token === "-v" ? "verbose" : token === "-V" ? "version" : token.startsWith("--") ? normalise(token.slice(2)) : "";
+    if (name === "json" || name === "verbose" || name === "quiet" || name === "help" || name === "version") flags[name] = true;
     else rest.push(token);
   }
   return { rest, ...flags };
@@ -122,17 +124,16 @@ export interface RunOptions {
 
 /** Runs the CLI and returns the process exit code. */
 export async function runCli(root: CommandDef, argv: string[], options: RunOptions): Promise<number> {
-  const { rest, help, ...flags } = takeGlobalFlags(argv);
+  const { rest, help, version, ...flags } = takeGlobalFlags(argv);
   configureOutput(flags);
   try {
-    if (rest[0] === "--version" || rest[0] === "-V") {
+    if (version) {
       process.stdout.write(`swtool ${options.version}\n`);
       return 0;
     }
     // Walk down the sub-command tree.
     const path: string[] = [];
     let cmd = root;
-    let parent: CommandDef | undefined;
     let i = 0;
     for (; i < rest.length; i++) {
       const subs = await resolve(cmd.subCommands);
@@ -145,13 +146,12 @@ export async function runCli(root: CommandDef, argv: string[], options: RunOptio
           advice: guess ? `did you mean \`${commandPath([...path, guess])}\`?` : `see \`${commandPath(path)} --help\``,
         });
       }
-      parent = cmd;
       cmd = (await resolve(sub)) as CommandDef;
       path.push(token);
     }
     const args = ((await resolve(cmd.args)) ?? {}) as ArgsDef;
     if (help || (!cmd.run && (await resolve(cmd.subCommands)))) {
-      process.stdout.write((await renderUsage(cmd, parent)) + "\n");
+      process.stdout.write((await renderHelp(cmd, path)) + "\n");
       return help ? 0 : 2;
     }
     const cleaned = checkFlags(rest.slice(i), { ...args, ...globalArgs }, path);

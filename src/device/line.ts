@@ -97,7 +97,7 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
     if (options.signal.aborted) stopAll("signal");
     options.signal.addEventListener("abort", () => stopAll("signal"));
   }
-  const hsmSerial = (options.signer as { hsmSerial?: number }).hsmSerial;
+  const hsmSerial = options.signer.hsmSerial;
   const dakIds = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${options.signer.productTag}/${c}/${toHex(options.signer.caCerts(c)[0]!.serial)}`]));
   const warnedAt = new Set<number>();
   // Signature counts go to the ledger in order, without holding up the device.

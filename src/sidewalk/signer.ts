@@ -20,6 +20,18 @@ export interface DakSigner {
   sign(curve: Curve, message: Uint8Array): Promise<Uint8Array>;
   /** Whether chains must end at Amazon's root; when absent, required for the production stage. */
   readonly requireAmazonRoot?: boolean;
+  /** The serial number of the HSM that holds the DAK, when an HSM signs (the ledger records it). */
+  readonly hsmSerial?: number;
+}
+
+/**
+ * What a signer may sign, decided once when it is opened: chains must end at Amazon's root
+ * (a production tag on a production HSM), or a rehearsal signs a production tag with a test root.
+ */
+export interface SigningPolicy {
+  readonly requireAmazonRoot: boolean;
+  /** A production tag signing with a test chain (`--allow-test-root`): devices will not work in the field. */
+  readonly rehearsal: boolean;
 }
 
 export interface DeviceChains {

@@ -1,7 +1,7 @@
 // SMSN: the Sidewalk manufacturing serial number, SHA-256 over
 // deviceType "-" STAGE DSN APID [boardId] (ASCII), as the signing tool and the device compute it.
 import { sha256 } from "@noble/hashes/sha2.js";
-import { FormatError } from "../lib/errors.ts";
+import { FormatError, UsageError } from "../lib/errors.ts";
 
 export type Stage = "production" | "preproduction" | "test";
 export const STAGES: readonly Stage[] = ["production", "preproduction", "test"];
@@ -77,13 +77,21 @@ export function parseStage(text: string): Stage {
   throw new FormatError(`unknown stage ${JSON.stringify(text)}`, { advice: "use production, preproduction or test" });
 }
 
-/** Stage from the product tag prefix: RNET_ production, PREPROD_ pre-production, TEST_ test. */
-export function stageFromProductTag(tag: string): Stage {
-  if (tag.startsWith("RNET_")) return "production";
-  if (tag.startsWith("PREPROD_")) return "preproduction";
-  if (tag.startsWith("TEST_")) return "test";
-  throw new FormatError(`product tag ${JSON.stringify(tag)} has no stage prefix`, {
-    advice: "product tags start with RNET_ (production), PREPROD_ (pre-production) or TEST_ (test), e.g. RNET_DAK_MYPRODUCT",
+const STAGE_PREFIXES: readonly (readonly [string, Stage])[] = [
+  ["RNET_", "production"],
+  ["PREPROD_", "preproduction"],
+  ["TEST_", "test"],
+];
+
+/**
+ * The one stage rule, as Amazon's signing tool applies it: a product tag names its stage by its
+ * prefix (RNET_ production, PREPROD_ pre-production, TEST_ test); a tag without one is the test
+ * stage when `testCert` is set (`--test_cert`), and refused otherwise.
+ */
+export function stageOfProductTag(tag: string, options: { testCert?: boolean } = {}): Stage {
+  for (const [prefix, stage] of STAGE_PREFIXES) if (tag.startsWith(prefix)) return stage;
+  if (options.testCert) return "test";
+  throw new UsageError(`unable to determine the stage from the product tag ${JSON.stringify(tag)}`, {
+    advice: "product tags start with RNET_ (production), PREPROD_ (pre-production) or TEST_ (test), e.g. RNET_DAK_MYPRODUCT; --test_cert signs a tag without a prefix in the test stage",
   });
 }
-

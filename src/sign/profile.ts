@@ -50,3 +50,14 @@ export function parseAppServerKey(text: string): Uint8Array {
   const raw = /^[0-9a-fA-F]{64}$/.test(t) ? fromHex(t, "app server public key") : fromBase64(t, "app server public key");
   return bytes(raw, APP_SERVER_KEY_LENGTH, "app server public key");
 }
+
+/** Where the application server public key comes from: a device profile, or the flag's text. */
+export type AppKeySource = { from: "device-profile"; path: string } | { from: "flag"; text: string };
+
+/** The key, and the DAK's signature budget when a device profile says it. */
+export function readAppKey(source: AppKeySource): { key: Uint8Array; maxSignatures?: number } {
+  if (source.from === "flag") return { key: parseAppServerKey(source.text) };
+  const profile = readDeviceProfile(source.path);
+  const maxSignatures = profile.dak.find((d) => d.maxAllowedSignature !== undefined)?.maxAllowedSignature;
+  return { key: profile.applicationServerPublicKey, ...(maxSignatures !== undefined ? { maxSignatures } : {}) };
+}

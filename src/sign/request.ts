@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { decodeCsrBase64, type Csr } from "../sidewalk/csr.ts";
-import { computeSmsn, SMSN_LENGTH, stageFromProductTag, validateApid, type Stage } from "../sidewalk/smsn.ts";
+import { computeSmsn, SMSN_LENGTH, validateApid, type Stage } from "../sidewalk/smsn.ts";
 import { readPrivateKeyHex, readPrivateKeyPem, type DeviceKey } from "./keys.ts";
 
 /** The device-side inputs of one signing, in the reference tool's terms. */
@@ -41,19 +41,6 @@ export interface DeviceRequest {
   apid?: string;
   dsn?: string;
   legacyKeys: boolean;
-}
-
-/** Stage from the product tag, as the reference: RNET_ / PREPROD_ / TEST_ or --test_cert. */
-export function stageFor(product: string, testCert = false): Stage {
-  if (!product.startsWith("RNET_") && !product.startsWith("PREPROD_") && testCert) return "test";
-  try {
-    return stageFromProductTag(product);
-  } catch (e) {
-    throw new UsageError(`unable to determine the stage from the product tag ${JSON.stringify(product)}`, {
-      advice: "product tags start with RNET_ (production), PREPROD_ (pre-production) or TEST_ (test); --test_cert forces the test stage",
-      cause: e,
-    });
-  }
 }
 
 /** The reference tool's refusals, checked before anything else happens. */

@@ -170,10 +170,11 @@ describe("swtool (compiled) core commands", () => {
     const root = await swtool(["--help"]);
     expect(root.code).toBe(0);
     for (const cmd of ["smsn", "csr", "verify"]) expect(root.stdout).toContain(cmd);
-    for (const args of [["smsn", "--help"], ["csr", "decode", "--help"], ["verify", "-h"]]) {
-      const r = await swtool(args);
+    for (const [args, usage] of [[["smsn", "--help"], "Usage: swtool smsn [options]"], [["csr", "decode", "--help"], "Usage: swtool csr decode [options] <csr>"], [["verify", "-h"], "Usage: swtool verify [options] <input>"]] as const) {
+      const r = await swtool([...args]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain("USAGE");
+      expect(r.stdout).toContain(usage);
+      expect(r.stdout.split("\n").filter((l) => l.length > 80)).toEqual([]);
     }
   });
 

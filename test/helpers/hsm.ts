@@ -10,8 +10,8 @@ export interface LoadedHsm {
   stop(): Promise<void>;
 }
 
-export async function startLoadedHsm(productTag = "TEST_DAK_LINE", options: { layout?: "long" | "chain-depth" | "legacy" } = {}): Promise<LoadedHsm> {
-  const sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none" });
-  await loadTestChain({ connector: sim.url, productTag, pin: TEST_PIN, ...(options.layout ? { layout: options.layout } : {}) });
+export async function startLoadedHsm(productTag = "TEST_DAK_LINE", options: { layout?: "long" | "chain-depth" | "legacy"; testCert?: boolean; log?: (line: string) => void } = {}): Promise<LoadedHsm> {
+  const sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none", ...(options.log ? { log: options.log } : {}) });
+  await loadTestChain({ connector: sim.url, productTag, pin: TEST_PIN, ...(options.layout ? { layout: options.layout } : {}), ...(options.testCert ? { testCert: true } : {}) });
   return { url: sim.url, productTag, stop: () => sim.stop() };
 }

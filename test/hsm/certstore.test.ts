@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
 import { loadTestChain, openCertStore } from "../../src/signer/hsm/index.ts";
 import { HsmDeviceError, HsmPinRejectedError } from "../../src/hsm/errors.ts";
+import { VerificationError } from "../../src/lib/errors.ts";
 import { CURVES, CURVE_NAMES, makeCsr, signDevice, verifyChain } from "../../src/sidewalk/index.ts";
 import { computeSmsn } from "../../src/sidewalk/smsn.ts";
 
@@ -67,13 +68,27 @@ describe("the store and its failures", () => {
     await loadTestChain({ connector: s.url, productTag: "RNET_DAK_DEMO", pin: PIN });
   });
   test("concurrent signatures share a pool of sessions", async () => {
-    const store = await openCertStore({ connector: s.url, pin: PIN, productTag: "RNET_DAK_DEMO", sessions: 4 });
+    const store = await openCertStore({ connector: s.url, pin: PIN, productTag: "RNET_DAK_DEMO", sessions: 4, allowTestRoot: true });
     const msgs = Array.from({ length: 24 }, (_, i) => new Uint8Array([i, 1, 2, 3]));
     const sigs = await Promise.all(msgs.map((m, i) => store.sign(i % 2 ? "p256r1" : "ed25519", m)));
     sigs.forEach((sig, i) => expect(CURVES[i % 2 ? "p256r1" : "ed25519"].verify(sig, msgs[i]!, store.dakPublicKey(i % 2 ? "p256r1" : "ed25519"))).toBe(true));
     expect(s.device.sessions.inUse).toBe(4);
     await store.close();
     expect(s.device.sessions.inUse).toBe(0);
+  });
+  test("a production tag with a test chain: refused, unless rehearsing (the policy says which)", async () => {
+    const err = await openCertStore({ connector: s.url, pin: PIN, productTag: "RNET_DAK_DEMO" }).catch((e) => e);
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(err.message).toBe("the HSM's chain for RNET_DAK_DEMO does not end at Amazon's production root, but the tag names a production product");
+    expect(s.device.sessions.inUse).toBe(0);
+    const store = await openCertStore({ connector: s.url, pin: PIN, productTag: "RNET_DAK_DEMO", allowTestRoot: true });
+    try {
+      expect(store.policy).toEqual({ requireAmazonRoot: false, rehearsal: true });
+      expect(store.requireAmazonRoot).toBe(false);
+      expect(store.hsmSerial).toBe(s.device.state.serial);
+    } finally {
+      await store.close();
+    }
   });
   test("wrong PIN names the slot, never the PIN", async () => {
     const err = await openCertStore({ connector: s.url, pin: "9999-wrong", productTag: "RNET_DAK_DEMO" }).catch((e) => e);
@@ -94,7 +109,7 @@ describe("the store and its failures", () => {
     expect(err.advice).toBe("product tags on this HSM: RNET_DAK_DEMO");
   });
   test("a tag without a stage prefix is refused before connecting", async () => {
-    await expect(openCertStore({ connector: s.url, pin: PIN, productTag: "DAK_DEMO" })).rejects.toThrow("cannot tell the stage");
+    await expect(openCertStore({ connector: s.url, pin: PIN, productTag: "DAK_DEMO" })).rejects.toThrow('unable to determine the stage from the product tag "DAK_DEMO"');
   });
   test("a missing certificate object is named", async () => {
     const t = await sim();

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FormatError } from "../../src/lib/errors.ts";
-import { computeSmsn, parseStage, smsnHashInput, stageFromProductTag, toHex } from "../../src/sidewalk/index.ts";
+import { computeSmsn, parseStage, smsnHashInput, stageOfProductTag, toHex } from "../../src/sidewalk/index.ts";
 import { seed } from "../helpers/vectors.ts";
 
 const base = { deviceType: seed.smsn.device_type, dsn: seed.smsn.dsn, apid: seed.smsn.apid };
@@ -57,9 +57,13 @@ describe("SMSN", () => {
     expect(parseStage("pre-production")).toBe("preproduction");
     expect(parseStage("test")).toBe("test");
     expect(() => parseStage("staging")).toThrow('unknown stage "staging"');
-    expect(stageFromProductTag("RNET_DAK_DEMO")).toBe("production");
-    expect(stageFromProductTag("PREPROD_DAK_DEMO")).toBe("preproduction");
-    expect(stageFromProductTag("TEST_DAK_DEMO")).toBe("test");
-    expect(() => stageFromProductTag("DAK_DEMO")).toThrow('product tag "DAK_DEMO" has no stage prefix');
+    expect(stageOfProductTag("RNET_DAK_DEMO")).toBe("production");
+    expect(stageOfProductTag("PREPROD_DAK_DEMO")).toBe("preproduction");
+    expect(stageOfProductTag("TEST_DAK_DEMO")).toBe("test");
+    expect(() => stageOfProductTag("DAK_DEMO")).toThrow('unable to determine the stage from the product tag "DAK_DEMO"');
+    expect(stageOfProductTag("DAK_DEMO", { testCert: true })).toBe("test");
+    // --test_cert does not override a prefix that names a stage.
+    expect(stageOfProductTag("RNET_DAK_DEMO", { testCert: true })).toBe("production");
+    expect(stageOfProductTag("PREPROD_DAK_DEMO", { testCert: true })).toBe("preproduction");
   });
 });

@@ -8,8 +8,9 @@ import { equal, toHex } from "../../lib/bytes.ts";
 import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../../sidewalk/chain.ts";
 import { toBeSigned } from "../../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
-import type { DakSigner } from "../../sidewalk/signer.ts";
-import type { Stage } from "../../sidewalk/smsn.ts";
+import type { DakSigner, SigningPolicy } from "../../sidewalk/signer.ts";
+import { readCertCache, writeCertCache } from "./cert-cache.ts";
+import { stageOfProductTag, type Stage } from "../../sidewalk/smsn.ts";
 import { openAuthenticatedClient, type HsmClient } from "../../hsm/client.ts";
 import type { ObjectInfo } from "../../hsm/commands/get-object-info.ts";
 import { isDeviceError } from "../../hsm/errors.ts";
@@ -26,10 +27,10 @@ import {
   parseHsmInfo,
   productCertTag,
   SIGNING_TOOL_COMPAT_VERSION,
-  stageOfProductTag,
   type Element,
   type HsmInfo,
   type LayoutKind,
+  type ProductChains,
 } from "./layout.ts";
 import { ALGORITHM, hex16, OBJECT_TYPE } from "../../hsm/protocol.ts";
 import { Connector, type TlsFiles } from "../../hsm/transport.ts";
@@ -38,6 +39,8 @@ export interface CertStoreOptions {
   connector: string;
   pin: string;
   productTag: string;
+  /** `--test_cert`: a product tag without a stage prefix is the test stage. */
+  testCert?: boolean;
   pinSlot?: number;
   tls?: TlsFiles;
   allowInsecureConnector?: boolean;
@@ -45,20 +48,15 @@ export interface CertStoreOptions {
   sessions?: number;
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Rehearsal: a production tag may sign with a test chain (the policy says so). */
+  allowTestRoot?: boolean;
+  /** `--cache_cert`: keep the CA certificates in this directory, keyed by the HSM's serial. */
+  certCacheDir?: string;
+  /** Told what the operator should know but that does not stop signing (an unusable cache). */
+  onWarning?: (message: string) => void;
 }
 
-/** One product's chain material as read from the HSM. */
-export interface ProductChains {
-  productTag: string;
-  stage: Stage;
-  layout: LayoutKind;
-  kind: ChainKind;
-  hsmInfo?: HsmInfo;
-  /** Asymmetric key ids of the DAK (legacy: MODEL) per curve. */
-  dakKeyIds: Record<Curve, number>;
-  /** CA certificates per curve, DAK first, root last. */
-  caCerts: Record<Curve, Cert[]>;
-}
+export type { ProductChains };
 
 async function opaqueLabels(client: HsmClient, ids: number[]): Promise<Map<number, string>> {
   const out = new Map<number, string>();
@@ -138,8 +136,7 @@ async function readCert(client: HsmClient, namespace: number, curve: Curve, stag
 }
 
 /** Finds `productTag`'s DAK and reads its CA certificates for both curves. */
-export async function readProductChains(client: HsmClient, productTag: string, layoutInfo?: { layout: LayoutKind; hsmInfo?: HsmInfo }, keys?: ObjectInfo[]): Promise<ProductChains> {
-  const stage = stageOfProductTag(productTag);
+export async function readProductChains(client: HsmClient, productTag: string, stage: Stage, layoutInfo?: { layout: LayoutKind; hsmInfo?: HsmInfo }, keys?: ObjectInfo[]): Promise<ProductChains> {
   const { layout, hsmInfo } = layoutInfo ?? (await readLayout(client));
   const allKeys = keys ?? (await listKeys(client));
   const signer = allKeys.find((k) => k.label.startsWith(productTag));
@@ -215,6 +212,17 @@ export async function checkProductChains(client: HsmClient, chains: ProductChain
   return dakPublicKeys;
 }
 
+/** The policy a product's chains allow: production tags need Amazon's root unless rehearsing. */
+export function signingPolicyFor(productTag: string, stage: Stage, amazonRoot: boolean, allowTestRoot: boolean): SigningPolicy {
+  const production = stage === "production";
+  if (production && !amazonRoot && !allowTestRoot) {
+    throw new VerificationError(`the HSM's chain for ${productTag} does not end at Amazon's production root, but the tag names a production product`, {
+      advice: "use the real production HSM; to rehearse with a test chain add --allow-test-root (devices signed so will not work in the field)",
+    });
+  }
+  return { requireAmazonRoot: production && amazonRoot, rehearsal: production && !amazonRoot };
+}
+
 export class HsmCertStore implements DakSigner {
   readonly productTag: string;
   readonly stage: Stage;
@@ -227,12 +235,17 @@ export class HsmCertStore implements DakSigner {
     readonly hsmSerial: number,
     private readonly chains: ProductChains,
     private readonly dakKeys: Record<Curve, Uint8Array>,
+    readonly policy: SigningPolicy,
   ) {
     this.productTag = chains.productTag;
     this.stage = chains.stage;
     this.kind = chains.kind;
     this.layout = chains.layout;
     this.hsmInfo = chains.hsmInfo;
+  }
+
+  get requireAmazonRoot(): boolean {
+    return this.policy.requireAmazonRoot;
   }
 
   get authKeyId(): number {
@@ -264,16 +277,39 @@ export class HsmCertStore implements DakSigner {
   }
 }
 
-/** Connects, authenticates, finds and checks the product's chain; the pool then serves sign(). */
+/** The product's chains from the certificate cache when it holds good ones, else from the HSM (and cached). */
+async function cachedProductChains(client: HsmClient, serial: number, productTag: string, stage: Stage, options: CertStoreOptions): Promise<{ chains: ProductChains; dakKeys: Record<Curve, Uint8Array> }> {
+  const dir = options.certCacheDir!;
+  try {
+    const cached = readCertCache(dir, serial, productTag, stage);
+    if (cached) return { chains: cached, dakKeys: await checkProductChains(client, cached) };
+  } catch (e) {
+    if (!(e instanceof SwtoolError)) throw e;
+    options.onWarning?.(`${e.message}; reading the certificates from the HSM again`);
+  }
+  const chains = await readProductChains(client, productTag, stage);
+  const dakKeys = await checkProductChains(client, chains);
+  writeCertCache(dir, serial, chains);
+  return { chains, dakKeys };
+}
+
+/** Connects, authenticates, finds and checks the product's chain and its policy; the pool then serves sign(). */
 export async function openCertStore(options: CertStoreOptions): Promise<HsmCertStore> {
-  const stage = stageOfProductTag(options.productTag);
+  const stage = stageOfProductTag(options.productTag, { testCert: options.testCert ?? false });
   const connector = new Connector({ ...options, url: options.connector });
   const client = await openAuthenticatedClient(connector, options.pin, authSlotsFor(stage, options.pinSlot), options.sessions ?? 4);
   try {
     const serial = (await client.deviceInfo()).serial;
-    const chains = await readProductChains(client, options.productTag);
-    const dakKeys = await checkProductChains(client, chains);
-    return new HsmCertStore(client, serial, chains, dakKeys);
+    let chains: ProductChains;
+    let dakKeys: Record<Curve, Uint8Array>;
+    if (options.certCacheDir !== undefined) ({ chains, dakKeys } = await cachedProductChains(client, serial, options.productTag, stage, options));
+    else {
+      chains = await readProductChains(client, options.productTag, stage);
+      dakKeys = await checkProductChains(client, chains);
+    }
+    const amazon = CURVE_NAMES.every((c) => isAmazonRoot(c, chains.caCerts[c][chains.caCerts[c].length - 1]!));
+    const policy = signingPolicyFor(options.productTag, stage, amazon, options.allowTestRoot ?? false);
+    return new HsmCertStore(client, serial, chains, dakKeys, policy);
   } catch (e) {
     await client.close();
     throw e;

@@ -2,4 +2,4 @@
 // with the DAK, the test-chain loader for rehearsals, and the inventory `swtool hsm info` prints.
 export { HsmCertStore, openCertStore, type CertStoreOptions } from "./certstore.ts";
 export { loadTestChain, type LoadTestChainOptions, type LoadedTestChain } from "./loadchain.ts";
-export { stageOfProductTag, SIGNING_TOOL_COMPAT_VERSION } from "./layout.ts";
+export { SIGNING_TOOL_COMPAT_VERSION } from "./layout.ts";

@@ -2,6 +2,7 @@
 // Sidewalk products found and whether each product's chain is complete and verifies.
 import { isAmazonRoot } from "../../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
+import { stageOfProductTag } from "../../sidewalk/smsn.ts";
 import { checkProductChains, listKeys, productTagsOf, readLayout, readProductChains } from "./certstore.ts";
 import type { HsmClient } from "../../hsm/client.ts";
 import type { StorageInfo } from "../../hsm/commands/get-storage-info.ts";
@@ -72,7 +73,8 @@ export async function inventory(client: HsmClient): Promise<Inventory> {
     const p: ProductSummary = { productTag, complete: false, verifies: false };
     try {
       if (!layoutInfo) throw new Error(out.layoutProblem);
-      const chains = await readProductChains(client, productTag, layoutInfo, keys);
+      // A tag without a stage prefix can only be signed with --test_cert: show it as the test stage.
+      const chains = await readProductChains(client, productTag, stageOfProductTag(productTag, { testCert: true }), layoutInfo, keys);
       p.complete = true;
       p.amazonRoot = Object.fromEntries(CURVE_NAMES.map((c) => [c, isAmazonRoot(c, chains.caCerts[c][chains.caCerts[c].length - 1]!)])) as Record<Curve, boolean>;
       await checkProductChains(client, chains);

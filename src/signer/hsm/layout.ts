@@ -7,6 +7,7 @@
 // - in a namespace: id = ns + (curve << 3) + (stage == production ? 0 : 4) + element, elements
 //   0 private key (asymmetric, DAK only), 1 public key, 2 signature, 3 serial (opaque).
 import { FormatError, SwtoolError } from "../../lib/errors.ts";
+import type { Cert, ChainKind } from "../../sidewalk/chain.ts";
 import type { Curve } from "../../sidewalk/curves.ts";
 import type { Stage } from "../../sidewalk/smsn.ts";
 
@@ -35,31 +36,30 @@ export function objectIdFor(namespace: number, curve: Curve, stage: Stage, eleme
 
 export const namespaceOf = (id: number) => id & ~0x0f;
 
-const STAGE_PREFIXES: [string, Stage][] = [
-  ["RNET_", "production"],
-  ["PREPROD_", "preproduction"],
-  ["TEST_", "test"],
-];
-
-/** The stage a product tag names by its prefix (RNET_, PREPROD_, TEST_). */
-export function stageOfProductTag(tag: string): Stage {
-  for (const [prefix, stage] of STAGE_PREFIXES) if (tag.startsWith(prefix)) return stage;
-  throw new SwtoolError(`cannot tell the stage from the product tag ${JSON.stringify(tag)}`, {
-    advice: "a product tag starts with RNET_ (production), PREPROD_ (pre-production) or TEST_ (test), e.g. RNET_DAK_MYPRODUCT",
-  });
-}
-
 /** Slots to try in order: the given one, else the stage's slot first, then the other (no stage: 5, 6). */
 export function authSlotsFor(stage: Stage | undefined, pinSlot?: number): number[] {
   if (pinSlot !== undefined) return [pinSlot];
   return stage === "preproduction" ? [AUTH_SLOT.preproduction, AUTH_SLOT.production] : [AUTH_SLOT.production, AUTH_SLOT.preproduction];
 }
 
-/** The PRODUCT certificate's tag: `_DAK` replaced by `_PROD`. */
+/** The PRODUCT certificate's tag: the tag's `DAK` word replaced by `PROD` (RNET_DAK_X -> RNET_PROD_X, DAK_X -> PROD_X). */
 export function productCertTag(dakTag: string): string {
-  const prod = dakTag.replace("_DAK", "_PROD");
-  if (prod === dakTag) throw new SwtoolError(`the product tag ${JSON.stringify(dakTag)} has no "_DAK" in it`, { advice: "give the DAK's tag, e.g. RNET_DAK_MYPRODUCT" });
+  const prod = dakTag.replace(/(^|_)DAK(?=_)/, "$1PROD");
+  if (prod === dakTag) throw new SwtoolError(`the product tag ${JSON.stringify(dakTag)} has no "DAK_" word in it`, { advice: "give the DAK's tag, e.g. RNET_DAK_MYPRODUCT" });
   return prod;
+}
+
+/** One product's chain material as read from the HSM. */
+export interface ProductChains {
+  productTag: string;
+  stage: Stage;
+  layout: LayoutKind;
+  kind: ChainKind;
+  hsmInfo?: HsmInfo;
+  /** Asymmetric key ids of the DAK (legacy: MODEL) per curve. */
+  dakKeyIds: Record<Curve, number>;
+  /** CA certificates per curve, DAK first, root last. */
+  caCerts: Record<Curve, Cert[]>;
 }
 
 export interface HsmInfo {

@@ -7,7 +7,7 @@ import { SwtoolError, UsageError } from "../../lib/errors.ts";
 import type { Cert } from "../../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
 import { makeTestPki } from "../../sidewalk/pki.ts";
-import type { Stage } from "../../sidewalk/smsn.ts";
+import { stageOfProductTag, type Stage } from "../../sidewalk/smsn.ts";
 import { openCertStore } from "./certstore.ts";
 import { HsmClient } from "../../hsm/client.ts";
 import { HsmPinRejectedError } from "../../hsm/errors.ts";
@@ -23,7 +23,6 @@ import {
   NAMESPACE,
   objectIdFor,
   SIGNING_TOOL_COMPAT_VERSION,
-  stageOfProductTag,
   type Element,
 } from "./layout.ts";
 import { ALGORITHM, capability, hex16, LABEL_LENGTH, OBJECT_TYPE } from "../../hsm/protocol.ts";
@@ -41,6 +40,8 @@ export interface LoadTestChainOptions {
   connector: string;
   /** e.g. RNET_DAK_DEMO, PREPROD_DAK_DEMO, TEST_DAK_DEMO. */
   productTag: string;
+  /** A tag without a stage prefix (DAK_X) is loaded for the test stage, as `sign --test_cert` reads it. */
+  testCert?: boolean;
   /** The PIN the line will use; the slot's authentication key is derived from it. */
   pin: string;
   pinSlot?: number;
@@ -67,19 +68,21 @@ export interface LoadedTestChain {
 const CURVE_LABEL: Record<Curve, string> = { ed25519: "ED25", p256r1: "P256R1" };
 const ELEMENT_LABEL = ["priv", "pub", "signature", "serial"] as const;
 
-function parseTag(tag: string): { prefix: string; product: string; stage: Stage } {
-  const stage = stageOfProductTag(tag);
-  const m = /^(RNET|PREPROD|TEST)_DAK_([A-Za-z0-9][A-Za-z0-9_-]*)$/.exec(tag);
+function parseTag(tag: string, testCert: boolean): { prefix: string; product: string; stage: Stage } {
+  const stage = stageOfProductTag(tag, { testCert });
+  const m = /^(?:(RNET|PREPROD|TEST)_)?DAK_([A-Za-z0-9][A-Za-z0-9_-]*)$/.exec(tag);
   if (!m) throw new UsageError(`product tag ${JSON.stringify(tag)} does not look like <RNET|PREPROD|TEST>_DAK_<PRODUCT>`, { advice: "for example --product RNET_DAK_DEMO" });
-  const longest = `${m[1]}_PROD_${m[2]}_P256R1.signature`;
+  // A tag without a stage prefix (test stage by --test_cert) labels its objects without one.
+  const prefix = m[1] === undefined ? "" : `${m[1]}_`;
+  const longest = `${prefix}PROD_${m[2]}_P256R1.signature`;
   if (longest.length > LABEL_LENGTH) {
     throw new UsageError(`product name ${JSON.stringify(m[2])} is too long: the label ${longest} would exceed the HSM's ${LABEL_LENGTH} characters`, { advice: "use a shorter product name" });
   }
-  return { prefix: m[1]!, product: m[2]!, stage };
+  return { prefix, product: m[2]!, stage };
 }
 
 export async function loadTestChain(options: LoadTestChainOptions): Promise<LoadedTestChain> {
-  const { prefix, product, stage } = parseTag(options.productTag);
+  const { prefix, product, stage } = parseTag(options.productTag, options.testCert ?? false);
   const layout = options.layout ?? "long";
   const kind = layout === "legacy" ? "legacy" : "sidewalk";
   const authKeyId = options.pinSlot ?? (stage === "preproduction" ? AUTH_SLOT.preproduction : AUTH_SLOT.production);
@@ -116,7 +119,7 @@ export async function loadTestChain(options: LoadTestChainOptions): Promise<Load
         const wire = cas.length - 1 - i; // AMZN is last on the wire, DAK first.
         const cert = pki.caCerts[wire]!;
         const ns = namespaceOf(i);
-        const label = (element: Element) => `${prefix}_${ca}${ca === "PROD" || ca === "DAK" ? `_${product}` : ""}_${CURVE_LABEL[curve]}.${ELEMENT_LABEL[element]}`;
+        const label = (element: Element) => `${prefix}${ca}${ca === "PROD" || ca === "DAK" ? `_${product}` : ""}_${CURVE_LABEL[curve]}.${ELEMENT_LABEL[element]}`;
         const opaque = (element: Element, data: Uint8Array) =>
           admin.putOpaque({ id: objectIdFor(ns, curve, stage, element), label: label(element), domains: SIDEWALK_DOMAINS, capabilities: 0n, algorithm: ALGORITHM.OPAQUE_DATA }, data);
         if (ca === "DAK") {
@@ -159,7 +162,7 @@ export async function loadTestChain(options: LoadTestChainOptions): Promise<Load
     // Read it back the way the line will, so a bad load shows now and not on the line.
     const toolreq = options.toolreq ?? "1.1";
     if (layout !== "long" || compareVersions(SIGNING_TOOL_COMPAT_VERSION, toolreq) >= 0) {
-      const store = await openCertStore({ ...options, sessions: 1 });
+      const store = await openCertStore({ ...options, allowTestRoot: true, sessions: 1 });
       await store.close();
     }
     return { productTag: options.productTag, stage, layout, authKeyId, hsmSerial, objectsWritten: written, roots };

@@ -1,0 +1,36 @@
+// `swtool sign --batch devices.csv -o OUTDIR`: many devices over one HSM session pool, one
+// output JSON and control log per row; bad rows reported, the rest signed.
+import { readBatchFile, runBatch } from "../../sign/batch.ts";
+import { readAppKey } from "../../sign/profile.ts";
+import { checkSignOptions } from "../../sign/request.ts";
+import { emitEvent, log, output, println } from "../output.ts";
+import { withSigner } from "../signer-args.ts";
+import type { BatchMode } from "./mode.ts";
+import { checkOutputs } from "./preflight.ts";
+
+export async function signBatch(mode: BatchMode): Promise<void> {
+  const rows = readBatchFile(mode.file, mode.defaults);
+  const appKey = mode.appKey ? readAppKey(mode.appKey).key : undefined;
+  checkOutputs({ outDir: mode.outDir, ...(mode.controlLogDir !== undefined ? { controlLogDir: mode.controlLogDir } : {}) });
+  await withSigner(mode.signer, async (signer) => {
+    const results = await runBatch(rows, {
+      signer,
+      outDir: mode.outDir,
+      failFast: mode.failFast,
+      ...(mode.concurrency !== undefined ? { concurrency: mode.concurrency } : {}),
+      ...(mode.controlLogDir ? { controlLogDir: mode.controlLogDir } : {}),
+      ...(appKey ? { applicationServerPublicKey: appKey } : {}),
+      check: (inputs) => checkSignOptions({ ...mode.options, ...inputs }),
+      onResult: (r) => {
+        if (output.json) emitEvent({ event: "device", ...r });
+        else if (r.ok) log.success(`line ${r.line} ${r.dsn ?? ""} ${r.smsn} -> ${r.output}${r.controlLog ? `, ${r.controlLog}` : ""}`);
+        else log.error(`line ${r.line} ${r.dsn ?? ""}: ${r.error}`);
+      },
+    });
+    const failed = results.filter((r) => !r.ok);
+    const summary = { rows: rows.length, signed: results.length - failed.length, failed: failed.length, notAttempted: rows.length - results.length };
+    if (output.json) emitEvent({ event: "summary", ...summary });
+    else println(`batch: ${summary.signed} signed, ${summary.failed} failed${summary.notAttempted ? `, ${summary.notAttempted} not attempted (--fail-fast)` : ""} of ${summary.rows} rows`);
+    if (failed.length || summary.notAttempted) process.exitCode = 1;
+  });
+}

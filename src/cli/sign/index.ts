@@ -1,0 +1,26 @@
+// swtool sign: a drop-in for Amazon's sid_signing_tool (same flags, outputs and refusals),
+// plus batch signing (--batch) and the production line (--port). The flags decide the mode
+// (mode.ts); each mode is its own file.
+import { defineCommand } from "citty";
+import { withHelpGroups } from "../help.ts";
+import { log } from "../output.ts";
+import { signArgs, SIGN_HELP_GROUPS } from "./args.ts";
+import { signBatch } from "./batch.ts";
+import { signLine } from "./line.ts";
+import { resolveSignMode } from "./mode.ts";
+import { signOne } from "./one.ts";
+
+export default withHelpGroups(
+  defineCommand({
+    meta: { name: "sign", description: "Sign device certificates with the HSM's DAK (drop-in for sid_signing_tool)" },
+    args: signArgs,
+    async run({ args, rawArgs }) {
+      const mode = resolveSignMode(args, rawArgs);
+      for (const warning of mode.warnings) log.warn(warning);
+      if (mode.kind === "line") return signLine(mode, args);
+      if (mode.kind === "batch") return signBatch(mode);
+      return signOne(mode);
+    },
+  }),
+  SIGN_HELP_GROUPS,
+);
