@@ -62,8 +62,9 @@ export class SqliteLedger implements Ledger {
       this.db.exec(`PRAGMA busy_timeout = ${LEDGER_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;`);
       // A damaged file must stop every command, not list what it still can (SQLite only
       // notices damage on the pages a query touches).
-      const check = (this.db.query("PRAGMA quick_check").all() as { quick_check: string }[]).map((r) => r.quick_check);
-      if (check.join() !== "ok") throw Object.assign(new Error(`integrity check: ${check.slice(0, 3).join("; ")}`), { code: "SQLITE_CORRUPT" });
+      const check = (this.db.query("PRAGMA quick_check(1)").all() as { quick_check: string }[]).flatMap((r) => r.quick_check.split("\n"));
+      const problem = check.find((line) => line !== "ok" && !line.startsWith("***"));
+      if (problem) throw Object.assign(new Error(`integrity check: ${problem}`), { code: "SQLITE_CORRUPT" });
       this.versionAtOpen = migrateSqlite(this.db, path);
     } catch (e) {
       if (e instanceof SwtoolError) throw e;
