@@ -9,7 +9,7 @@
 // name a regular file or nothing: `-` is stdout, and an existing device, FIFO or descriptor
 // (`/dev/null`, `/dev/stdout`, a symlink to one) is written into, never renamed over.
 import { randomBytes } from "node:crypto";
-import { accessSync, closeSync, mkdirSync, constants, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { accessSync, closeSync, mkdirSync, constants, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, statfsSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SwtoolError } from "./errors.ts";
@@ -402,6 +402,22 @@ export function checkDirectory(dir: string, flag: string, options: { create?: bo
     unlinkSync(probe);
   } catch (e) {
     throw new OutputError(`${flag}: cannot create files in ${dir}: ${reason(e)}`, { cause: e, advice: "give a writable directory (check its permissions and that its disk is mounted read-write)" });
+  }
+  const free = freeBytes(dir);
+  if (free !== undefined && free < MIN_FREE_BYTES) {
+    throw new OutputError(`${flag}: the disk of ${dir} is full (${Math.floor(free / 1024)} KiB free)`, { advice: "free space on that disk, or write to another one" });
+  }
+}
+
+/** Below this much free space a pre-flight refuses: a device's output and control log take a few KiB each. */
+export const MIN_FREE_BYTES = 64 * 1024;
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined; // not every file system reports it; the checked writes still catch a full disk
   }
 }
 
