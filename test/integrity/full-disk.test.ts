@@ -40,51 +40,51 @@ beforeAll(async () => {
 });
 
 describe("full disk", () => {
-  function shiftLogs(): { logs: string; ledgerPath: string } {
+  async function shiftLogs(): Promise<{ logs: string; ledgerPath: string }> {
     const logs = tempDir();
     const ledgerPath = join(logs, "swtool.db");
-    const ledger = openLedger(ledgerPath);
-    entries.forEach((e, i) => ledger.recordControlLog(writeLogFile(logs, `C_CONTROL_LOG_202611210000${String(i).padStart(2, "0")}.txt`, [e]), e.serialNumber));
-    ledger.close();
+    const ledger = await openLedger(ledgerPath);
+    for (const [i, e] of entries.entries()) await ledger.recordControlLog(writeLogFile(logs, `C_CONTROL_LOG_202611210000${String(i).padStart(2, "0")}.txt`, [e]), e.serialNumber);
+    await ledger.close();
     return { logs, ledgerPath };
   }
-  const pending = (ledgerPath: string) => {
-    const check = openLedger(ledgerPath);
+  const pending = async (ledgerPath: string) => {
+    const check = await openLedger(ledgerPath);
     try {
-      return check.pendingControlLogs().length;
+      return (await check.pendingControlLogs()).length;
     } finally {
-      check.close();
+      await check.close();
     }
   };
 
   test("consolidate onto a nearly full disk: the write that does not fit fails, no output, nothing marked", async () => {
     const disk = fullDisk(72 * 1024, 256 * 1024);
     if (!disk) return;
-    const { logs, ledgerPath } = shiftLogs();
+    const { logs, ledgerPath } = await shiftLogs();
     const out = join(disk.dir, "C_CONTROL_LOG_batch.txt");
     const r = await swtool(["consolidate", logs, "--new-only", "-o", out]);
     expect(r).toEqual({ code: 1, stdout: "", stderr: FULL(out) });
     expect(left(disk)).toEqual([]);
-    expect(pending(ledgerPath)).toBe(48);
+    expect(await pending(ledgerPath)).toBe(48);
   });
 
   test("consolidate onto a full disk: refused before the logs are read", async () => {
     const disk = fullDisk(4096);
     if (!disk) return;
-    const { logs, ledgerPath } = shiftLogs();
+    const { logs, ledgerPath } = await shiftLogs();
     const r = await swtool(["consolidate", logs, "--new-only", "-o", join(disk.dir, "batch.txt")]);
     expect(r).toEqual({ code: 1, stdout: "", stderr: `error: -o: the disk of ${disk.dir} is full (4 KiB free)\n  fix: free space on that disk, or write to another one\n` });
     expect(left(disk)).toEqual([]);
-    expect(pending(ledgerPath)).toBe(48);
+    expect(await pending(ledgerPath)).toBe(48);
   });
 
   test("import-csv with 4 KB free: exit 1, no half-written CSV", async () => {
     const disk = fullDisk(4096);
     if (!disk) return;
     const ledgerPath = join(tempDir(), "swtool.db");
-    const ledger = openLedger(ledgerPath);
-    for (let i = 0; i < 115; i++) ledger.recordAttempt({ port: "p", dsn: `SN${i}`, smsn: i.toString(16).padStart(64, "a"), apid: "pd25", stage: "test", result: "provisioned" });
-    ledger.close();
+    const ledger = await openLedger(ledgerPath);
+    for (let i = 0; i < 115; i++) await ledger.recordAttempt({ port: "p", dsn: `SN${i}`, smsn: i.toString(16).padStart(64, "a"), apid: "pd25", stage: "test", result: "provisioned" });
+    await ledger.close();
     const out = join(disk.dir, "devices.csv");
     expect(await swtool(["import-csv", "--from", ledgerPath, "-o", out])).toEqual({ code: 1, stdout: "", stderr: FULL(out) });
     expect(left(disk)).toEqual([]);
