@@ -1,9 +1,10 @@
 // A pool of up to N authenticated sessions (the device allows 16) so that parallel stations
 // sign at once; one session serves many commands. Sessions open on demand. A session the HSM
-// has dropped (idle timeout) is re-opened transparently, once per call.
+// has dropped (idle timeout) is re-opened transparently, once per call; one that has carried
+// MAX_COMMANDS_PER_SESSION commands is closed and replaced.
 import { isDeviceError } from "./errors.ts";
 import { MAX_SESSIONS } from "./protocol.ts";
-import type { AuthKey } from "./secure-channel.ts";
+import { MAX_COMMANDS_PER_SESSION, type AuthKey } from "./secure-channel.ts";
 import { HsmSession, type MessagePort } from "./session.ts";
 
 export class SessionPool {
@@ -12,12 +13,16 @@ export class SessionPool {
   private opening = 0;
   private readonly waiters: ((s: HsmSession | Error) => void)[] = [];
   private closed = false;
+  /** Retired sessions still being closed on the device (close() waits for them). */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(
     private readonly port: MessagePort,
     readonly authKeyId: number,
     private readonly authKey: AuthKey,
     readonly maxSessions = 1,
+    /** Commands per session before it is retired and replaced (tests inject a small one). */
+    private readonly maxCommandsPerSession = MAX_COMMANDS_PER_SESSION,
   ) {
     if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > MAX_SESSIONS) {
       throw new RangeError(`sessions must be 1..${MAX_SESSIONS}, got ${maxSessions}`);
@@ -36,7 +41,7 @@ export class SessionPool {
   private async open(): Promise<HsmSession> {
     this.opening++;
     try {
-      const s = await HsmSession.open(this.port, this.authKeyId, this.authKey);
+      const s = await HsmSession.open(this.port, this.authKeyId, this.authKey, this.maxCommandsPerSession);
       this.all.add(s);
       return s;
     } finally {
@@ -50,15 +55,22 @@ export class SessionPool {
       const s = this.idle.pop();
       if (!s) break;
       if (s.usable) return s;
-      this.all.delete(s);
+      this.retire(s);
     }
     if (this.all.size + this.opening < this.maxSessions) return this.open();
     return new Promise<HsmSession>((resolve, reject) => this.waiters.push((s) => (s instanceof Error ? reject(s) : resolve(s))));
   }
 
+  /** Drops a session that can serve no more commands, closing it on the device if it is still open there. */
+  private retire(s: HsmSession): void {
+    this.all.delete(s);
+    const closing = s.close().finally(() => this.closing.delete(closing));
+    this.closing.add(closing);
+  }
+
   private release(s: HsmSession): void {
     if (!s.usable) {
-      this.all.delete(s);
+      this.retire(s);
       const waiter = this.waiters.shift();
       if (waiter) this.open().then(waiter, waiter);
       return;
@@ -89,6 +101,6 @@ export class SessionPool {
     const sessions = [...this.all];
     this.all.clear();
     this.idle.length = 0;
-    await Promise.all(sessions.map((s) => s.close()));
+    await Promise.all([...sessions.map((s) => s.close()), ...this.closing]);
   }
 }

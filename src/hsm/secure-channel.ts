@@ -138,6 +138,12 @@ export function authenticateSessionMessage(sessionId: number, keys: SessionKeys,
 }
 
 /**
+ * Commands one session may carry, as yubihsm.rs caps them: the IV counter is 32 bits, and a
+ * session this old is retired long before it could wrap.
+ */
+export const MAX_COMMANDS_PER_SESSION = 2 ** 20;
+
+/**
  * An established secure channel. The host wraps commands and unwraps responses; the card
  * (simulator) unwraps commands and wraps responses. Any failure wipes the keys.
  */
@@ -150,7 +156,13 @@ export class SecureChannel {
     readonly sessionId: number,
     private keys: SessionKeys,
     private chain: Uint8Array,
+    readonly maxCommands = MAX_COMMANDS_PER_SESSION,
   ) {}
+
+  /** Commands this channel may still wrap (host side). */
+  get commandsLeft(): number {
+    return this.maxCommands - (this.counter - 1);
+  }
 
   get isOpen(): boolean {
     return !this.closed;
@@ -179,6 +191,7 @@ export class SecureChannel {
   /** Host: the SESSION MESSAGE carrying `inner` (a plain command frame). */
   wrapCommand(inner: Uint8Array): Uint8Array {
     this.assertOpen();
+    if (this.commandsLeft <= 0) this.fail(`secure channel: session ${this.sessionId} has carried its ${this.maxCommands} commands`);
     const encrypted = cbcRaw(this.keys.enc, this.iv(), pad(inner));
     const head = encodeFrame(CMD.SESSION_MESSAGE, concat(new Uint8Array([this.sessionId]), encrypted, new Uint8Array(MAC_LENGTH)));
     const unsigned = head.subarray(0, head.length - MAC_LENGTH);
@@ -202,7 +215,13 @@ export class SecureChannel {
     const macStart = outer.length - MAC_LENGTH;
     const expected = cmac(this.keys.rmac, next, outer.subarray(0, macStart)).subarray(0, MAC_LENGTH);
     if (!constantTimeEqual(expected, outer.subarray(macStart))) this.fail("secure channel: the response MAC does not verify");
-    const plain = unpad(cbcRaw(this.keys.enc, this.iv(), frame.data.subarray(1, frame.data.length - MAC_LENGTH), true));
+    let plain: Uint8Array;
+    try {
+      plain = unpad(cbcRaw(this.keys.enc, this.iv(), frame.data.subarray(1, frame.data.length - MAC_LENGTH), true));
+    } catch (e) {
+      // A response that authenticates but does not decrypt: the card side wipes here too.
+      this.fail((e as Error).message);
+    }
     this.chain = next;
     this.counter++;
     return plain;

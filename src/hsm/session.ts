@@ -14,6 +14,7 @@ import {
   CHALLENGE_LENGTH,
   constantTimeEqual,
   deriveSessionKeys,
+  MAX_COMMANDS_PER_SESSION,
   SecureChannel,
   type AuthKey,
 } from "./secure-channel.ts";
@@ -57,12 +58,17 @@ export class HsmSession {
     return this.channel.sessionId;
   }
 
+  /** Open, and with commands left: one is kept for CLOSE SESSION, so a spent session still closes on the device. */
   get usable(): boolean {
+    return this.open && this.channel.commandsLeft > 1;
+  }
+
+  private get open(): boolean {
     return !this.dead && this.channel.isOpen;
   }
 
   /** Opens a session with the authentication key in `authKeyId`; a wrong key is a rejected PIN. */
-  static async open(port: MessagePort | Connector, authKeyId: number, authKey: AuthKey): Promise<HsmSession> {
+  static async open(port: MessagePort | Connector, authKeyId: number, authKey: AuthKey, maxCommands = MAX_COMMANDS_PER_SESSION): Promise<HsmSession> {
     const hostChallenge = new Uint8Array(randomBytes(CHALLENGE_LENGTH));
     const context = `create-session with authentication key ${hex16(authKeyId)}`;
     const created = await sendPlain(port, { ...createSession, name: context }, { authKeyId, hostChallenge });
@@ -79,18 +85,18 @@ export class HsmSession {
       if (isDeviceError(e, "AUTHENTICATION_FAILED")) throw new HsmPinRejectedError(authKeyId);
       throw e;
     }
-    return new HsmSession(port, new SecureChannel(created.sessionId, keys, chain), authKeyId);
+    return new HsmSession(port, new SecureChannel(created.sessionId, keys, chain, maxCommands), authKeyId);
   }
 
   /** Sends one command in the session; commands of one session go one at a time. */
-  send<Req, Rsp>(codec: CommandCodec<Req, Rsp>, request: Req, context = codec.name): Promise<Rsp> {
-    const run = this.queue.then(() => this.exchange(codec, request, context));
+  send<Req, Rsp>(codec: CommandCodec<Req, Rsp>, request: Req, context = codec.name, closing = false): Promise<Rsp> {
+    const run = this.queue.then(() => this.exchange(codec, request, context, closing));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async exchange<Req, Rsp>(codec: CommandCodec<Req, Rsp>, request: Req, context: string): Promise<Rsp> {
-    if (!this.usable) throw new HsmDeviceError(DEVICE_ERROR.INVALID_SESSION, `${context} (session ${this.id} already closed)`);
+  private async exchange<Req, Rsp>(codec: CommandCodec<Req, Rsp>, request: Req, context: string, closing: boolean): Promise<Rsp> {
+    if (!(closing ? this.open : this.usable)) throw new HsmDeviceError(DEVICE_ERROR.INVALID_SESSION, `${context} (session ${this.id} already closed)`);
     const outer = this.channel.wrapCommand(encodeFrame(codec.code, codec.encodeRequest(request)));
     let answer: Uint8Array;
     try {
@@ -119,9 +125,9 @@ export class HsmSession {
 
   /** Closes the session on the device (best effort) and wipes its keys. */
   async close(): Promise<void> {
-    if (!this.usable) return;
+    if (!this.open) return;
     try {
-      await this.send(closeSession, undefined);
+      await this.send(closeSession, undefined, closeSession.name, true);
     } catch {
       // The device drops it after 30 s idle anyway.
     } finally {

@@ -9,6 +9,8 @@ import { openCertStore, loadTestChain } from "../../src/signer/hsm/index.ts";
 import { ALGORITHM, capability } from "../../src/hsm/protocol.ts";
 import { SecureChannelError } from "../../src/hsm/secure-channel.ts";
 import { HsmSession } from "../../src/hsm/session.ts";
+import { SessionPool } from "../../src/hsm/pool.ts";
+import { echo } from "../../src/hsm/commands/echo.ts";
 import { Connector } from "../../src/hsm/transport.ts";
 import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
 import { CURVES } from "../../src/sidewalk/curves.ts";
@@ -216,3 +218,23 @@ describe("openAuthenticatedClient", () => {
     expect(err.message).toBe("the HSM rejected the PIN for authentication key slot 5");
   });
 });
+
+describe("sessions retired at their command limit", () => {
+  test("a pool whose sessions carry 3 commands serves 10 calls, closing each spent session on the device", async () => {
+    const log: string[] = [];
+    const own = await startHsmSimulator({ log: (line) => log.push(line) });
+    try {
+      const connector = new Connector({ url: own.url });
+      const pool = new SessionPool(connector, 1, deriveAuthKey("password"), 1, 3);
+      for (let i = 0; i < 10; i++) expect(await pool.use((s) => s.send(echo, new Uint8Array([i])))).toEqual(new Uint8Array([i]));
+      await pool.close();
+      // Two echoes and a CLOSE SESSION per session: five sessions, every one closed.
+      expect(log.filter((l) => l.includes("create-session")).length).toBe(5);
+      expect(log.filter((l) => l.includes("close-session: ok")).length).toBe(5);
+      expect(own.device.sessions.inUse).toBe(0);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+

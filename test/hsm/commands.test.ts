@@ -62,6 +62,8 @@ describe("refuses malformed input", () => {
     ["DER: non-minimal integer", () => derToRaw(fromHex("300702020001020101"))],
     ["DER: integer too long", () => derToRaw(fromHex("3026022101" + "00".repeat(32) + "020101"))],
     ["DER: trailing bytes", () => derToRaw(fromHex("300602010102010100"))],
+    ["DER: r of zero", () => derToRaw(fromHex("3006020100020101"))],
+    ["DER: s of zero", () => derToRaw(fromHex("3006020101020100"))],
   ])("%s", (_name, fn) => {
     expect(fn).toThrow(FormatError);
   });

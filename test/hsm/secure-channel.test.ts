@@ -5,14 +5,20 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromHex, toHex } from "../../src/lib/bytes.ts";
+import { createCipheriv } from "node:crypto";
+import { concat } from "../../src/lib/bytes.ts";
+import { CMD, encodeFrame } from "../../src/hsm/protocol.ts";
 import {
   authenticateSessionMessage,
+  BLOCK,
   cardCryptogram,
   cmac,
   deriveAuthKey,
   deriveSessionKeys,
   hostCryptogram,
   kdf,
+  MAC_LENGTH,
+  MAX_COMMANDS_PER_SESSION,
   SecureChannel,
   SecureChannelError,
 } from "../../src/hsm/secure-channel.ts";
@@ -123,3 +129,40 @@ describe("session messages", () => {
     expect(() => card.unwrapCommand(msg)).toThrow(SecureChannelError);
   });
 });
+
+describe("failures and limits", () => {
+  const keysOf = (c: SecureChannel) => (c as unknown as { keys: { enc: Uint8Array; mac: Uint8Array; rmac: Uint8Array } }).keys;
+  const wiped = (c: SecureChannel) => [keysOf(c).enc, keysOf(c).mac, keysOf(c).rmac].every((k) => k.every((b) => b === 0));
+
+  test("a response whose MAC verifies but whose padding is wrong wipes the host's session keys", () => {
+    const { host } = channels();
+    const keys = deriveSessionKeys(deriveAuthKey(v.password), fromHex(v.context));
+    const command = host.wrapCommand(fromHex(v.command));
+    // What a faulty card would send: one block without the 0x80 marker, MAC'd correctly.
+    const commandChain = cmac(keys.mac, fromHex(v.macChainAfterAuth), command.subarray(0, command.length - MAC_LENGTH));
+    const counter = new Uint8Array(BLOCK);
+    new DataView(counter.buffer).setUint32(12, 1);
+    const ecb = createCipheriv("aes-128-ecb", keys.enc, null).setAutoPadding(false);
+    const iv = Buffer.concat([ecb.update(counter), ecb.final()]);
+    const cbc = createCipheriv("aes-128-cbc", keys.enc, iv).setAutoPadding(false);
+    const body = Buffer.concat([cbc.update(new Uint8Array(BLOCK)), cbc.final()]);
+    const unsigned = encodeFrame(CMD.SESSION_MESSAGE | 0x80, concat(new Uint8Array([0]), body, new Uint8Array(MAC_LENGTH))).subarray(0, -MAC_LENGTH);
+    const response = concat(unsigned, cmac(keys.rmac, commandChain, unsigned).subarray(0, MAC_LENGTH));
+    expect(() => host.unwrapResponse(response)).toThrow("secure channel: decrypted message has no 0x80 padding marker");
+    expect(host.isOpen).toBe(false);
+    expect(wiped(host)).toBe(true);
+  });
+  test("a channel carries at most maxCommands commands (2^20 by default), then wipes its keys", () => {
+    expect(MAX_COMMANDS_PER_SESSION).toBe(1048576);
+    expect(channels().host.maxCommands).toBe(MAX_COMMANDS_PER_SESSION);
+    const auth = deriveAuthKey(v.password);
+    const context = fromHex(v.context);
+    const host = new SecureChannel(0, deriveSessionKeys(auth, context), fromHex(v.macChainAfterAuth), 2);
+    const card = new SecureChannel(0, deriveSessionKeys(auth, context), fromHex(v.macChainAfterAuth), 2);
+    for (let i = 0; i < 2; i++) host.unwrapResponse(card.wrapResponse(card.unwrapCommand(host.wrapCommand(new Uint8Array([i])))));
+    expect(host.commandsLeft).toBe(0);
+    expect(() => host.wrapCommand(new Uint8Array([9]))).toThrow("secure channel: session 0 has carried its 2 commands");
+    expect(wiped(host)).toBe(true);
+  });
+});
+
