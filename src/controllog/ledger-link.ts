@@ -2,7 +2,8 @@
 // recorded only once that file is published. The list of written logs is spooled to a
 // temporary file rather than kept in memory (a shift can have a million devices), then
 // replayed into the ledger in transactions of a few thousand.
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { removeScratchDir } from "../lib/scratch-dir.ts";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { DEFAULT_LEDGER_NAME, openLedger, type Ledger, type OpenLedgerOptions } from "../ledger/ledger.ts";
@@ -93,6 +94,6 @@ export class ConsolidationRecord {
 
   dispose(): void {
     closeSync(this.fd);
-    rmSync(this.dir, { recursive: true, force: true });
+    removeScratchDir(this.dir);
   }
 }

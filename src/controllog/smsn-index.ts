@@ -5,7 +5,8 @@
 // number of logs); only SQLite's page cache (32 MiB) is held in memory. The database is a
 // private temporary file, deleted by close().
 import { Database, type Statement } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { removeScratchDir } from "../lib/scratch-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
@@ -117,10 +118,7 @@ export class SmsnIndex {
     // Statements first: an open statement would keep the file open (and locked on Windows).
     for (const statement of [this.insertDevice, this.findDevice, this.takeDevice, this.insertFile, this.findFile]) statement.finalize();
     this.db.close();
-    try {
-      rmSync(this.dir, { recursive: true, force: true });
-    } catch {
-      // A scratch file left in the temporary directory must not fail the run that used it.
-    }
+    // A scratch file left in the temporary directory must not fail the run that used it.
+    removeScratchDir(this.dir);
   }
 }

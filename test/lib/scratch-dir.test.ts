@@ -1,0 +1,26 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { removeScratchDir } from "../../src/lib/scratch-dir.ts";
+
+describe("removeScratchDir", () => {
+  test("removes the files, then the directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "swtool-scratch-"));
+    writeFileSync(join(dir, "index.db"), "x");
+    writeFileSync(join(dir, "written.tsv"), "y");
+    expect(removeScratchDir(dir)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  test("a directory already gone counts as removed", () => {
+    expect(removeScratchDir(join(tmpdir(), "swtool-scratch-never-made"))).toBe(true);
+  });
+
+  test("what it cannot remove (a subdirectory) is left, and it says so without throwing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "swtool-scratch-"));
+    mkdirSync(join(dir, "sub"));
+    expect(removeScratchDir(dir)).toBe(false);
+    expect(existsSync(join(dir, "sub"))).toBe(true);
+  });
+});
