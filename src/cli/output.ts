@@ -1,6 +1,7 @@
 // Output for every command: human text through consola on stderr/stdout, or, with the global
 // --json flag, exactly one JSON document (or one event per line) on stdout for scripts and MES.
 import { consola, LogLevels } from "consola";
+import { onUnprotectedFile } from "../lib/atomic.ts";
 
 export const output = {
   json: false,
@@ -14,6 +15,8 @@ export function configureOutput(flags: { json: boolean; verbose: boolean; quiet:
   // Keep stdout for results (and JSON); progress and diagnostics go to stderr.
   consola.options.stdout = process.stderr;
   consola.options.stderr = process.stderr;
+  // Windows: a key file that could not get an owner-only ACL is said so, with what it has.
+  onUnprotectedFile((path, problem) => consola.warn(`${path} is not private to this user: ${problem}; other accounts on this PC may read it (keep key files on an NTFS disk)`));
 }
 
 /** Prints a command's result: `human()` for people, `data` as JSON with --json. */

@@ -2,7 +2,9 @@
 // goes to a hidden temporary file in the target directory, is fsynced, then hard-linked to the
 // first free name (link(2) fails with EEXIST instead of replacing, so two processes can never
 // take the same name), the temporary is removed and the directory fsynced. A crash leaves at
-// most a hidden `.swtool-*.tmp` file, never a partial file under the final name.
+// most a hidden `.swtool-*.tmp` file, never a partial file under the final name. On Windows the
+// name is claimed by a write-through move that refuses an existing name, private files get an
+// owner-only ACL, and there is no directory fsync (win32-files.ts says why).
 //
 // Every byte count is checked (writeAll): Bun's write() returns a short count, with no error,
 // when the disk fills. Explicit output paths (writeOutput*) are published so only when they
@@ -13,6 +15,9 @@ import { accessSync, closeSync, mkdirSync, constants, fsyncSync, linkSync, lstat
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SwtoolError } from "./errors.ts";
+import { moveNoReplace, moveReplace, restrictToCurrentUser } from "./win32-files.ts";
+
+const windows = process.platform === "win32";
 
 /** The name to try for attempt `copy` (1, 2, 3, ...). */
 export type NameFor = (copy: number) => string;
@@ -102,15 +107,32 @@ export async function writeAll(file: FileHandle, data: string | Uint8Array): Pro
   }
 }
 
+/** Told when a file asked to be private could not be made so (Windows without ACLs); the CLI warns. */
+let unprotected: (path: string, problem: string) => void = () => undefined;
+export function onUnprotectedFile(report: (path: string, problem: string) => void): void {
+  unprotected = report;
+}
+
+/**
+ * A mode without group or other bits (0600) asks for a private file. On Windows, where modes are
+ * not enforced, the empty temporary gets an owner-only ACL before any byte is written to it
+ * (a move in the same directory keeps it).
+ */
+function makePrivateIfAsked(tmp: string, mode: number, final: string): void {
+  if (!windows || (mode & 0o077) !== 0) return;
+  const problem = restrictToCurrentUser(tmp);
+  if (problem) unprotected(final, problem);
+}
+
 const sinkOf = (file: FileHandle): OutputSink => ({ write: (data) => writeAll(file, data) });
 
 function fsyncDirSync(dir: string): void {
+  // Windows: the write-through move is durable by itself; a directory cannot be flushed.
+  if (windows) return;
   let fd: number;
   try {
     fd = openSync(dir, "r");
   } catch (e) {
-    // Windows cannot open a directory; NTFS journals the rename itself.
-    if (process.platform === "win32") return;
     throw failed("open directory", dir, e);
   }
   try {
@@ -121,11 +143,11 @@ function fsyncDirSync(dir: string): void {
 }
 
 async function fsyncDir(dir: string): Promise<void> {
+  if (windows) return;
   let handle: FileHandle;
   try {
     handle = await open(dir, "r");
   } catch (e) {
-    if (process.platform === "win32") return;
     throw failed("open directory", dir, e);
   }
   try {
@@ -140,12 +162,16 @@ function claimNameSync(dir: string, tmp: string, nameFor: NameFor): string {
   for (let copy = 1; copy < MAX_COPIES; copy++) {
     const target = join(dir, nameFor(copy));
     try {
+      if (windows) {
+        moveNoReplace(tmp, target);
+        return target;
+      }
       linkSync(tmp, target);
       unlinkSync(tmp);
       return target;
     } catch (e) {
       if (code(e) === "EEXIST") continue;
-      if (!NO_HARD_LINKS.has(code(e) ?? "")) throw failed("create", target, e);
+      if (windows || !NO_HARD_LINKS.has(code(e) ?? "")) throw failed("create", target, e);
       // No hard links here: reserve the name with an exclusive empty file, then rename over it
       // (atomic replace of our own placeholder; a crash in between leaves an empty file).
       try {
@@ -165,12 +191,16 @@ async function claimName(dir: string, tmp: string, nameFor: NameFor): Promise<st
   for (let copy = 1; copy < MAX_COPIES; copy++) {
     const target = join(dir, nameFor(copy));
     try {
+      if (windows) {
+        moveNoReplace(tmp, target);
+        return target;
+      }
       await link(tmp, target);
       await unlink(tmp);
       return target;
     } catch (e) {
       if (code(e) === "EEXIST") continue;
-      if (!NO_HARD_LINKS.has(code(e) ?? "")) throw failed("create", target, e);
+      if (windows || !NO_HARD_LINKS.has(code(e) ?? "")) throw failed("create", target, e);
       try {
         await (await open(target, "wx")).close();
       } catch (e2) {
@@ -195,6 +225,7 @@ export function publishFileSync(dir: string, nameFor: NameFor, data: string | Ui
   }
   try {
     try {
+      makePrivateIfAsked(tmp, mode, join(dir, nameFor(1)));
       writeAllSync(fd, data);
       fsyncSync(fd);
     } finally {
@@ -239,6 +270,7 @@ export async function publishFile(dir: string, nameFor: NameFor, write: (out: Ou
   let target: string | undefined;
   try {
     try {
+      makePrivateIfAsked(tmp, options.mode ?? 0o644, join(dir, nameFor(1)));
       await write(sinkOf(handle));
       await handle.sync();
     } finally {
@@ -278,12 +310,14 @@ export function replaceFileSync(path: string, data: string | Uint8Array, mode = 
   try {
     const fd = openSync(tmp, "wx", mode);
     try {
+      makePrivateIfAsked(tmp, mode, path);
       writeAllSync(fd, data);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
+    if (windows) moveReplace(tmp, path);
+    else renameSync(tmp, path);
     fsyncDirSync(dir);
     return path;
   } catch (e) {
