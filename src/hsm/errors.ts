@@ -79,7 +79,12 @@ export class HsmPinRejectedError extends SwtoolError {
 export class HsmConnectionError extends SwtoolError {}
 
 /** A response that does not follow the protocol (wrong command echo, bad length). */
-export class HsmProtocolError extends SwtoolError {}
+/** An answer that breaks the YubiHSM protocol: almost always the wrong peer, not a broken HSM. */
+export class HsmProtocolError extends SwtoolError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { advice: "check that the connector URL names yubihsm-connector with a YubiHSM 2 behind it (or `swtool hsm simulate`)", ...details });
+  }
+}
 
 export function isDeviceError(e: unknown, name: DeviceErrorName): e is HsmDeviceError {
   return e instanceof HsmDeviceError && e.code === DEVICE_ERROR[name];

@@ -3,6 +3,7 @@
 // MESSAGE. Joins the transport (bytes over HTTP) and the secure channel (crypto) in one send().
 import { randomBytes } from "node:crypto";
 import { concat } from "../lib/bytes.ts";
+import { FormatError } from "../lib/errors.ts";
 import type { CommandCodec } from "./commands/command.ts";
 import { closeSession } from "./commands/close-session.ts";
 import { createSession } from "./commands/create-session.ts";
@@ -27,7 +28,13 @@ export interface MessagePort {
 
 /** Reads a plain response frame: the device's error, or the payload of `code | 0x80`. */
 export function readResponse(message: Uint8Array, code: number, context: string): Uint8Array {
-  const frame = decodeFrame(message, `${COMMAND_NAMES[code] ?? "command"} response`);
+  let frame;
+  try {
+    frame = decodeFrame(message, `${COMMAND_NAMES[code] ?? "command"} response`);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    throw new HsmProtocolError(`the answer to ${context} is not a YubiHSM message: ${e.message}`, { cause: e });
+  }
   if (frame.code === CMD.ERROR) {
     if (frame.data.length !== 1) throw new HsmProtocolError(`${context}: error response of ${frame.data.length} bytes`);
     throw new HsmDeviceError(frame.data[0]!, context);

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { HsmConnectionError } from "./errors.ts";
+import { MAX_MESSAGE } from "./protocol.ts";
 
 export interface TlsFiles {
   /** CA certificate (PEM) that signed the proxy's server certificate. */
@@ -29,6 +30,13 @@ export interface ConnectorStatus {
   version: string;
   fields: Record<string, string>;
 }
+
+/**
+ * Answer size caps. The connector API carries one device message (at most MAX_MESSAGE bytes);
+ * a status page is a few lines; a proxy's 403 page fits in the same 4 KiB.
+ */
+const MAX_ANSWER_BYTES = MAX_MESSAGE;
+const MAX_STATUS_BYTES = 4096;
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
 
@@ -107,11 +115,13 @@ export class Connector {
     this.statusUrl = new URL("connector/status", base).href;
   }
 
-  private describe(e: unknown): string {
+  private describe(e: unknown, timeoutMs: number): string {
     const err = e as { code?: string; name?: string; message?: string };
-    if (err.name === "TimeoutError" || err.name === "AbortError") return "no answer in time";
+    if (err.name === "TimeoutError" || err.name === "AbortError") return `no complete answer within ${timeoutMs / 1000} s`;
     if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
     if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS failed (${err.code}): the server's certificate does not name ${this.url.hostname}; connect with a name or address the certificate carries`;
+    if (err.code === "CERT_HAS_EXPIRED") return `TLS failed (${err.code}): the server's certificate has expired; renew it on the signing server (swtool pki init --force) or fix this PC's clock`;
+    if (err.code === "CERT_NOT_YET_VALID") return `TLS failed (${err.code}): the server's certificate is not valid yet; check this PC's clock`;
     if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code}): the server's certificate is not signed by the given CA`;
     if (this.url.protocol === "https:" && (err.code === "EPROTO" || err.code === "ECONNRESET")) {
       return `TLS handshake refused (${err.code}): the proxy did not accept the client certificate, or none was given`;
@@ -119,24 +129,39 @@ export class Connector {
     return err.message ?? String(e);
   }
 
-  private async request(path: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+  /**
+   * One HTTP exchange under one deadline that covers the body too, and a size cap: the body is
+   * read as a stream and dropped once it passes `limit`, so a hostile or wrong peer (an endless
+   * chunked body, a 300 MB page) costs neither memory nor the whole timeout.
+   */
+  private async request(path: string, init: RequestInit, timeoutMs: number, limit: number): Promise<{ status: number; body: Uint8Array }> {
+    let status: number;
+    let body: Uint8Array | undefined;
     try {
-      return await fetch(path, { ...init, signal: AbortSignal.timeout(timeoutMs), ...(this.tls ? { tls: this.tls } : {}) } as RequestInit);
+      const response = await fetch(path, { ...init, signal: AbortSignal.timeout(timeoutMs), ...(this.tls ? { tls: this.tls } : {}) } as RequestInit);
+      status = response.status;
+      body = await readCapped(response, limit);
     } catch (e) {
       const tlsHint = this.url.protocol === "https:" ? "; for the TLS proxy check --ca-cert, --client-cert and --client-key" : "";
-      throw new HsmConnectionError(`cannot reach the HSM connector at ${this.url.origin}: ${this.describe(e)}`, {
+      throw new HsmConnectionError(`cannot reach the HSM connector at ${this.url.origin}: ${this.describe(e, timeoutMs)}`, {
         advice: `start yubihsm-connector (or \`swtool hsm simulate\`) and check the URL${tlsHint}`,
         cause: e,
       });
     }
+    if (body === undefined) {
+      throw new HsmConnectionError(`the HSM connector at ${this.url.origin} sent an answer of more than ${limit} bytes; the connector API carries at most ${limit}`, {
+        advice: "check that the URL names yubihsm-connector (or `swtool hsm simulate`), not another service",
+      });
+    }
+    return { status, body };
   }
 
   /**
    * 403 from the TLS proxy: nginx of the networked setup (`swtool pki init`) answers so when no
    * client certificate, or one its CA did not issue, was presented. Its text says which.
    */
-  private refusedByProxy(response: Response, text: string): void {
-    if (response.status !== 403 || this.url.protocol !== "https:") return;
+  private refusedByProxy(status: number, text: string): void {
+    if (status !== 403 || this.url.protocol !== "https:") return;
     const reason = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
     throw new HsmConnectionError(`the TLS proxy at ${this.url.origin} refused the request (HTTP 403${reason ? `: ${reason}` : ""})`, {
       advice: this.tls?.cert
@@ -147,10 +172,10 @@ export class Connector {
 
   /** GET /connector/status: refuses anything that is not a yubihsm-connector with a device. */
   async status(): Promise<ConnectorStatus> {
-    const response = await this.request(this.statusUrl, { method: "GET" }, this.connectTimeoutMs);
-    const text = await response.text();
-    this.refusedByProxy(response, text);
-    const status = response.ok ? parseStatus(text) : undefined;
+    const response = await this.request(this.statusUrl, { method: "GET" }, this.connectTimeoutMs, MAX_STATUS_BYTES);
+    const text = new TextDecoder().decode(response.body);
+    this.refusedByProxy(response.status, text);
+    const status = response.status === 200 ? parseStatus(text) : undefined;
     if (!status) {
       throw new HsmConnectionError(`${this.url.origin} answers HTTP ${response.status} but is not a yubihsm-connector (no status on /connector/status)`, {
         advice: "check the host and port of the connector URL",
@@ -166,13 +191,37 @@ export class Connector {
 
   /** POST /connector/api: one message to the device, its answer back. */
   async send(message: Uint8Array): Promise<Uint8Array> {
-    const response = await this.request(this.apiUrl, { method: "POST", body: message, headers: { "Content-Type": "application/octet-stream" } }, this.requestTimeoutMs);
-    if (!response.ok) {
-      this.refusedByProxy(response, await response.text());
+    const response = await this.request(this.apiUrl, { method: "POST", body: message, headers: { "Content-Type": "application/octet-stream" } }, this.requestTimeoutMs, MAX_ANSWER_BYTES);
+    if (response.status !== 200) {
+      this.refusedByProxy(response.status, new TextDecoder().decode(response.body));
       throw new HsmConnectionError(`the connector at ${this.url.origin} answered HTTP ${response.status} to a command`, {
         advice: "check the connector's log; the device may have been unplugged",
       });
     }
-    return new Uint8Array(await response.arrayBuffer());
+    return response.body;
   }
+}
+
+/** The body, or undefined once it passes `limit` bytes (a declared Content-Length is checked first). */
+async function readCapped(response: Response, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  const reader = response.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  if (declared > limit) {
+    await reader.cancel();
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
 }
