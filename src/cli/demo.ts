@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { lineReporter } from "../device/status.ts";
+import { lineReporter } from "./line-view.ts";
 import { runDemo } from "../demo/demo.ts";
 import { log, output, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";

@@ -2,7 +2,7 @@
 // arguments to runLine(): DSN source, ledger, serial settings, Ctrl-C handling, live status.
 // Usage in a command:  `...lineArgs` in args, then in run({ args, rawArgs }):
 //   const ports = repeatedArg(rawArgs, "port");
-//   if (ports.length) return runLineCommand(args, ports, { signer, deviceType, apid, ... });
+//   if (ports.length) return runLineCommand(args, rawArgs, ports, { signer, deviceType, apid, ... });
 import type { ArgsDef } from "citty";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -10,11 +10,15 @@ import { UsageError } from "../lib/errors.ts";
 import { dsnFile, dsnTemplate, fixedDsn, type DsnSource } from "../device/dsn.ts";
 import { runLine, type LineSummary } from "../device/line.ts";
 import type { SerialSettings } from "../transport/open.ts";
-import { lineReporter } from "../device/status.ts";
+import { lineReporter, summaryLines } from "./line-view.ts";
+import { bootBannerWith } from "../device/protocol/client.ts";
+import { eventRecord, printEvent } from "./events.ts";
+import { hookRunner } from "./hooks.ts";
+import { operatorInputFrom } from "./operator-input.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
-import { log, output, printResult, println } from "./output.ts";
+import { log, output, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
 /** How a fixture's serial port is driven (also `swtool device probe`). */
@@ -39,6 +43,13 @@ export const lineArgs = {
   ...ledgerPasswordArgs,
   ...stationArgs,
   "allow-reprovision": { type: "boolean", description: "Provision a DSN or SMSN the ledger has seen provisioned" },
+  "boot-banner": { type: "string", description: "A regular expression for another boot line that means a new board (repeatable; '*** Booting ' and '*** Using Zephyr OS' are always on)" },
+  "next-device": { type: "string", description: "auto (banner, presence or port re-enumeration; default) or prompt (the operator presses Enter)" },
+  "dsn-scan": { type: "boolean", description: "With --next-device prompt: the line the operator scans is the board's DSN" },
+  "allow-missing-fixtures": { type: "boolean", description: "Start although a --port cannot be opened, and wait for it" },
+  "on-device-done": { type: "string", description: "Command run after each provisioned device, the event JSON on stdin (label printer, MES)" },
+  "on-device-failed": { type: "string", description: "Command run after each failed device, the event JSON on stdin" },
+  "hook-timeout": { type: "string", description: "Seconds a hook may run before it is killed (default 30)" },
   ...serialArgs,
 } as const satisfies ArgsDef;
 
@@ -93,31 +104,55 @@ export interface LineBase {
 }
 
 /** Runs the station for `swtool sign --port ...` and prints its summary; returns it too. */
-export async function runLineCommand(args: LineArgValues, ports: string[], base: LineBase): Promise<LineSummary> {
-  const sources = [base.dsn !== undefined && "--dsn", args["dsn-file"] !== undefined && "--dsn-file", args["dsn-template"] !== undefined && "--dsn-template"].filter(Boolean);
+export async function runLineCommand(args: LineArgValues, rawArgs: readonly string[], ports: string[], base: LineBase): Promise<LineSummary> {
+  const scan = args["dsn-scan"] ?? false;
+  const nextDevice = args["next-device"] ?? (scan ? "prompt" : "auto");
+  if (nextDevice !== "auto" && nextDevice !== "prompt") throw new UsageError(`--next-device ${nextDevice}: use auto or prompt`);
+  if (scan && nextDevice !== "prompt") throw new UsageError("--dsn-scan goes with --next-device prompt (the operator scans each board)");
+  const sources = [base.dsn !== undefined && "--dsn", args["dsn-file"] !== undefined && "--dsn-file", args["dsn-template"] !== undefined && "--dsn-template", scan && "--dsn-scan"].filter(Boolean);
   if (sources.length !== 1) {
-    throw new UsageError(sources.length ? `give only one of ${sources.join(", ")}` : "the line needs DSNs: --dsn (one device), --dsn-file FILE or --dsn-template 'SN{seq:7}'");
+    throw new UsageError(sources.length ? `give only one of ${sources.join(", ")}` : "the line needs DSNs: --dsn (one device), --dsn-file FILE, --dsn-template 'SN{seq:7}' or --dsn-scan");
   }
   if (args["dsn-start"] !== undefined && args["dsn-template"] === undefined) throw new UsageError("--dsn-start goes with --dsn-template");
   const count = wholeNumberArg(args.count, "count", { min: 1 });
   if (base.dsn !== undefined && count !== undefined && count > 1) throw new UsageError(`--count ${count} with a single --dsn`, { advice: "use --dsn-file or --dsn-template for more than one device" });
   const timeoutMs = wholeNumberArg(args["command-timeout"], "command-timeout", { min: 50 });
+  const hookTimeout = wholeNumberArg(args["hook-timeout"], "hook-timeout", { min: 1 });
+  const banners = repeatedArg(rawArgs, "boot-banner");
+  for (const b of banners) {
+    try {
+      new RegExp(b);
+    } catch (e) {
+      throw new UsageError(`--boot-banner ${JSON.stringify(b)} is not a regular expression: ${(e as Error).message}`);
+    }
+  }
   mkdirSync(base.controlLogDir, { recursive: true });
   const ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
+  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin) : undefined;
   try {
     let dsnSource: DsnSource;
-    if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
+    if (scan) dsnSource = { description: "scanned DSNs", single: true, next: async () => undefined };
+    else if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
     else if (args["dsn-file"] !== undefined) dsnSource = dsnFile(args["dsn-file"], ledger);
     else dsnSource = dsnTemplate(args["dsn-template"]!, wholeNumberArg(args["dsn-start"], "dsn-start", { min: 0 }) ?? 1, ledger);
-    const reporter = lineReporter(output.json ? "json" : process.stderr.isTTY ? "tty" : "plain", ports, count === undefined ? {} : { count });
+    const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
+    const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
+    const hooks = hookRunner((hook, record, error) => {
+      const event = { type: "hook-failed", hook, dsn: String(record.dsn ?? ""), error };
+      if (output.json) printEvent(event, "line");
+      else log.warn(`hook ${JSON.stringify(hook)} for ${record.dsn}: ${error} (the device's result stands)`);
+    }, (hookTimeout ?? 30) * 1000);
+    const stop = new AbortController();
     const abort = new AbortController();
+    // Ctrl-C, SIGTERM (a service manager) and SIGHUP (the terminal closed) all stop the line
+    // the same way: the first finishes the devices in flight, the second aborts them cleanly.
     let interrupts = 0;
-    const onSigint = () => {
-      if (++interrupts > 1) process.exit(130);
-      log.warn("stopping: finishing the devices in flight (Ctrl-C again to quit at once)");
-      abort.abort();
+    const onSignal = () => {
+      if (++interrupts === 1) stop.abort();
+      else abort.abort();
     };
-    process.on("SIGINT", onSigint);
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    for (const s of signals) process.on(s, onSignal);
     try {
       const summary = await runLine({
         ports,
@@ -131,21 +166,32 @@ export async function runLineCommand(args: LineArgValues, ports: string[], base:
         controlLogDir: base.controlLogDir,
         ...(count !== undefined ? { count } : {}),
         allowReprovision: args["allow-reprovision"] ?? false,
+        allowMissingFixtures: args["allow-missing-fixtures"] ?? false,
         serial: serialSettingsFrom(args),
-        ...(timeoutMs !== undefined ? { protocol: { timeoutMs } } : {}),
+        protocol: { ...(timeoutMs !== undefined ? { timeoutMs } : {}), bootBanner: bootBannerWith(banners) },
         ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}),
-        signal: abort.signal,
-        onEvent: (e) => reporter.onEvent(e),
+        nextDevice,
+        ...(operator ? { operatorInput: operator } : {}),
+        dsnScan: scan,
+        signal: stop.signal,
+        abortSignal: abort.signal,
+        onEvent: (e) => {
+          reporter.onEvent(e);
+          if (e.type === "device-done" && args["on-device-done"]) hooks.run(args["on-device-done"], eventRecord(e, "line"));
+          if (e.type === "device-failed" && args["on-device-failed"]) hooks.run(args["on-device-failed"], eventRecord(e, "line"));
+        },
       });
       reporter.finish();
-      if (output.json) process.stdout.write(JSON.stringify({ type: "summary", ...summary }) + "\n");
-      else printResult(summary, () => println(`${summary.provisioned} provisioned, ${summary.failed} failed, ${summary.refused} refused in ${summary.seconds.toFixed(1)} s (${summary.devicesPerHour.toFixed(0)} devices/h)`));
-      if (summary.failed > 0 || summary.refused > 0 || (count !== undefined && summary.provisioned < count && summary.stoppedBy !== "signal")) process.exitCode = 1;
+      await hooks.settle();
+      if (output.json) printEvent({ type: "summary", ...summary }, "line");
+      else for (const line of summaryLines(summary)) println(line);
+      if (summary.failed > 0 || summary.refused > 0 || summary.stoppedBy === "io-error" || (count !== undefined && summary.provisioned < count && summary.stoppedBy !== "signal")) process.exitCode = 1;
       return summary;
     } finally {
-      process.off("SIGINT", onSigint);
+      for (const s of signals) process.off(s, onSignal);
     }
   } finally {
+    operator?.close();
     await ledger.close();
   }
 }

@@ -47,6 +47,8 @@ export interface DeviceJob {
   onSignature?: (curve: Curve) => void;
   /** Free bytes the control-log folder needs before `cert store` (default 1 MiB). */
   minFreeBytes?: number;
+  /** The operator aborts: the device stops at the next command (deinit, no log). */
+  signal?: AbortSignal;
 }
 
 export interface DeviceResult {
@@ -154,9 +156,14 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
   // The firmware always hashes `<device type>-PRODUCTION`, whatever the HSM's stage.
   const expectedSmsn = computeSmsn(input);
 
+  const aborted = (step: Step) => new ProvisioningError(step, `${step}: aborted by the operator`, {});
+  const guard = (step: Step) => {
+    if (job.signal?.aborted) throw aborted(step);
+  };
   const phase = async <T>(step: Step, run: (attempt: number) => Promise<T>): Promise<T> => {
     job.onStep?.(step);
     for (let attempt = 0; ; attempt++) {
+      guard(step);
       try {
         return await run(attempt);
       } catch (e) {
@@ -191,7 +198,10 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
   const writeChain = (curve: Curve, chainBytes: Uint8Array) =>
     phase(`chain-${curve}` as Step, async () => {
       await client.command("cert chain start", [curve]);
-      for (const piece of pieces(toBase64(chainBytes), client.mtu)) await client.command("cert chain write", [piece]);
+      for (const piece of pieces(toBase64(chainBytes), client.mtu)) {
+        guard(`chain-${curve}` as Step);
+        await client.command("cert chain write", [piece]);
+      }
       await client.command("cert chain commit");
     });
 
@@ -243,8 +253,17 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       throw failure("sign", e);
     }
     // Both signatures settle (and are counted) before the session ends, whatever the device does.
+    pending.ed25519.then(() => job.onSignature?.("ed25519"), () => {});
+    pending.p256r1.then(() => job.onSignature?.("p256r1"), () => {});
     const settled = Promise.allSettled([pending.ed25519, pending.p256r1]);
-    const signed = (chain: Promise<Chain>) => chain.catch((e) => Promise.reject(failure("sign", e)));
+    // A paused HSM may keep a signature waiting; the operator's abort does not wait for it.
+    const signed = (chain: Promise<Chain>) => {
+      const result = chain.catch((e) => Promise.reject(failure("sign", e)));
+      const signal = job.signal;
+      if (!signal) return result;
+      if (signal.aborted) return Promise.reject(aborted("sign"));
+      return Promise.race([result, new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(aborted("sign")), { once: true }))]);
+    };
     try {
       const ed25519 = await signed(pending.ed25519);
       // The Ed25519 chain goes to the device while the HSM makes the P-256 signature.
@@ -278,9 +297,8 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       }
       throw e;
     } finally {
-      const [edSigned, p256Signed] = await settled;
-      if (edSigned!.status === "fulfilled") job.onSignature?.("ed25519");
-      if (p256Signed!.status === "fulfilled") job.onSignature?.("p256r1");
+      // Counted as they are made; an abort does not wait for a signature a paused HSM holds.
+      if (!job.signal?.aborted) await settled;
     }
   };
 

@@ -1,22 +1,28 @@
 // A production station: one worker per fixture port, all sharing one DakSigner (the HSM
-// session pool), the DSN source and the ledger. Each worker provisions the device in its
-// fixture, then waits for the operator to put in the next one (a fresh boot banner), until
-// `count` good devices are done, the DSN source runs out, or `signal` aborts (Ctrl-C), which
-// lets devices in flight finish and starts no new ones.
-import { SwtoolError } from "../lib/errors.ts";
+// session pool), the DSN source and the ledger. The Station owns the totals, the stop signal
+// and the DAK counter. Each worker waits for a board (fixture.ts), passes the line's gates
+// (the HSM can sign, --count leaves room, nothing stopped the line), takes a DSN and
+// provisions the board (flow.ts). The line stops when `count` good devices are done, the DSN
+// source runs out, the control-log folder fails (station-level I/O error), or the operator
+// stops it: a first stop (Ctrl-C) finishes the devices in flight and starts no new one,
+// `abort()` (a second Ctrl-C) ends those too, each with `cert deinit` and its ledger row.
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { LedgerConflictError, type Ledger } from "../ledger/ledger.ts";
-import { ledgerRetrier, retryingLedger } from "../ledger/retry.ts";
+import { ledgerRetrier, retryingLedger, type Retrier } from "../ledger/retry.ts";
 import { recoverOrphanedAttempts } from "./recover.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
-import { computeSmsn } from "../sidewalk/smsn.ts";
+import { computeSmsn, validateDsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
-import { provisionDevice, ProvisioningError, type Step } from "./flow.ts";
-import { openDeviceLink, type SerialSettings } from "../transport/open.ts";
-import { CertClient, type CertClientOptions } from "./protocol/client.ts";
+import type { FailedDevice, LineEvent, LineSummary, PortTotals, StopReason } from "./events.ts";
+import { FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PresenceOptions, type WaitingFor } from "./fixture.ts";
+import { BOARD_ACTIONS, checkControlLogRoom, provisionDevice, ProvisioningError } from "./flow.ts";
+import type { SerialSettings } from "../transport/open.ts";
+import type { CertClient, CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
-import { sleep } from "../lib/sleep.ts";
+
+export type { LineEvent, LineSummary } from "./events.ts";
 
 export interface LineOptions {
   ports: string[];
@@ -35,193 +41,350 @@ export interface LineOptions {
   protocol?: CertClientOptions;
   retries?: number;
   restarts?: number;
-  /** The DAK's MaxAllowedSignature from the device profile: warn when it comes near. */
+  /** The DAK's MaxAllowedSignature from the device profile: shown, and warned about near it. */
   maxSignatures?: number;
-  /** Abort = Ctrl-C: finish the devices in flight, start no new ones. */
+  /** Stop = Ctrl-C: finish the devices in flight, start no new ones. */
   signal?: AbortSignal;
-  /** How often an empty fixture is probed for a first device (default 1000 ms). */
-  probeIntervalMs?: number;
+  /** Abort = a second Ctrl-C: end the devices in flight too (cert deinit, ledger updated). */
+  abortSignal?: AbortSignal;
+  /** How the next board is recognised: banner, presence or re-enumeration (auto), or the operator (prompt). */
+  nextDevice?: "auto" | "prompt";
+  /** The operator's Enter presses or scanned lines, for `nextDevice: "prompt"`. */
+  operatorInput?: OperatorInput;
+  /** With the prompt: each line the operator enters is the board's DSN (a barcode scanner). */
+  dsnScan?: boolean;
+  presence?: PresenceOptions;
+  /** Start with the fixtures that open, and wait for the others to appear. */
+  allowMissingFixtures?: boolean;
+  /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
+  minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
 }
 
-export type LineEvent =
-  | { type: "port-open"; port: string }
-  | { type: "waiting"; port: string }
-  | { type: "device-start"; port: string; dsn: string; smsn: string }
-  | { type: "step"; port: string; dsn: string; step: Step }
-  | { type: "device-done"; port: string; dsn: string; smsn: string; controlLog: string; seconds: number; retries: number; restarts: number; wastedSignatures: number; provisioned: number; failed: number }
-  | { type: "device-failed"; port: string; dsn: string; smsn: string; step: Step; error: string; code?: number; codeName?: string; deviceAnswer?: string[]; provisioned: number; failed: number }
-  | { type: "refused"; port: string; dsn: string; smsn: string; reason: string }
-  | { type: "warning"; message: string }
-  | { type: "port-closed"; port: string; error?: string };
+/** How many DAK signatures the line has made, kept in the ledger, warned about near the profile's maximum. */
+class DakCounter {
+  readonly ids: Record<Curve, string>;
+  private readonly warnedAt = new Set<number>();
+  private readonly totals: Record<Curve, number> = { ed25519: 0, p256r1: 0 };
+  made = 0;
+  /** Signature counts go to the ledger in order, without holding up the device. */
+  private counting: Promise<unknown> = Promise.resolve();
 
-export interface LineSummary {
-  provisioned: number;
-  failed: number;
-  refused: number;
-  /** DAK signatures made, and those a reboot threw away. */
-  signatures: number;
-  wastedSignatures: number;
-  seconds: number;
-  /** Good devices per hour over the run. */
-  devicesPerHour: number;
-  stoppedBy: "count" | "signal" | "dsn-source" | "ports";
-}
-
-export async function runLine(options: LineOptions): Promise<LineSummary> {
-  if (options.ports.length === 0) throw new SwtoolError("no fixture ports given", { advice: "give one --port per fixture" });
-  const duplicates = options.ports.filter((p, i) => options.ports.indexOf(p) !== i);
-  if (duplicates.length) throw new SwtoolError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
-  const emit = options.onEvent ?? (() => {});
-  // Ledger trouble pauses the line rather than failing boards: every call waits until it is written.
-  const retrier = ledgerRetrier(options.ledger.path, {
-    onUnavailable: (e) => emit({ type: "warning", message: `ledger ${options.ledger.path} unavailable (${e.message}): line paused; no board starts until its attempt is recorded` }),
-    onAvailable: (ms) => emit({ type: "warning", message: `ledger ${options.ledger.path} available again after ${(ms / 1000).toFixed(1)} s: line resumes` }),
-  });
-  const ledger = retryingLedger(options.ledger, retrier);
-  for (const { attempt, result, controlLog } of await recoverOrphanedAttempts(ledger, options.controlLogDir)) {
-    const what = result === "provisioned" ? `was provisioned (control log ${controlLog}); recorded` : "did not finish; recorded as failed: provision that device again";
-    emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
+  constructor(
+    private readonly ledger: Ledger,
+    signer: DakSigner,
+    readonly max: number | undefined,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.ids = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${signer.productTag}/${c}/${toHex(signer.caCerts(c)[0]!.serial)}`])) as Record<Curve, string>;
   }
-  const started = performance.now();
-  const totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0, signatures: 0, wastedSignatures: 0 };
-  let stoppedBy: LineSummary["stoppedBy"] = "ports";
-  const stop = new AbortController();
-  const stopAll = (why: LineSummary["stoppedBy"]) => {
-    if (!stop.signal.aborted) {
-      stoppedBy = why;
-      stop.abort();
-    }
-  };
-  if (options.signal) {
-    if (options.signal.aborted) stopAll("signal");
-    options.signal.addEventListener("abort", () => stopAll("signal"));
-  }
-  const hsmSerial = options.signer.hsmSerial;
-  const dakIds = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${options.signer.productTag}/${c}/${toHex(options.signer.caCerts(c)[0]!.serial)}`]));
-  const warnedAt = new Set<number>();
-  // Signature counts go to the ledger in order, without holding up the device.
-  let counting: Promise<unknown> = Promise.resolve();
 
-  const countSignature = async (curve: Curve) => {
-    const total = await ledger.addSignatures(dakIds[curve]!, 1);
-    const max = options.maxSignatures;
+  async load(): Promise<void> {
+    for (const c of CURVE_NAMES) this.totals[c] = await this.ledger.signatureCount(this.ids[c]);
+  }
+
+  /** Signatures the busier of the two DAK keys has made, over every run this ledger saw. */
+  get used(): number {
+    return Math.max(this.totals.ed25519, this.totals.p256r1);
+  }
+
+  count(curve: Curve): void {
+    this.made++;
+    this.totals[curve]++;
+    this.counting = this.counting.then(() => this.record(curve)).catch((e) => this.warn(`DAK signature count not recorded: ${(e as Error).message}`));
+  }
+
+  private async record(curve: Curve): Promise<void> {
+    const total = await this.ledger.addSignatures(this.ids[curve], 1);
+    this.totals[curve] = Math.max(this.totals[curve], total);
+    const max = this.max;
     if (!max) return;
     const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
-    if (level !== undefined && !warnedAt.has(level)) {
-      warnedAt.add(level);
-      emit({ type: "warning", message: `DAK ${dakIds[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}` });
+    if (level !== undefined && !this.warnedAt.has(level)) {
+      this.warnedAt.add(level);
+      this.warn(`DAK ${this.ids[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}`);
     }
-  };
+  }
 
-  /** Reserves a device slot under --count; false when enough are done or in flight. */
-  const reserve = (): boolean => {
-    if (options.count !== undefined && totals.provisioned + totals.inFlight >= options.count) return false;
-    totals.inFlight++;
-    return true;
-  };
+  settled(): Promise<unknown> {
+    return this.counting;
+  }
+}
 
-  const worker = async (port: string) => {
-    let client: CertClient;
-    try {
-      client = new CertClient(await openDeviceLink(port, options.serial), options.protocol);
-    } catch (e) {
-      emit({ type: "port-closed", port, error: (e as Error).message });
-      throw e;
+const boardAction = (e: ProvisioningError) => BOARD_ACTIONS[e.board];
+
+export class Station {
+  readonly totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0, wastedSignatures: 0 };
+  readonly perPort = new Map<string, PortTotals>();
+  readonly failures: FailedDevice[] = [];
+  readonly dak: DakCounter;
+  readonly started = performance.now();
+  stoppedBy: StopReason = "ports";
+  private readonly stopper = new AbortController();
+  private readonly aborter = new AbortController();
+  private changeWaiters: (() => void)[] = [];
+  private readonly emit: (event: LineEvent) => void;
+  private readonly hsmSerial: number | undefined;
+  /** The ledger through the retrier: ledger trouble pauses the line rather than failing boards. */
+  private readonly ledger: Ledger;
+  private readonly retrier: Retrier;
+
+  constructor(readonly options: LineOptions) {
+    if (options.ports.length === 0) throw new UsageError("no fixture ports given", { advice: "give one --port per fixture" });
+    const duplicates = options.ports.filter((p, i) => options.ports.indexOf(p) !== i);
+    if (duplicates.length) throw new UsageError(`port ${duplicates[0]} is given twice`, { advice: "each fixture needs its own port" });
+    this.emit = options.onEvent ?? (() => {});
+    const path = options.ledger.path;
+    this.retrier = ledgerRetrier(path, {
+      onUnavailable: (e) => this.emit({ type: "warning", message: `ledger ${path} unavailable (${e.message}): line paused; no board starts until its attempt is recorded` }),
+      onAvailable: (ms) => this.emit({ type: "warning", message: `ledger ${path} available again after ${(ms / 1000).toFixed(1)} s: line resumes` }),
+    });
+    this.ledger = retryingLedger(options.ledger, this.retrier);
+    this.dak = new DakCounter(this.ledger, options.signer, options.maxSignatures, (message) => this.emit({ type: "warning", message }));
+    this.hsmSerial = options.signer.hsmSerial;
+    for (const p of options.ports) this.perPort.set(p, { provisioned: 0, failed: 0 });
+    if (options.signal) this.onAbort(options.signal, () => this.stop("signal"));
+    if (options.abortSignal) this.onAbort(options.abortSignal, () => this.abort());
+  }
+
+  private onAbort(signal: AbortSignal, f: () => void): void {
+    if (signal.aborted) f();
+    else signal.addEventListener("abort", f, { once: true });
+  }
+
+  /** Starts no new board; the devices in flight finish. */
+  stop(why: StopReason): void {
+    if (this.stopper.signal.aborted) return;
+    this.stoppedBy = why;
+    this.stopper.abort();
+    if (why === "signal" || why === "io-error") {
+      const n = this.totals.inFlight;
+      const message = why === "signal" ? `stopping: finishing ${n} device${n === 1 ? "" : "s"} (Ctrl-C again to abort them)` : `line stopped: finishing ${n} device${n === 1 ? "" : "s"} in flight, starting no new one`;
+      this.emit({ type: "stopping", reason: why, inFlight: n, message });
     }
-    emit({ type: "port-open", port });
-    let mark: number | undefined;
+    this.changed();
+  }
+
+  /** Ends the devices in flight as well (each gets `cert deinit`; the ledger records it). */
+  abort(): void {
+    if (!this.stopper.signal.aborted) this.stoppedBy = "abort";
+    this.stop("abort");
+    if (!this.aborter.signal.aborted) {
+      this.emit({ type: "stopping", reason: "abort", inFlight: this.totals.inFlight, message: `aborting ${this.totals.inFlight} device(s) in flight` });
+      this.aborter.abort();
+    }
+  }
+
+  get stopped(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private changed(): void {
+    for (const w of this.changeWaiters.splice(0)) w();
+  }
+
+  private nextChange(): Promise<void> {
+    return new Promise((r) => this.changeWaiters.push(r));
+  }
+
+  async run(): Promise<LineSummary> {
+    const { controlLogDir } = this.options;
+    const ledger = this.ledger;
+    for (const { attempt, result, controlLog } of await recoverOrphanedAttempts(ledger, controlLogDir)) {
+      const what = result === "provisioned" ? `was provisioned (control log ${controlLog}); recorded` : "did not finish; recorded as failed: provision that device again";
+      this.emit({ type: "warning", message: `attempt ${attempt.id} (DSN ${attempt.dsn}, port ${attempt.port}, started ${attempt.startedAt}) was cut off when swtool stopped; the device ${what}` });
+    }
+    // A folder that cannot take a log now would strand the first board's certificates.
+    checkControlLogRoom(controlLogDir, this.options.minFreeBytes);
+    await this.dak.load();
+    const fixtures = await this.openFixtures();
+    const health = this.options.signer.health;
+    const unsubscribe = health?.onChange(() => this.reportHsm());
     try {
-      while (!stop.signal.aborted && !client.isClosed) {
-        emit({ type: "waiting", port });
-        if (mark === undefined) {
-          // First device: whatever is in the fixture now, once it answers.
-          try {
-            await client.resync();
-          } catch {
-            await sleep(options.probeIntervalMs ?? 1000, stop.signal);
-            continue;
-          }
-        } else if (!(await client.waitForBoot(mark, stop.signal))) break;
-        if (stop.signal.aborted) break;
-        if (!reserve()) {
-          stopAll("count");
-          break;
-        }
-        let deviceTouched = false;
+      const results = await Promise.allSettled(fixtures.map((f) => this.worker(f)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed && results.every((r) => r.status === "rejected")) throw failed.reason;
+    } finally {
+      unsubscribe?.();
+      await Promise.all(fixtures.map((f) => f.close()));
+      await this.dak.settled();
+    }
+    return this.summary();
+  }
+
+  summary(): LineSummary {
+    const seconds = (performance.now() - this.started) / 1000;
+    return {
+      provisioned: this.totals.provisioned,
+      failed: this.totals.failed,
+      refused: this.totals.refused,
+      signatures: this.dak.made,
+      wastedSignatures: this.totals.wastedSignatures,
+      seconds,
+      devicesPerHour: seconds > 0 ? (this.totals.provisioned * 3600) / seconds : 0,
+      stoppedBy: this.stoppedBy,
+      perPort: Object.fromEntries(this.perPort),
+      failures: this.failures,
+    };
+  }
+
+  private reportHsm(): void {
+    const h = this.options.signer.health;
+    if (!h) return;
+    const since = h.since ? h.since.toTimeString().slice(0, 8) : undefined;
+    const message =
+      h.state === "ok" ? "HSM back; line running" : h.state === "unreachable" ? `HSM unreachable since ${since}; line paused` : `HSM has no free session since ${since}; line paused`;
+    this.emit({ type: "hsm", state: h.state, ...(h.since ? { since: h.since.toISOString() } : {}), message });
+  }
+
+  /** Opens every fixture before the first board; one that cannot be opened stops the start. */
+  private async openFixtures(): Promise<FixturePort[]> {
+    const fixtures = this.options.ports.map((p) => new FixturePort(p, this.options.serial, this.options.protocol));
+    const opened = await Promise.allSettled(fixtures.map((f) => f.open()));
+    const missing = opened.flatMap((r, i) => (r.status === "rejected" ? [{ port: fixtures[i]!.name, error: r.reason as Error }] : []));
+    if (missing.length && !this.options.allowMissingFixtures) {
+      await Promise.all(fixtures.map((f) => f.close()));
+      const first = missing[0]!;
+      throw new UsageError(`cannot open fixture port ${first.port}: ${first.error.message.replace(/^cannot open \S+: /, "")}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ""}`, {
+        advice: `${(first.error as SwtoolError).advice ?? "check the port"}; or start without it: --allow-missing-fixtures`,
+      });
+    }
+    for (const m of missing) this.emit({ type: "warning", message: `fixture ${m.port} cannot be opened (${m.error.message}); waiting for it to appear` });
+    for (const f of fixtures) if (f.client) this.emit({ type: "port-open", port: f.name });
+    return fixtures;
+  }
+
+  private waiting(port: string, what: WaitingFor): void {
+    this.emit({ type: "waiting", port, for: what, text: WAITING_TEXT[what] });
+  }
+
+  private async worker(fixture: FixturePort): Promise<void> {
+    const port = fixture.name;
+    const signal = this.stopper.signal;
+    const next = { presence: this.options.presence, onWaiting: (w: WaitingFor) => this.waiting(port, w), signal } as const;
+    let finished = false;
+    try {
+      while (!this.stopped) {
+        let client: CertClient | undefined;
+        let scanned: string | undefined;
+        if (this.options.nextDevice === "prompt") {
+          if (!this.options.operatorInput) throw new SwtoolError("--next-device prompt needs the operator's input");
+          const got = await waitForOperator(fixture, this.options.operatorInput, this.options.dsnScan ?? false, next);
+          client = got?.client;
+          if (got && this.options.dsnScan) scanned = got.line;
+        } else client = await waitForBoard(fixture, finished, next);
+        if (!client || this.stopped) break;
+        if (!(await this.gate(port))) break;
         try {
-          deviceTouched = await oneDevice(port, client);
+          finished = await this.device(port, client, scanned);
         } finally {
-          totals.inFlight--;
+          this.totals.inFlight--;
+          this.changed();
         }
-        if (options.count !== undefined && totals.provisioned >= options.count) stopAll("count");
-        if (options.dsnSource.exhausted) stopAll("dsn-source");
-        if (deviceTouched) mark = client.answerMark;
+        if (this.options.count !== undefined && this.totals.provisioned >= this.options.count) this.stop("count");
+        if (this.options.dsnSource.exhausted && !this.options.dsnScan) this.stop("dsn-source");
       }
     } finally {
-      await client.link.close().catch(() => {});
-      emit({ type: "port-closed", port });
+      this.emit({ type: "port-closed", port });
     }
-  };
+  }
 
-  /** Provisions the device in the fixture; false when it was not touched (refused DSN). */
-  const oneDevice = async (port: string, client: CertClient): Promise<boolean> => {
-    const stage = options.signer.stage;
+  /** Waits until a board may start: the HSM can sign and --count leaves room. False when stopped. */
+  private async gate(port: string): Promise<boolean> {
+    const health = this.options.signer.health;
+    for (;;) {
+      if (this.stopped) return false;
+      if (health && health.state !== "ok") {
+        // No DSN is taken and no board touched while the HSM is away.
+        this.waiting(port, "hsm");
+        await health.whenReady(this.stopper.signal);
+        continue;
+      }
+      const count = this.options.count;
+      if (count !== undefined) {
+        if (this.totals.provisioned >= count) {
+          this.stop("count");
+          return false;
+        }
+        if (this.totals.provisioned + this.totals.inFlight >= count) {
+          // A device in flight may still fail: then this board makes up for it.
+          this.waiting(port, "slot");
+          await this.nextChange();
+          continue;
+        }
+      }
+      this.totals.inFlight++;
+      return true;
+    }
+  }
+
+  /** Provisions the board in the fixture; false when it was not touched (refused or no DSN). */
+  private async device(port: string, client: CertClient, scanned?: string): Promise<boolean> {
+    const o = this.options;
+    const ledger = this.ledger;
     let dsn: string | undefined;
-    let smsn: string;
+    let smsn = "";
     let base: Parameters<Ledger["beginAttempt"]>[0];
     let id: number;
     // A DSN another station holds (in progress there, or provisioned since this one looked) is
-    // passed over for the next one of a file or template; a single --dsn is refused.
+    // passed over for the next one of a file or template; a single --dsn or a scan is refused.
     for (;;) {
-      dsn = await retrier.run(() => options.dsnSource.next());
+      if (scanned !== undefined) {
+        try {
+          dsn = validateDsn(scanned);
+        } catch (e) {
+          this.emit({ type: "refused", port, dsn: scanned, smsn: "", reason: `the scanned line is not a DSN: ${(e as Error).message}` });
+          this.totals.refused++;
+          return false;
+        }
+      } else dsn = await this.retrier.run(() => o.dsnSource.next());
       if (dsn === undefined) {
-        stopAll("dsn-source");
+        this.stop("dsn-source");
         return false;
       }
-      smsn = toHex(computeSmsn({ deviceType: options.deviceType, dsn, apid: options.apid, stage: "production", ...(options.boardId ? { boardId: options.boardId } : {}) }));
-      base = { port, dsn, smsn, apid: options.apid, stage, ...(hsmSerial !== undefined ? { hsmSerial: String(hsmSerial) } : {}), dak: dakIds.ed25519! };
-      const previous = options.allowReprovision ? undefined : await ledger.isProvisioned({ dsn, smsn });
+      smsn = toHex(computeSmsn({ deviceType: o.deviceType, dsn, apid: o.apid, stage: "production", ...(o.boardId ? { boardId: o.boardId } : {}) }));
+      base = { port, dsn, smsn, apid: o.apid, stage: o.signer.stage, ...(this.hsmSerial !== undefined ? { hsmSerial: String(this.hsmSerial) } : {}), dak: this.dak.ids.ed25519 };
+      const previous = o.allowReprovision ? undefined : await ledger.isProvisioned({ dsn, smsn });
       let reason: string | undefined;
       if (previous) {
         reason = `${previous.dsn === dsn ? `DSN ${dsn}` : `SMSN ${smsn}`} was provisioned on ${previous.finishedAt ?? previous.startedAt} (attempt ${previous.id}, control log ${previous.controlLog ?? "none"})`;
       } else {
         try {
-          id = await ledger.beginAttempt({ ...base, ...(options.allowReprovision ? { reprovision: true } : {}) });
+          id = await ledger.beginAttempt({ ...base, ...(o.allowReprovision ? { reprovision: true } : {}) });
           break;
         } catch (e) {
           if (!(e instanceof LedgerConflictError)) throw e;
-          if (!options.dsnSource.single) {
-            emit({ type: "warning", message: `${e.message}: taking the next DSN` });
+          if (!o.dsnSource.single && scanned === undefined) {
+            this.emit({ type: "warning", message: `${e.message}: taking the next DSN` });
             continue;
           }
           reason = e.message;
         }
       }
-      totals.refused++;
+      this.totals.refused++;
       await ledger.recordAttempt({ ...base, result: "failed", failedStep: "ledger", error: `refused: ${reason}` });
-      emit({ type: "refused", port, dsn, smsn, reason });
+      this.emit({ type: "refused", port, dsn, smsn, reason });
       return false;
     }
-    emit({ type: "device-start", port, dsn, smsn });
+    this.emit({ type: "device-start", port, dsn, smsn });
     const t0 = performance.now();
+    const perPort = this.perPort.get(port)!;
     let result: Awaited<ReturnType<typeof provisionDevice>>;
     try {
       result = await provisionDevice(client, {
-        signer: options.signer,
-        deviceType: options.deviceType,
+        signer: o.signer,
+        deviceType: o.deviceType,
         dsn,
-        apid: options.apid,
-        ...(options.boardId ? { boardId: options.boardId } : {}),
-        appServerPublicKey: options.appServerPublicKey,
-        controlLogDir: options.controlLogDir,
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-        ...(options.restarts !== undefined ? { restarts: options.restarts } : {}),
-        onStep: (step) => emit({ type: "step", port, dsn, step }),
-        onSignature: (curve) => {
-          totals.signatures++;
-          counting = counting.then(() => countSignature(curve)).catch((e) => emit({ type: "warning", message: `DAK signature count not recorded: ${(e as Error).message}` }));
-        },
+        apid: o.apid,
+        ...(o.boardId ? { boardId: o.boardId } : {}),
+        appServerPublicKey: o.appServerPublicKey,
+        controlLogDir: o.controlLogDir,
+        ...(o.retries !== undefined ? { retries: o.retries } : {}),
+        ...(o.restarts !== undefined ? { restarts: o.restarts } : {}),
+        ...(o.minFreeBytes !== undefined ? { minFreeBytes: o.minFreeBytes } : {}),
+        signal: this.aborter.signal,
+        onStep: (step) => this.emit({ type: "step", port, dsn, step }),
+        onSignature: (curve) => this.dak.count(curve),
       });
     } catch (e) {
       const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
@@ -233,45 +396,48 @@ export async function runLine(options: LineOptions): Promise<LineSummary> {
         ...(answer?.length ? { deviceAnswer: answer.join("\n") } : {}),
         ...(err.code !== undefined ? { errorCode: err.code } : {}),
       });
-      totals.failed++;
-      emit({
-        type: "device-failed",
-        port,
-        dsn,
-        smsn,
-        step: err.step,
-        error: err.message,
+      this.totals.failed++;
+      perPort.failed++;
+      const wasted = err.details.wastedSignatures ?? 0;
+      this.totals.wastedSignatures += wasted;
+      const action = boardAction(err);
+      this.failures.push({ port, dsn, smsn, step: err.step, error: err.message, action });
+      this.emit({
+        type: "device-failed", port, dsn, smsn, step: err.step, error: err.message,
+        ...(err.advice ? { advice: err.advice } : {}),
         ...(err.code !== undefined ? { code: err.code, codeName: describeSidError(err.code) } : {}),
         ...(answer?.length ? { deviceAnswer: answer } : {}),
-        provisioned: totals.provisioned,
-        failed: totals.failed,
+        board: err.board, action, wastedSignatures: wasted,
+        provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made,
       });
+      if (err.station) {
+        const recover =
+          err.board === "stored-no-log"
+            ? `free space in ${o.controlLogDir}, put board DSN ${dsn} back in a fixture and provision it again with \`swtool sign ... --port PORT --dsn ${dsn}\` (a new identity replaces the stored one); until then, do not ship it`
+            : `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`;
+        this.emit({ type: "station-error", port, dsn, message: err.message, action, recover });
+        this.stop("io-error");
+      }
       return true;
     }
-    // The board is provisioned and its control log written: the ledger says so, waiting as long
-    // as it must (never "failed" because the ledger was busy).
+    // The board is provisioned and its control log written: the ledger says so, waiting as
+    // long as it must (never "failed" because the ledger was busy).
     await ledger.finishAttempt(id!, { result: "provisioned", controlLog: result.controlLog });
     await ledger.recordControlLog(result.controlLog, result.smsn);
-    totals.provisioned++;
-    totals.wastedSignatures += result.wastedSignatures;
+    this.totals.provisioned++;
+    perPort.provisioned++;
+    this.totals.wastedSignatures += result.wastedSignatures;
     const seconds = (performance.now() - t0) / 1000;
-    emit({ type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds, retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures, provisioned: totals.provisioned, failed: totals.failed });
+    this.emit({
+      type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds,
+      retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures,
+      provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made,
+      ...(result.deinitError ? { deinitError: result.deinitError } : {}),
+    });
     return true;
-  };
+  }
+}
 
-  const results = await Promise.allSettled(options.ports.map((p) => worker(p)));
-  await counting;
-  const seconds = (performance.now() - started) / 1000;
-  const failedPort = results.find((r) => r.status === "rejected");
-  if (failedPort && results.every((r) => r.status === "rejected")) throw (failedPort as PromiseRejectedResult).reason;
-  return {
-    provisioned: totals.provisioned,
-    failed: totals.failed,
-    refused: totals.refused,
-    signatures: totals.signatures,
-    wastedSignatures: totals.wastedSignatures,
-    seconds,
-    devicesPerHour: seconds > 0 ? (totals.provisioned * 3600) / seconds : 0,
-    stoppedBy,
-  };
+export function runLine(options: LineOptions): Promise<LineSummary> {
+  return new Station(options).run();
 }

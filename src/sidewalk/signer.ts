@@ -22,6 +22,23 @@ export interface DakSigner {
   readonly requireAmazonRoot?: boolean;
   /** The serial number of the HSM that holds the DAK, when an HSM signs (the ledger records it). */
   readonly hsmSerial?: number;
+  /** Whether the signer can sign now (an HSM may be unreachable or out of sessions); absent: always. */
+  readonly health?: SignerHealth;
+}
+
+export type SignerState = "ok" | "unreachable" | "sessions-full";
+
+/** A small status API the station reads to pause and resume the line (the pool owns the waiting). */
+export interface SignerHealth {
+  readonly state: SignerState;
+  /** When the current trouble began. */
+  readonly since?: Date;
+  /** The last error, in the operator's words. */
+  readonly detail?: string;
+  /** Called on every change of state; returns the unsubscribe. */
+  onChange(listener: () => void): () => void;
+  /** Resolves once the signer can sign again (probing it meanwhile), or when `signal` aborts. */
+  whenReady(signal?: AbortSignal): Promise<void>;
 }
 
 /**

@@ -2,7 +2,7 @@
 // public key (Sidewalk.ApplicationServerPublicKey, hex) and the DAK metadata (APID, the most
 // signatures the DAK may make).
 import { readFileSync } from "node:fs";
-import { FormatError } from "../lib/errors.ts";
+import { FormatError, UsageError } from "../lib/errors.ts";
 import { bytes, fromBase64, fromHex } from "../lib/bytes.ts";
 
 export interface DakMetadata {
@@ -55,6 +55,17 @@ export function parseAppServerKey(text: string): Uint8Array {
 export type AppKeySource = { from: "device-profile"; path: string } | { from: "flag"; text: string };
 
 /** The key, and the DAK's signature budget when a device profile says it. */
+/** When a device profile is given, the APID must be its DAK's: else the shift's SMSNs are wrong. */
+export function checkApidAgainstProfile(source: AppKeySource, apid: string): void {
+  if (source.from !== "device-profile") return;
+  const apids = [...new Set(readDeviceProfile(source.path).dak.flatMap((d) => (d.apid ? [d.apid] : [])))];
+  if (apids.length && !apids.includes(apid)) {
+    throw new UsageError(`--apid ${apid} does not match the device profile's DAK ApId ${apids.join(", ")} (${source.path})`, {
+      advice: `use --apid ${apids[0]}, or the device profile of the product you mean`,
+    });
+  }
+}
+
 export function readAppKey(source: AppKeySource): { key: Uint8Array; maxSignatures?: number } {
   if (source.from === "flag") return { key: parseAppServerKey(source.text) };
   const profile = readDeviceProfile(source.path);

@@ -6,6 +6,7 @@ import { SwtoolError } from "../lib/errors.ts";
 import { channelFromStream, type ByteChannel } from "./channel.ts";
 import { linkFromChannel, type DeviceLink } from "./link.ts";
 import { BunSerialBinding } from "./serial/binding.ts";
+import { lockPort } from "./port-lock.ts";
 import { connectSerialServer, SOCKET_PREFIX } from "./tcp.ts";
 
 export interface SerialSettings {
@@ -28,8 +29,18 @@ export async function openDeviceChannel(port: string, settings: SerialSettings =
     const { socket, close } = await connectSerialServer(port);
     return channelFromStream(port, socket, close);
   }
-  const stream = await openSerialStream(port, settings);
-  return channelFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
+  // TIOCEXCL (lock: true) does not stop root: a lock file does, for every program that honours it.
+  const lock = settings.lock === false ? undefined : lockPort(port);
+  let stream: SerialPortStream;
+  try {
+    stream = await openSerialStream(port, settings);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+  const channel = channelFromStream(port, stream, () => new Promise<void>((resolve) => (stream.isOpen ? stream.close(() => resolve()) : resolve())));
+  channel.onClose(() => lock?.release());
+  return channel;
 }
 
 /** Opens the device's port as text lines (the Sidewalk `cert` CLI). */

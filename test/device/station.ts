@@ -68,7 +68,7 @@ export async function runStation(
       ledger,
       controlLogDir: dir,
       protocol: { timeoutMs: 400 },
-      probeIntervalMs: 50,
+      presence: { intervalMs: 50 },
       ...line,
       onEvent: (e) => {
         events.push(e);

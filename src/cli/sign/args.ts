@@ -38,7 +38,12 @@ export const batchArgs = {
   "fail-fast": { type: "boolean", description: "With --batch: stop at the first failing row" },
 } as const satisfies ArgsDef;
 
-export const signArgs = { ...signerArgs, ...deviceArgs, ...oneDeviceArgs, ...legacyKeyArgs, ...batchArgs, ...lineArgs } as const satisfies ArgsDef;
+/** The machine interface (--json events), every mode. */
+export const eventArgs = {
+  "json-schema": { type: "boolean", description: "Print the JSON Schema of the --json events (line, batch, one device) and exit" },
+} as const satisfies ArgsDef;
+
+export const signArgs = { ...signerArgs, ...deviceArgs, ...oneDeviceArgs, ...legacyKeyArgs, ...batchArgs, ...lineArgs, ...eventArgs } as const satisfies ArgsDef;
 
 export type SignArgs = ParsedArgs<typeof signArgs>;
 
@@ -53,4 +58,5 @@ export const SIGN_HELP_GROUPS: [string, ArgsDef][] = [
   ["batch", batchArgs],
   ["line (--port, repeat per fixture)", lineOnly],
   ["serial", serialArgs],
+  ["machine interface (with --json)", eventArgs],
 ];

@@ -3,7 +3,8 @@
 import { readBatchFile, runBatch } from "../../sign/batch.ts";
 import { readAppKey } from "../../sign/profile.ts";
 import { checkSignOptions } from "../../sign/request.ts";
-import { emitEvent, log, output, println } from "../output.ts";
+import { log, output, println } from "../output.ts";
+import { printEvent } from "../events.ts";
 import { withSigner } from "../signer-args.ts";
 import type { BatchMode } from "./mode.ts";
 import { checkOutputs } from "./preflight.ts";
@@ -22,14 +23,17 @@ export async function signBatch(mode: BatchMode): Promise<void> {
       ...(appKey ? { applicationServerPublicKey: appKey } : {}),
       check: (inputs) => checkSignOptions({ ...mode.options, ...inputs }),
       onResult: (r) => {
-        if (output.json) emitEvent({ event: "device", ...r });
+        if (output.json) {
+          const { ok, line, ...rest } = r;
+          printEvent({ type: ok ? "device-done" : "device-failed", row: line, ...rest }, "batch");
+        }
         else if (r.ok) log.success(`line ${r.line} ${r.dsn ?? ""} ${r.smsn} -> ${r.output}${r.controlLog ? `, ${r.controlLog}` : ""}`);
         else log.error(`line ${r.line} ${r.dsn ?? ""}: ${r.error}`);
       },
     });
     const failed = results.filter((r) => !r.ok);
     const summary = { rows: rows.length, signed: results.length - failed.length, failed: failed.length, notAttempted: rows.length - results.length };
-    if (output.json) emitEvent({ event: "summary", ...summary });
+    if (output.json) printEvent({ type: "summary", ...summary }, "batch");
     else println(`batch: ${summary.signed} signed, ${summary.failed} failed${summary.notAttempted ? `, ${summary.notAttempted} not attempted (--fail-fast)` : ""} of ${summary.rows} rows`);
     if (failed.length || summary.notAttempted) process.exitCode = 1;
   });

@@ -9,15 +9,23 @@ import { signBatch } from "./batch.ts";
 import { signLine } from "./line.ts";
 import { resolveSignMode } from "./mode.ts";
 import { signOne } from "./one.ts";
+import { eventSchemaText } from "../events.ts";
+import { checkApidAgainstProfile } from "../../sign/profile.ts";
 
 export default withHelpGroups(
   defineCommand({
     meta: { name: "sign", description: "Sign device certificates with the HSM's DAK (drop-in for sid_signing_tool)" },
     args: signArgs,
     async run({ args, rawArgs }) {
+      if (args["json-schema"]) {
+        process.stdout.write(eventSchemaText());
+        return;
+      }
       const mode = resolveSignMode(args, rawArgs);
       for (const warning of mode.warnings) log.warn(warning);
-      if (mode.kind === "line") return signLine(mode, args);
+      const apid = mode.kind === "line" ? mode.apid : mode.kind === "batch" ? mode.defaults.apid : mode.options.apid;
+      if (mode.appKey && apid) checkApidAgainstProfile(mode.appKey, apid);
+      if (mode.kind === "line") return signLine(mode, args, rawArgs);
       if (mode.kind === "batch") return signBatch(mode);
       return signOne(mode);
     },

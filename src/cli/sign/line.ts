@@ -6,11 +6,11 @@ import { withSigner } from "../signer-args.ts";
 import type { LineMode } from "./mode.ts";
 import { checkOutputs } from "./preflight.ts";
 
-export async function signLine(mode: LineMode, args: LineArgValues): Promise<void> {
+export async function signLine(mode: LineMode, args: LineArgValues, rawArgs: readonly string[]): Promise<void> {
   const { key, maxSignatures } = readAppKey(mode.appKey);
   checkOutputs({ controlLogDir: mode.controlLogDir, createControlLogDir: true });
   await withSigner(mode.signer, (signer) =>
-    runLineCommand(args, mode.ports, {
+    runLineCommand(args, rawArgs, mode.ports, {
       signer,
       deviceType: mode.deviceType,
       apid: mode.apid,

@@ -6,7 +6,9 @@ import { writeOutputSync } from "../../lib/atomic.ts";
 import { readAppKey } from "../../sign/profile.ts";
 import { checkSignOptions, deviceRequest } from "../../sign/request.ts";
 import { signRequest } from "../../sign/sign.ts";
-import { println } from "../output.ts";
+import { output, println } from "../output.ts";
+import { printEvent } from "../events.ts";
+import { toHex } from "../../lib/bytes.ts";
 import { withSigner } from "../signer-args.ts";
 import type { OneMode } from "./mode.ts";
 import { checkOutputs } from "./preflight.ts";
@@ -19,12 +21,17 @@ export async function signOne(mode: OneMode): Promise<void> {
   await withSigner(mode.signer, async (signer) => {
     const result = await signRequest(signer, request, appKey);
     const text = mode.outform === "json" ? formatJson(result) : formatFlat(result);
-    // -o is rewritten per device by line scripts (the reference overwrites too).
-    writeOutputSync(mode.output ?? "-", text, { replace: true, mode: outputMode(result) });
-    if (mode.controlLogDir) {
-      // checkSignOptions refuses a control log without an APID.
-      const path = await writeControlLog(mode.controlLogDir, [controlLogEntryFor(result.chains, request.apid!, result.stage)]);
-      println(`CONTROL_LOG: ${path}`);
-    }
+    const toStdout = mode.output === undefined || mode.output === "-";
+    // -o is rewritten per device by line scripts (the reference overwrites too). With --json
+    // and no -o, the signing output rides in the one event instead.
+    if (!(output.json && toStdout)) writeOutputSync(mode.output ?? "-", text, { replace: true, mode: outputMode(result) });
+    // checkSignOptions refuses a control log without an APID.
+    const path = mode.controlLogDir ? await writeControlLog(mode.controlLogDir, [controlLogEntryFor(result.chains, request.apid!, result.stage)]) : undefined;
+    if (output.json) {
+      printEvent(
+        { type: "device-done", smsn: toHex(result.chains.smsn), ...(mode.options.dsn ? { dsn: mode.options.dsn } : {}), ...(toStdout ? { signingOutput: JSON.parse(formatJson(result)) } : { output: mode.output }), ...(path ? { controlLog: path } : {}) },
+        "one",
+      );
+    } else if (path) println(`CONTROL_LOG: ${path}`);
   });
 }

@@ -46,13 +46,19 @@ export interface CertClientOptions {
   slowTimeoutMs?: number;
   /** Resynchronisation attempts before the device counts as not answering (default 3). */
   syncAttempts?: number;
-  /** A line that shows a freshly booted device (default: Zephyr's `*** Booting ... ***`). */
+  /** A line that shows a freshly booted device (default: DEFAULT_BOOT_BANNER). */
   bootBanner?: RegExp;
   /** Sees every line sent and received (diagnostics). */
   onTraffic?: (direction: "tx" | "rx", line: string) => void;
 }
 
-export const DEFAULT_BOOT_BANNER = /\*\*\* Booting |Booting Zephyr/;
+/** Zephyr and nRF Connect SDK boot lines (`*** Booting Sidewalk v2.7 ...`, `*** Using Zephyr OS ...`). */
+export const DEFAULT_BOOT_BANNER = /\*\*\* Booting |\*\*\* Using Zephyr OS/;
+
+/** The default banners plus the operator's `--boot-banner` patterns. */
+export function bootBannerWith(extra: readonly string[]): RegExp {
+  return new RegExp([DEFAULT_BOOT_BANNER.source, ...extra.map((p) => `(?:${p})`)].join("|"));
+}
 const SLOW_COMMANDS = /^cert (csr|store)\b/;
 
 interface Waiter {
@@ -238,6 +244,34 @@ export class CertClient {
       answer: [],
       advice: "check that a device is in the fixture, powered, and running the Factory Diagnostic Firmware",
     });
+  }
+
+  /** Lines received up to the last boot banner (a mark to compare with `lineMark`). */
+  get bootMark(): number {
+    return this.bootSeq;
+  }
+
+  /**
+   * A harmless question to whatever is in the fixture: an unknown command with a nonce.
+   * "answered" when the shell says `<nonce>: command not found`, "boot" as soon as a boot
+   * banner arrives after `bootMark`, "silent" after `timeoutMs`, "closed" if the port went away.
+   */
+  async probe(timeoutMs: number, bootMark = this.bootSeq): Promise<"answered" | "silent" | "boot" | "closed"> {
+    if (this.closed) return "closed";
+    if (this.bootSeq > bootMark) return "boot";
+    const nonce = `sync-${randomBytes(4).toString("hex")}`;
+    try {
+      await this.send(nonce);
+    } catch {
+      return "closed";
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const raw = await this.nextLine(deadline);
+      if (this.bootSeq > bootMark) return "boot";
+      if (raw === undefined) return this.closed ? "closed" : "silent";
+      if (raw.includes(`${nonce}:`)) return "answered";
+    }
   }
 
   /** Resolves true when a boot banner arrives after `mark`, false when `signal` aborts or the link closes. */

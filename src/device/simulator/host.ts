@@ -2,7 +2,10 @@
 // opens /dev/pts/N as a serial port) or on TCP ports on 127.0.0.1 (as a serial device server
 // would offer them, one client at a time). Used by `swtool device simulate`, the tests, the
 // benchmarks and the demo.
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
 import { openPty, type Pty } from "../../transport/pty.ts";
 import { FixtureSimulator, type DeviceRecord, type FixtureOptions } from "./shell.ts";
@@ -17,6 +20,13 @@ export interface DeviceSimulatorOptions extends FixtureOptions {
   port?: number;
   /** Every successful `cert store`, as it happens. */
   onStored?: (record: DeviceRecord) => void;
+  /**
+   * Boards with their own USB UART (CDC-ACM, J-Link VCOM): the port disappears while the
+   * fixture is empty. Pty fixtures are then reached through a stable path (a symlink in a
+   * temporary folder, like /dev/serial/by-id) that is removed with the board and made again,
+   * to a new pseudo-terminal, for the next one.
+   */
+  reenumerate?: boolean;
 }
 
 export interface DeviceSimulator {
@@ -38,15 +48,43 @@ export function parseListen(spec: string): { host: string; port: number } {
 }
 
 async function hostOnPty(fixture: number, options: DeviceSimulatorOptions): Promise<{ port: string; sim: FixtureSimulator; close: () => Promise<void> }> {
-  const pty: Pty = openPty();
-  const sim = new FixtureSimulator(fixture, (data) => pty.write(data), options, options.onStored);
+  let pty: Pty | undefined = openPty();
+  const sim = new FixtureSimulator(fixture, (data) => pty?.write(data), options, options.onStored);
   pty.onData((chunk) => sim.input(chunk));
+  if (!options.reenumerate) {
+    return {
+      port: pty.path,
+      sim,
+      close: async () => {
+        sim.stop();
+        await pty?.close();
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "swtool-fixture-"));
+  const link = join(dir, `fixture${fixture}`);
+  symlinkSync(pty.path, link);
+  sim.onRemoved = async () => {
+    // The PC reads the last answer before the cable goes (a closed master drops unread bytes).
+    await new Promise((r) => setTimeout(r, 50));
+    const old = pty;
+    pty = undefined;
+    rmSync(link, { force: true });
+    await old?.close();
+  };
+  sim.onInserted = () => {
+    const next = openPty();
+    next.onData((chunk) => sim.input(chunk));
+    pty = next;
+    symlinkSync(next.path, link);
+  };
   return {
-    port: pty.path,
+    port: link,
     sim,
     close: async () => {
       sim.stop();
-      await pty.close();
+      await pty?.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -12,6 +12,13 @@ import { sleep } from "../../lib/sleep.ts";
 export const FAULT_KINDS = ["drop", "garble", "reset", "silence"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type ShellStyle = "nrf5" | "zephyr";
+/**
+ * What a board prints when it boots: `sidewalk` (sdk-sidewalk debug build: Booting Sidewalk,
+ * Using nRF Connect SDK, Using Zephyr OS), `ncs` and `zephyr` (older builds' one line),
+ * `nrf5-sdk` (an nRF5-SDK-style start-up log line, no `***`), `none` (a release build).
+ */
+export const BANNER_STYLES = ["sidewalk", "ncs", "zephyr", "nrf5-sdk", "none"] as const;
+export type BannerStyle = (typeof BANNER_STYLES)[number];
 
 export interface FixtureOptions {
   style?: ShellStyle;
@@ -28,6 +35,10 @@ export interface FixtureOptions {
   swapMs?: number;
   /** Whether `cert deinit` ends the device's turn in the fixture (default true). */
   swapOnDeinit?: boolean;
+  /** How long the finished board stays in the fixture, answering, before it is taken out (default 0). */
+  lingerMs?: number;
+  /** The boot output of each board (default: the shell style's own banner line). */
+  banner?: BannerStyle;
   /** Devices this fixture presents; unlimited when absent. */
   count?: number;
   random?: () => number;
@@ -155,9 +166,30 @@ export class FixtureSimulator {
 
   private boot(): void {
     this.bootedAt = Date.now();
-    const banner = this.style === "zephyr" ? "*** Booting nRF Connect SDK v2.7.0 (simulated) ***" : "*** Booting Sidewalk Factory Diagnostic Firmware (simulated) ***";
-    this.emit(`\r\n${banner}\r\n${this.logLine({ level: "info", text: "Sidewalk factory firmware ready" })}\r\n${this.prompt}`);
+    const lines = this.bannerLines();
+    this.emit(`\r\n${lines.map((l) => `${l}\r\n`).join("")}${this.logLine({ level: "info", text: "Sidewalk factory firmware ready" })}\r\n${this.prompt}`);
   }
+
+  private bannerLines(): string[] {
+    switch (this.options.banner) {
+      case undefined:
+        return [this.style === "zephyr" ? "*** Booting nRF Connect SDK v2.7.0 (simulated) ***" : "*** Booting Sidewalk Factory Diagnostic Firmware (simulated) ***"];
+      case "sidewalk":
+        return ["*** Booting Sidewalk v2.7.0-simulated ***", "*** Using nRF Connect SDK v2.7.0-5cb85570ca43 ***", "*** Using Zephyr OS v3.6.99-100befc70c74 ***"];
+      case "ncs":
+        return ["*** Booting nRF Connect SDK v2.5.0 ***"];
+      case "zephyr":
+        return ["*** Booting Zephyr OS build v3.5.99-ncs1 ***"];
+      case "nrf5-sdk":
+        return [`[${this.timestamp()}] <info> app: Sidewalk factory test application started (nRF5 SDK 17.1.0)`];
+      case "none":
+        return [];
+    }
+  }
+
+  /** Host hooks: the board leaves the fixture (USB CDC: the port goes away) and the next one arrives. */
+  onRemoved: () => Promise<void> | void = () => {};
+  onInserted: () => Promise<void> | void = () => {};
 
   private get prompt(): string {
     return this.style === "zephyr" ? "uart:~$ " : "--> ";
@@ -316,11 +348,22 @@ export class FixtureSimulator {
     parts.push(this.prompt);
     this.emit(parts.join(""), this.readyAt);
     if (deinitDone) {
-      // The operator takes the device out and puts the next one in; meanwhile nobody listens.
-      this.empty = true;
-      setTimeout(() => {
-        if (!this.stopped) this.insertDevice();
-      }, this.options.swapMs ?? (this.options.realistic ? 500 : 0));
+      // The finished board may sit in the fixture a while (answering), then the operator takes
+      // it out and puts the next one in; meanwhile nobody listens.
+      const record = this.current;
+      const remove = async () => {
+        if (this.stopped || this.current !== record) return;
+        this.empty = true;
+        await this.outputChain;
+        await this.onRemoved();
+        setTimeout(async () => {
+          if (this.stopped) return;
+          await this.onInserted();
+          if (!this.stopped) this.insertDevice();
+        }, this.options.swapMs ?? (this.options.realistic ? 500 : 0));
+      };
+      if (this.options.lingerMs) setTimeout(() => void remove(), this.options.lingerMs);
+      else void remove();
     }
   }
 

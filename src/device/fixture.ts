@@ -1,0 +1,170 @@
+// One fixture of the line: its port (opened again when a USB UART re-enumerates, found by USB
+// serial number with `usb:SERIAL`), and how the station tells that the next board is in.
+// By default whichever comes first of: a boot banner after the last answer of the finished
+// board; the fixture going quiet (the board taken out: a harmless probe gets no bytes back
+// for a while) and answering again (the next board); the port vanishing and coming back.
+// A finished board still sitting in the fixture answers the probe, so it is never started
+// again. With `--next-device prompt` the operator presses Enter (or scans the DSN).
+import { SwtoolError } from "../lib/errors.ts";
+import { listPorts } from "../transport/ports.ts";
+import { openDeviceLink, type SerialSettings } from "../transport/open.ts";
+import { CertClient, type CertClientOptions } from "./protocol/client.ts";
+
+export const USB_PREFIX = "usb:";
+
+/** What a fixture is waiting for; the operator's view says it in words. */
+export type WaitingFor = "board" | "board-removed" | "next-board" | "port" | "enter" | "dsn-scan" | "hsm" | "slot";
+
+export const WAITING_TEXT: Record<WaitingFor, string> = {
+  board: "waiting for a board to answer",
+  "board-removed": "done: take the board out (or the next one's boot banner)",
+  "next-board": "empty: put in the next board",
+  port: "port gone: waiting for it to come back",
+  enter: "put in a board and press Enter",
+  "dsn-scan": "put in a board and scan its DSN",
+  hsm: "line paused: waiting for the HSM",
+  slot: "waiting: enough devices in flight for --count",
+};
+
+export interface PresenceOptions {
+  /** Pause between probes (default 100 ms). */
+  intervalMs?: number;
+  /** How long a probe waits for any byte (default 150 ms). */
+  probeTimeoutMs?: number;
+  /** Consecutive silent probes that mean the fixture is empty (default 3: about 0.7 s). */
+  misses?: number;
+}
+
+/** The operator's lines (Enter, or a scanned DSN), handed to the fixtures in the order they wait. */
+export interface OperatorInput {
+  next(signal: AbortSignal): Promise<string | undefined>;
+}
+
+/** Finds the port path of a USB serial adapter by its serial number (`swtool ports` shows them). */
+export async function resolvePortSpec(spec: string): Promise<string> {
+  if (!spec.startsWith(USB_PREFIX)) return spec;
+  const serial = spec.slice(USB_PREFIX.length);
+  const found = (await listPorts()).find((p) => p.serialNumber === serial);
+  if (!found) throw new SwtoolError(`no serial port with USB serial number ${serial} is connected`, { advice: "`swtool ports` lists the ports and their serial numbers" });
+  return found.path;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+
+export class FixturePort {
+  client: CertClient | undefined;
+
+  constructor(
+    /** As given: a path, COM3, socket://host:port, or usb:SERIAL. */
+    readonly name: string,
+    private readonly serial: SerialSettings | undefined,
+    private readonly protocol: CertClientOptions | undefined,
+  ) {}
+
+  async open(): Promise<CertClient> {
+    const path = await resolvePortSpec(this.name);
+    this.client = new CertClient(await openDeviceLink(path, this.serial), this.protocol);
+    return this.client;
+  }
+
+  /** Opens the port again once it is back (a USB UART re-enumerated); undefined when stopped. */
+  async reopen(signal: AbortSignal, intervalMs = 200): Promise<CertClient | undefined> {
+    await this.close();
+    while (!signal.aborted) {
+      try {
+        return await this.open();
+      } catch {
+        await sleep(intervalMs, signal);
+      }
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.link.close().catch(() => {});
+  }
+}
+
+export interface NextBoardOptions {
+  presence?: PresenceOptions;
+  onWaiting: (what: WaitingFor) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Waits until a board is in the fixture and answers. `finished`: the board there now has
+ * just been provisioned (or failed), so only a new one counts: a banner after its last
+ * answer, the fixture quiet and then answering, or the port coming back.
+ * Resolves with the client to use, or undefined when the line stops.
+ */
+export async function waitForBoard(port: FixturePort, finished: boolean, options: NextBoardOptions): Promise<CertClient | undefined> {
+  const interval = options.presence?.intervalMs ?? 100;
+  const probeTimeout = options.presence?.probeTimeoutMs ?? 150;
+  const misses = options.presence?.misses ?? 3;
+  const { signal } = options;
+  let client = port.client;
+  let gone = !finished;
+  const bootMark = finished && client ? client.answerMark : Infinity;
+  let quiet = 0;
+  let announced: WaitingFor | undefined;
+  const say = (what: WaitingFor) => {
+    if (announced !== what) options.onWaiting((announced = what));
+  };
+  say(finished ? "board-removed" : "board");
+  while (!signal.aborted) {
+    if (!client || client.isClosed) {
+      say("port");
+      client = await port.reopen(signal);
+      if (!client) return undefined;
+      // A port that came back holds a new board.
+      gone = true;
+      say("board");
+      continue;
+    }
+    const heard = client.lineMark;
+    const result = await client.probe(probeTimeout, finished && !gone ? bootMark : Infinity);
+    if (result === "boot") return client;
+    if (result === "closed") continue;
+    if (result === "answered" || client.lineMark > heard) {
+      // Something in the fixture answers: a new board once the old one went away.
+      if (gone) return client;
+      quiet = 0;
+    } else if (++quiet >= misses && !gone) {
+      gone = true;
+      say("next-board");
+    }
+    await sleep(interval, signal);
+  }
+  return undefined;
+}
+
+/** `--next-device prompt`: the operator's Enter (or scanned DSN), then a board that answers. */
+export async function waitForOperator(port: FixturePort, input: OperatorInput, scan: boolean, options: NextBoardOptions): Promise<{ client: CertClient; line: string } | undefined> {
+  const { signal } = options;
+  for (;;) {
+    options.onWaiting(scan ? "dsn-scan" : "enter");
+    const line = await input.next(signal);
+    if (line === undefined || signal.aborted) return undefined;
+    let client = port.client;
+    if (!client || client.isClosed) client = await port.reopen(signal);
+    if (!client) return undefined;
+    // The board should answer at once; give it a second to boot.
+    for (let attempt = 0; attempt < 6 && !signal.aborted; attempt++) {
+      const r = await client.probe(options.presence?.probeTimeoutMs ?? 200);
+      if (r === "answered") return { client, line: line.trim() };
+      if (r === "closed") break;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// Recognising the next board with any firmware, over real pseudo-terminals: a boot banner of
+// each style, presence alone (a release build prints no banner, and the finished board sits
+// in the fixture answering for a while), and a USB UART whose port vanishes and comes back.
+import { describe, expect, test } from "bun:test";
+import type { LineEvent } from "../../src/device/line.ts";
+import { controlLogs, runStation, type StationRun } from "./station.ts";
+
+const starts = (run: StationRun) => run.events.filter((e) => e.type === "device-start").length;
+const waits = (run: StationRun) => run.events.flatMap((e) => (e.type === "waiting" ? [(e as Extract<LineEvent, { type: "waiting" }>).for] : []));
+
+/** Each board was provisioned exactly once, and holds the identity of exactly one control log. */
+function expectOncePerBoard(run: StationRun, boards: number): void {
+  expect(run.summary).toMatchObject({ provisioned: boards, failed: 0 });
+  expect(starts(run)).toBe(boards);
+  const presented = run.sim.devices().slice(0, boards);
+  expect(presented.every((d) => d.stored)).toBe(true);
+  const logs = controlLogs(run.dir).map((l) => l.serialNumber).sort();
+  expect(logs).toEqual(presented.map((d) => d.stored!.smsn).sort());
+}
+
+describe("next board by boot banner", () => {
+  for (const banner of ["sidewalk", "ncs", "zephyr"] as const) {
+    test(`${banner} banner, presence off: 3 boards`, async () => {
+      const run = await runStation({ transport: "pty", banner, swapMs: 200 }, { count: 3, presence: { misses: 1_000_000 } });
+      expectOncePerBoard(run, 3);
+      expect(waits(run)).toContain("board-removed");
+    }, 30_000);
+  }
+
+  test("an nRF5-SDK start-up line is a banner when --boot-banner names it", async () => {
+    const run = await runStation(
+      { transport: "pty", banner: "nrf5-sdk", swapMs: 200 },
+      { count: 2, presence: { misses: 1_000_000 }, protocol: { timeoutMs: 400, bootBanner: /\*\*\* Booting |Sidewalk factory test application started/ } },
+    );
+    expectOncePerBoard(run, 2);
+  }, 30_000);
+});
+
+describe("next board by presence (no banner)", () => {
+  for (const banner of ["none", "nrf5-sdk"] as const) {
+    test(`${banner}: the finished board answers for 1.5 s, a 1 s swap, 3 boards, none started twice`, async () => {
+      const run = await runStation({ transport: "pty", banner, lingerMs: 1500, swapMs: 1000 }, { count: 3 });
+      expectOncePerBoard(run, 3);
+      const seen = waits(run);
+      expect(seen).toContain("board-removed");
+      expect(seen).toContain("next-board");
+    }, 60_000);
+  }
+
+  test("a board that stays in the fixture is never provisioned again", async () => {
+    // The operator never takes the first board out: the station waits, and says so.
+    const sim = { transport: "pty" as const, banner: "none" as const, lingerMs: 60_000 };
+    const abort = new AbortController();
+    let doneAt = 0;
+    const run = await runStation(sim, {
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === "device-done") doneAt = Date.now();
+        if (e.type === "waiting" && e.for === "board-removed") setTimeout(() => abort.abort(), 3000);
+      },
+    });
+    expect(doneAt).toBeGreaterThan(0);
+    expectOncePerBoard(run, 1);
+    expect(waits(run).at(-1)).toBe("board-removed");
+  }, 30_000);
+});
+
+describe("next board by re-enumeration", () => {
+  test("the port path vanishes with the board and comes back for the next: reopened, 3 boards", async () => {
+    const run = await runStation({ transport: "pty", reenumerate: true, banner: "none", swapMs: 600 }, { count: 3, presence: { misses: 1_000_000 } });
+    expectOncePerBoard(run, 3);
+    expect(waits(run)).toContain("port");
+  }, 60_000);
+});
