@@ -136,6 +136,7 @@ describe("sign --help", () => {
       "batch:",
       "line (--port, repeat per fixture):",
       "serial:",
+      "machine interface (with --json):",
       "global:",
     ]);
     expect(lines.some((l) => l.startsWith("  -o <value> "))).toBe(true);

@@ -110,12 +110,12 @@ describe("pre-flight: no HSM command for a run that cannot write its result", ()
     const r = await sign(["--batch", csv, "-g", "-d", "A17XHX23H06INH", "-a", "pd25", "-o", out, "--sessions", "1", "--json"]);
     expect(r.code).toBe(1);
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(events.map((e) => [e.line, e.ok, e.error])).toEqual([
+    expect(events.map((e) => [e.row, e.type === "device-done", e.error])).toEqual([
       [2, true, undefined],
       [3, false, `line 3: output ${join(out, "SNB0002.json")} already exists (choose another output name, or move the old file away first)`],
       [4, true, undefined],
       [5, false, "line 5: another row already writes SNB0001.json (give each row its own DSN)"],
-      [undefined, undefined, undefined],
+      [undefined, false, undefined],
     ]);
     // Two devices signed, two signatures each; nothing for the refused rows.
     expect(signatures()).toBe(4);
