@@ -2,11 +2,12 @@
 // writes ca.pem/ca.key, server.pem/server.key and nginx.conf; `client` issues one line PC's
 // client certificate bundle (client.pem, client.key, ca.pem).
 import { defineCommand } from "citty";
-import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient, KEY_ALGORITHMS, parseKeyAlgorithm } from "../pki/index.ts";
+import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient } from "../pki/index.ts";
+import { KEY_ALGORITHMS, parseKeyAlgorithm } from "../x509/keys.ts";
 import { printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
-const algorithms = Object.keys(KEY_ALGORITHMS).join(" | ");
+const algorithms = KEY_ALGORITHMS.join(" | ");
 
 const init = defineCommand({
   meta: { name: "init", description: "Create the signing server's CA, server certificate and nginx.conf" },

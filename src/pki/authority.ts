@@ -1,14 +1,19 @@
-// The local signing authority of the networked setup: `init` makes the CA, the nginx server
-// certificate and nginx.conf on the signing server; `issueClient` makes one line PC's client
-// certificate and key into a bundle (client.pem, client.key, ca.pem) that holds no CA key.
+// The local signing authority of the networked setup, laid out for nginx: `init` makes the CA
+// (ca.pem, ca.key), the nginx server certificate (server.pem, server.key) and nginx.conf in one
+// directory on the signing server; `issueClient` makes one line PC's bundle (clients/<name>/:
+// client.pem, client.key, ca.pem) that holds no CA key. Certificates come from the X.509 engine.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type * as pkijs from "pkijs";
 import { SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
-import { certificateFromPem, certificateToPem, commonNameOf, isCaCertificate, issueCertificate, parseServerNames } from "./certificate.ts";
-import { checkNoOverwrite, PUBLIC_MODE, SECRET_MODE, writeAtomic, type PlannedFile } from "./files.ts";
-import { assertKeyMatchesCertificate, generateKeyPair, privateKeyFromPem, privateKeyToPem, type KeyAlgorithm, type PrivateKey } from "./keys.ts";
+import { issueCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
+import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
+import { certificateDer, certificatePem } from "../x509/certificate.ts";
+import { checkNoOverwrite, PUBLIC_MODE, SECRET_MODE, writePlannedFiles, type PlannedFile } from "../x509/files.ts";
+import { generateKey, type KeyAlgorithm } from "../x509/keys.ts";
+import { parseServerNames } from "../x509/profiles.ts";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, nginxConf } from "./nginx.ts";
 
 export const DEFAULTS = {
@@ -28,16 +33,31 @@ export interface IssuedCertificate {
   sha256: string;
 }
 
-async function describe(cert: pkijs.Certificate, path: string, keyPath: string): Promise<IssuedCertificate> {
-  const der = cert.toSchema(true).toBER(false);
+/** A subject of common name and optional organization, escaped for parseName. */
+function subjectOf(commonName: string, organization?: string): string {
+  const esc = (v: string) => v.replace(/([,\\])/g, "\\$1");
+  return `${organization ? `O=${esc(organization)},` : ""}CN=${esc(commonName)}`;
+}
+
+function commonNameOf(cert: pkijs.Certificate): string {
+  const cn = cert.subject.typesAndValues.find((tv) => tv.type === "2.5.4.3");
+  return cn ? String(cn.value.valueBlock.value) : "";
+}
+
+function describe(cert: pkijs.Certificate, path: string, keyPath: string): IssuedCertificate {
   return {
     path,
     keyPath,
     subject: commonNameOf(cert),
     serial: toHex(cert.serialNumber.valueBlock.valueHexView),
     notAfter: cert.notAfter.value.toISOString(),
-    sha256: toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", der))),
+    sha256: createHash("sha256").update(certificateDer(cert)).digest("hex"),
   };
+}
+
+function checkDays(days: number): number {
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError(`validity of ${days} days is out of range`, { advice: "give a whole number of days between 1 and 36500" });
+  return days;
 }
 
 export interface InitOptions {
@@ -79,40 +99,33 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
     nginx: join(dir, "nginx.conf"),
   };
   // Refuse before spending time on key generation.
-  checkNoOverwrite(Object.values(paths).map((path) => ({ path, content: "", mode: 0 })), o.force ?? false);
+  checkNoOverwrite(Object.values(paths), o.force ?? false);
 
-  const caKeys = await generateKeyPair(algorithm);
-  const ca = await issueCertificate({
-    profile: "ca",
-    subject: { commonName: o.caName ?? DEFAULTS.caName, ...organization },
-    publicKey: caKeys.publicKey,
-    issuerKey: caKeys.privateKey,
-    days: o.caDays ?? DEFAULTS.caDays,
-  });
-  const serverKeys = await generateKeyPair(algorithm);
+  const caKey = generateKey(algorithm, "new CA key");
+  const ca = await selfSignCa(caKey.signer, { subject: subjectOf(o.caName ?? DEFAULTS.caName, o.organization), days: checkDays(o.caDays ?? DEFAULTS.caDays), pathLength: 0, what: "pki init" });
+  const serverKey = generateKey(algorithm, "new server key");
   const server = await issueCertificate({
     profile: "server",
-    subject: { commonName: sans.dns[0] ?? sans.ip[0]!, ...organization },
-    publicKey: serverKeys.publicKey,
-    issuerKey: caKeys.privateKey,
-    issuer: ca,
-    days: o.serverDays ?? DEFAULTS.serverDays,
+    subject: subjectOf(sans.dns[0] ?? sans.ip[0]!, o.organization),
+    publicKey: serverKey.publicKey,
+    ca: ca.cert,
+    signer: caKey.signer,
+    days: checkDays(o.serverDays ?? DEFAULTS.serverDays),
     sans,
+    what: "pki init",
   });
   const conf = nginxConf({ certDir: o.certDir ?? dir, serverNames: [...sans.dns, ...sans.ip], listenPort, upstream });
-  const files: PlannedFile[] = [
-    { path: paths.caKey, content: await privateKeyToPem(caKeys.privateKey), mode: SECRET_MODE },
-    { path: paths.caPem, content: certificateToPem(ca), mode: PUBLIC_MODE },
-    { path: paths.serverKey, content: await privateKeyToPem(serverKeys.privateKey), mode: SECRET_MODE },
-    { path: paths.serverPem, content: certificateToPem(server), mode: PUBLIC_MODE },
+  writePlannedFiles([
+    { path: paths.caKey, content: caKey.keyPem, mode: SECRET_MODE },
+    { path: paths.caPem, content: certificatePem(ca.der), mode: PUBLIC_MODE },
+    { path: paths.serverKey, content: serverKey.keyPem, mode: SECRET_MODE },
+    { path: paths.serverPem, content: server.pem, mode: PUBLIC_MODE },
     { path: paths.nginx, content: conf, mode: PUBLIC_MODE },
-  ];
-  checkNoOverwrite(files, o.force ?? false);
-  for (const f of files) writeAtomic(f);
+  ]);
   return {
     dir,
-    ca: await describe(ca, paths.caPem, paths.caKey),
-    server: { ...(await describe(server, paths.serverPem, paths.serverKey)), dnsNames: sans.dns, ipAddresses: sans.ip },
+    ca: describe(ca.cert, paths.caPem, paths.caKey),
+    server: { ...describe(server.cert, paths.serverPem, paths.serverKey), dnsNames: sans.dns, ipAddresses: sans.ip },
     nginxConf: paths.nginx,
   };
 }
@@ -140,7 +153,7 @@ export interface ClientResult {
 export interface Authority {
   cert: pkijs.Certificate;
   certPem: string;
-  key: PrivateKey;
+  signer: CaSigner;
 }
 
 /** Loads ca.pem and ca.key from a directory made by `initAuthority`, checking they belong together. */
@@ -155,16 +168,14 @@ export async function loadAuthority(caDir: string): Promise<Authority> {
     }
   }
   const certPem = readFileSync(certPath, "utf8");
-  const cert = certificateFromPem(certPem, certPath);
-  if (!isCaCertificate(cert)) throw new VerificationError(`${certPath} is not a CA certificate (basicConstraints CA is not set)`);
-  const key = await privateKeyFromPem(readFileSync(keyPath, "utf8"), keyPath);
-  await assertKeyMatchesCertificate(key, cert, keyPath);
+  const signer = fileSigner(readFileSync(keyPath), keyPath);
+  const cert = loadCa(new TextEncoder().encode(certPem), signer, certPath);
   if (cert.notAfter.value.getTime() < Date.now()) {
     throw new VerificationError(`the signing authority ${certPath} expired on ${cert.notAfter.value.toISOString()}`, {
       advice: "run `swtool pki init` again and reissue every client certificate",
     });
   }
-  return { cert, certPem, key };
+  return { cert, certPem, signer };
 }
 
 export async function issueClient(o: ClientOptions): Promise<ClientResult> {
@@ -176,21 +187,21 @@ export async function issueClient(o: ClientOptions): Promise<ClientResult> {
   const authority = await loadAuthority(o.caDir);
   const dir = resolve(o.out ?? join(o.caDir, "clients", o.name));
   const paths = { pem: join(dir, "client.pem"), key: join(dir, "client.key"), ca: join(dir, "ca.pem") };
-  checkNoOverwrite(Object.values(paths).map((path) => ({ path, content: "", mode: 0 })), o.force ?? false);
-  const keys = await generateKeyPair(o.keyAlgorithm ?? DEFAULTS.keyAlgorithm);
-  const cert = await issueCertificate({
+  checkNoOverwrite(Object.values(paths), o.force ?? false);
+  const key = generateKey(o.keyAlgorithm ?? DEFAULTS.keyAlgorithm, "new client key");
+  const client = await issueCertificate({
     profile: "client",
-    subject: { commonName: o.name, ...(o.organization ? { organization: o.organization } : {}) },
-    publicKey: keys.publicKey,
-    issuerKey: authority.key,
-    issuer: authority.cert,
-    days: o.days ?? DEFAULTS.clientDays,
+    subject: subjectOf(o.name, o.organization),
+    publicKey: key.publicKey,
+    ca: authority.cert,
+    signer: authority.signer,
+    days: checkDays(o.days ?? DEFAULTS.clientDays),
+    what: "pki client",
   });
-  const files: PlannedFile[] = [
-    { path: paths.key, content: await privateKeyToPem(keys.privateKey), mode: SECRET_MODE },
-    { path: paths.pem, content: certificateToPem(cert), mode: PUBLIC_MODE },
+  writePlannedFiles([
+    { path: paths.key, content: key.keyPem, mode: SECRET_MODE },
+    { path: paths.pem, content: client.pem, mode: PUBLIC_MODE },
     { path: paths.ca, content: authority.certPem, mode: PUBLIC_MODE },
-  ];
-  for (const f of files) writeAtomic(f);
-  return { dir, client: await describe(cert, paths.pem, paths.key), caPem: paths.ca };
+  ]);
+  return { dir, client: describe(client.cert, paths.pem, paths.key), caPem: paths.ca };
 }

@@ -1,6 +1,4 @@
-// The signing-server PKI: local signing authority, server and client certificates, nginx.conf.
+// The networked signing setup's nginx side: the authority's directory layout (ca.pem, ca.key,
+// server.*, clients/<name>/) and nginx.conf. Certificates, keys and files are src/x509's.
 export * from "./authority.ts";
-export * from "./certificate.ts";
-export * from "./keys.ts";
 export * from "./nginx.ts";
-export * from "./pem.ts";

@@ -1,18 +1,22 @@
-// A lab CA for X.509 device certificates: create a self-signed root (P-256 by default, RSA-2048
-// as an option) and issue device certificates for public keys whose private half stays in the
-// device, as `openssl x509 -req -force_pubkey` does. Every certificate is verified before it
-// is handed out.
-import { generateKeyPairSync } from "node:crypto";
-import type * as pkijs from "pkijs";
+// Issuing X.509 certificates, the one engine for every CA swtool runs: a self-signed root, and
+// certificates of any profile (profiles.ts) for a public key whose private half the CA may
+// never see, as `openssl x509 -req -force_pubkey` does. The lab CA of `swtool x509` issues
+// device certificates; the signing server's authority (src/pki) server and client ones.
+// Every certificate is verified before it is handed out.
+import * as pkijs from "pkijs";
 import { FormatError, VerificationError } from "../lib/errors.ts";
 import { equal, toHex } from "../lib/bytes.ts";
-import { fileSigner, type CaKeyType, type CaSigner } from "./ca-signer.ts";
-import { caExtensions, certificatePem, deviceExtensions, isCa, keyIdentifier, parseCertificate, randomSerial, signCertificate, spkiDer, subjectKeyId } from "./certificate.ts";
+import type { CaKeyType, CaSigner } from "./ca-signer.ts";
+import { certificatePem, isCa, keyIdentifier, parseCertificate, randomSerial, signCertificate, spkiDer, subjectKeyId } from "./certificate.ts";
+import { generateKey, type KeyAlgorithm } from "./keys.ts";
+import { profileExtensions, type Profile, type SubjectAltNames } from "./profiles.ts";
 import { formatName, parseName } from "./name.ts";
 import type { DevicePublicKey } from "./pubkey.ts";
 import { verifyCertificate, type VerifyReport } from "./verify.ts";
 
 const DAY_MS = 86_400_000;
+/** Clocks on line PCs drift; certificates start a little in the past so they are valid at once. */
+const BACKDATE_MS = 5 * 60 * 1000;
 
 function checkDays(days: number, what: string): number {
   if (!Number.isInteger(days) || days < 1 || days > 36500) {
@@ -23,7 +27,7 @@ function checkDays(days: number, what: string): number {
 
 export interface LabCaOptions {
   subject: string;
-  keyType?: "p256" | "rsa2048";
+  keyType?: KeyAlgorithm;
   days?: number;
   now?: Date;
 }
@@ -36,17 +40,14 @@ export interface LabCa {
 }
 
 /** Generates a CA key pair and its self-signed root certificate. */
-export async function createLabCa(options: LabCaOptions): Promise<LabCa> {
-  const keyType = options.keyType ?? "p256";
-  const pair = keyType === "p256" ? generateKeyPairSync("ec", { namedCurve: "prime256v1" }) : generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const keyPem = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const signer = fileSigner(new TextEncoder().encode(keyPem), "new CA key");
-  const cert = await selfSignCa(signer, options);
-  return { certPem: certificatePem(cert.der), keyPem, cert: cert.cert };
+export async function createLabCa(options: LabCaOptions & { pathLength?: number; what?: string }): Promise<LabCa> {
+  const key = generateKey(options.keyType ?? "p256", "new CA key");
+  const cert = await selfSignCa(key.signer, options);
+  return { certPem: certificatePem(cert.der), keyPem: key.keyPem, cert: cert.cert };
 }
 
 /** A self-signed root certificate for a CA key held anywhere (file or HSM). */
-export async function selfSignCa(signer: CaSigner, options: Omit<LabCaOptions, "keyType">): Promise<{ der: Uint8Array; cert: pkijs.Certificate }> {
+export async function selfSignCa(signer: CaSigner, options: Omit<LabCaOptions, "keyType"> & { pathLength?: number; what?: string }): Promise<{ der: Uint8Array; cert: pkijs.Certificate }> {
   const now = options.now ?? new Date();
   const name = parseName(options.subject);
   const keyId = keyIdentifier(signer.publicKey);
@@ -56,9 +57,9 @@ export async function selfSignCa(signer: CaSigner, options: Omit<LabCaOptions, "
       issuer: name,
       subject: name,
       publicKey: signer.publicKey,
-      notBefore: now,
-      notAfter: new Date(now.getTime() + checkDays(options.days ?? 3650, "x509 ca init") * DAY_MS),
-      extensions: caExtensions(keyId),
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter: new Date(now.getTime() + checkDays(options.days ?? 3650, options.what ?? "x509 ca init") * DAY_MS),
+      extensions: profileExtensions("ca", { subjectKeyId: keyId, authorityKeyId: keyId, ...(options.pathLength !== undefined ? { pathLength: options.pathLength } : {}) }),
     },
     signer,
   );
@@ -84,15 +85,20 @@ export function loadCa(certData: Uint8Array, signer: CaSigner, what = "CA certif
 }
 
 export interface IssueOptions {
-  publicKey: DevicePublicKey;
+  /** DER SubjectPublicKeyInfo of the subject (for a device: its parsed public key's spki). */
+  publicKey: Uint8Array;
+  profile: Exclude<Profile, "ca">;
   ca: pkijs.Certificate;
   signer: CaSigner;
-  /** Default: CN=<subject key identifier in hex>. */
+  /** "CN=..., O=..." (parseName); default: CN=<subject key identifier in hex>. */
   subject?: string;
   days?: number;
   now?: Date;
+  sans?: SubjectAltNames;
   /** Further CA certificates up to the root, to verify the chain when `ca` is intermediate. */
   chain?: pkijs.Certificate[];
+  /** Names the command in a --days refusal. */
+  what?: string;
 }
 
 export interface IssuedCertificate {
@@ -102,26 +108,40 @@ export interface IssuedCertificate {
   report: VerifyReport;
 }
 
-/** Issues a device (TLS client) certificate for a public key the CA never saw the private half of. */
-export async function issueDeviceCertificate(options: IssueOptions): Promise<IssuedCertificate> {
+/** Issues a certificate of `profile` for a public key the CA never saw the private half of. */
+export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const now = options.now ?? new Date();
-  const subjectKeyIdentifier = keyIdentifier(options.publicKey.spki);
+  const subjectKeyIdentifier = keyIdentifier(options.publicKey);
+  let notAfter = new Date(now.getTime() + checkDays(options.days ?? 365, options.what ?? "x509 issue") * DAY_MS);
+  // A certificate outliving its issuer would stop verifying when the issuer expires anyway.
+  if (notAfter > options.ca.notAfter.value) notAfter = options.ca.notAfter.value;
+  const rsaKey = pkijsRsa(options.publicKey);
   const der = await signCertificate(
     {
       serial: randomSerial(),
       issuer: options.ca.subject,
       subject: parseName(options.subject ?? `CN=${toHex(subjectKeyIdentifier)}`),
-      publicKey: options.publicKey.spki,
-      notBefore: now,
-      notAfter: new Date(now.getTime() + checkDays(options.days ?? 365, "x509 issue") * DAY_MS),
-      extensions: deviceExtensions(subjectKeyIdentifier, subjectKeyId(options.ca)),
+      publicKey: options.publicKey,
+      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notAfter,
+      extensions: profileExtensions(options.profile, { subjectKeyId: subjectKeyIdentifier, authorityKeyId: subjectKeyId(options.ca), rsaKey, ...(options.sans ? { sans: options.sans } : {}) }),
     },
     options.signer,
   );
-  const cert = parseCertificate(der, "new device certificate");
-  const report = verifyCertificate(cert, [options.ca, ...(options.chain ?? [])], now, "device");
-  assertVerified(report, "the new device certificate");
+  const cert = parseCertificate(der, `new ${options.profile} certificate`);
+  const report = verifyCertificate(cert, [options.ca, ...(options.chain ?? [])], now, options.profile === "server" ? "server" : "device");
+  assertVerified(report, `the new ${options.profile} certificate`);
   return { der, pem: certificatePem(der), cert, report };
+}
+
+/** A device (TLS client) certificate for a secure element's public key. */
+export function issueDeviceCertificate(options: Omit<IssueOptions, "publicKey" | "profile"> & { publicKey: DevicePublicKey }): Promise<IssuedCertificate> {
+  return issueCertificate({ ...options, publicKey: options.publicKey.spki, profile: "device" });
+}
+
+const OID_RSA = "1.2.840.113549.1.1.1";
+function pkijsRsa(spki: Uint8Array): boolean {
+  return pkijs.PublicKeyInfo.fromBER(spki).algorithm.algorithmId === OID_RSA;
 }
 
 export function assertVerified(report: VerifyReport, what: string): void {

@@ -1,6 +1,5 @@
 // X.509 v3 certificates (RFC 5280): build the TBSCertificate, have a CaSigner sign it, encode;
-// read certificates back from PEM or DER. Extensions follow what OpenSSL's v3_ca and a client
-// certificate profile write, so `openssl verify` accepts the result.
+// read certificates back from PEM or DER. What goes into the extensions is in profiles.ts.
 import { createHash, randomBytes } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -14,12 +13,14 @@ export const OID = {
   extKeyUsage: "2.5.29.37",
   subjectKeyIdentifier: "2.5.29.14",
   authorityKeyIdentifier: "2.5.29.35",
+  subjectAltName: "2.5.29.17",
+  serverAuth: "1.3.6.1.5.5.7.3.1",
   clientAuth: "1.3.6.1.5.5.7.3.2",
   anyExtendedKeyUsage: "2.5.29.37.0",
 } as const;
 
 /** keyUsage bits (RFC 5280 4.2.1.3), numbered from the most significant bit of the first byte. */
-export const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
+export const KEY_USAGE = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
 
 /** 16 random bytes, a positive INTEGER that needs no leading zero: first byte 0x40..0x7f. */
 export function randomSerial(): Uint8Array {
@@ -34,40 +35,16 @@ export function keyIdentifier(spki: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha1").update(info.subjectPublicKey.valueBlock.valueHexView).digest());
 }
 
-function extension(extnID: string, critical: boolean, value: asn1js.AsnType): pkijs.Extension {
+export function extension(extnID: string, critical: boolean, value: asn1js.AsnType): pkijs.Extension {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 
 /** A minimal DER BIT STRING holding the given keyUsage bits. */
-function keyUsageBits(bits: number[]): asn1js.BitString {
+export function keyUsageBits(bits: number[]): asn1js.BitString {
   const highest = Math.max(...bits);
   const value = new Uint8Array(Math.floor(highest / 8) + 1);
   for (const bit of bits) value[bit >> 3]! |= 0x80 >> (bit & 7);
   return new asn1js.BitString({ valueHex: value, unusedBits: 7 - (highest & 7) });
-}
-
-const keyIdExtensions = (subjectKeyId: Uint8Array, authorityKeyId: Uint8Array) => [
-  extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: subjectKeyId })),
-  extension(OID.authorityKeyIdentifier, false, new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: authorityKeyId }) }).toSchema()),
-];
-
-/** End-entity client certificate: CA:FALSE critical, digitalSignature critical, clientAuth. */
-export function deviceExtensions(subjectKeyId: Uint8Array, authorityKeyId: Uint8Array): pkijs.Extension[] {
-  return [
-    extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: false }).toSchema()),
-    extension(OID.keyUsage, true, keyUsageBits([KEY_USAGE.digitalSignature])),
-    extension(OID.extKeyUsage, false, new pkijs.ExtKeyUsage({ keyPurposes: [OID.clientAuth] }).toSchema()),
-    ...keyIdExtensions(subjectKeyId, authorityKeyId),
-  ];
-}
-
-/** Root CA: CA:TRUE critical, keyCertSign and cRLSign critical, key identifiers. */
-export function caExtensions(keyId: Uint8Array): pkijs.Extension[] {
-  return [
-    extension(OID.basicConstraints, true, new pkijs.BasicConstraints({ cA: true }).toSchema()),
-    extension(OID.keyUsage, true, keyUsageBits([KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign])),
-    ...keyIdExtensions(keyId, keyId),
-  ];
 }
 
 /** UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5), whole seconds only. */

@@ -1,9 +1,42 @@
-// Output files of `swtool x509`: never overwrite by accident, private keys owner-only, each
-// file complete or absent (see the publisher in lib/atomic.ts).
-import { mkdirSync } from "node:fs";
+// Output files of every CA swtool runs (`swtool x509`, `swtool pki`): never overwritten by
+// accident (a replaced CA key orphans every certificate it issued), private keys owner-only
+// from the first byte, each file complete or absent (the publisher in lib/atomic.ts).
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { SwtoolError } from "../lib/errors.ts";
 import { OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
 
+export const SECRET_MODE = 0o600;
+export const PUBLIC_MODE = 0o644;
+
+export interface PlannedFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+/** Refuses when any of the files exists (unless `force`), before anything is written. */
+export function checkNoOverwrite(paths: readonly string[], force: boolean): void {
+  if (force) return;
+  const existing = paths.filter((p) => existsSync(p));
+  if (existing.length) {
+    throw new SwtoolError(`refusing to overwrite ${existing.join(", ")}`, {
+      advice: "choose another --out directory, or add --force if replacing these files is intended (certificates issued by a replaced CA stop working)",
+    });
+  }
+}
+
+/** Writes a set of files checked with checkNoOverwrite (so replacing is what was asked). */
+export function writePlannedFiles(files: readonly PlannedFile[]): void {
+  for (const file of files) {
+    mkdirSync(dirname(file.path), { recursive: true, mode: 0o700 });
+    const path = writeOutputSync(file.path, file.content, { replace: true, mode: file.mode });
+    // The umask may have narrowed a public file; a key is created 0600 and never widened.
+    if (file.mode !== SECRET_MODE && path !== "-") chmodSync(path, file.mode);
+  }
+}
+
+/** One new file: refused if it exists unless `force`. */
 export function writeNewFile(path: string, data: string | Uint8Array, options: { force?: boolean; secret?: boolean } = {}): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
@@ -11,7 +44,7 @@ export function writeNewFile(path: string, data: string | Uint8Array, options: {
     throw new OutputError(`cannot create the directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    writeOutputSync(path, data, { replace: options.force ?? false, mode: options.secret ? 0o600 : 0o644 });
+    writeOutputSync(path, data, { replace: options.force ?? false, mode: options.secret ? SECRET_MODE : PUBLIC_MODE });
   } catch (error) {
     if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: "choose another path, or add --force to replace it" });
     throw error;

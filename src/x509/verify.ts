@@ -97,7 +97,9 @@ function issuerChecks(ca: pkijs.Certificate, label: string): Check[] {
   ];
 }
 
-function endEntityChecks(cert: pkijs.Certificate): Check[] {
+function endEntityChecks(cert: pkijs.Certificate, server = false): Check[] {
+  const purpose = server ? OID.serverAuth : OID.clientAuth;
+  const purposeName = server ? "serverAuth" : "clientAuth";
   const usage = keyUsage(cert);
   const eku = extKeyUsage(cert);
   const ca = isCa(cert);
@@ -110,19 +112,19 @@ function endEntityChecks(cert: pkijs.Certificate): Check[] {
     },
     {
       name: "extended key usage",
-      ok: !eku || eku.includes(OID.clientAuth) || eku.includes(OID.anyExtendedKeyUsage),
-      detail: !eku ? "no extendedKeyUsage (any use)" : eku.includes(OID.clientAuth) ? "clientAuth" : `clientAuth missing (has ${eku.join(", ")})`,
+      ok: !eku || eku.includes(purpose) || eku.includes(OID.anyExtendedKeyUsage),
+      detail: !eku ? "no extendedKeyUsage (any use)" : eku.includes(purpose) ? purposeName : `${purposeName} missing (has ${eku.join(", ")})`,
     },
   ];
 }
 
-/** What the certificate should be: a device (TLS client) certificate, a CA, or whichever it says. */
-export type Expect = "device" | "ca" | "any";
+/** What the certificate should be: a device (TLS client) certificate, a TLS server's, a CA, or whichever it says. */
+export type Expect = "device" | "server" | "ca" | "any";
 
 /** Verifies `cert` against the CA certificates in `cas` at time `now`. */
 export function verifyCertificate(cert: pkijs.Certificate, cas: pkijs.Certificate[], now = new Date(), expect: Expect = "any"): VerifyReport {
   const asCa = expect === "ca" || (expect === "any" && isCa(cert) === true);
-  const checks: Check[] = [validity(cert, now, "certificate"), ...(asCa ? issuerChecks(cert, "certificate") : endEntityChecks(cert))];
+  const checks: Check[] = [validity(cert, now, "certificate"), ...(asCa ? issuerChecks(cert, "certificate") : endEntityChecks(cert, expect === "server"))];
   const chain = [formatName(cert.subject)];
   let current = cert;
   let label = "certificate";

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CURVES } from "../../src/sidewalk/curves.ts";
 import { toHex } from "../../src/lib/bytes.ts";
-import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, certificateToPem, generateKeyPair, issueCertificate, loadAuthority, privateKeyToPem } from "../../src/pki/index.ts";
+import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, loadAuthority } from "../../src/pki/index.ts";
+import { issueCertificate } from "../../src/x509/ca.ts";
+import { generateKey } from "../../src/x509/keys.ts";
 import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startNginx, type RunningNginx } from "./helpers.ts";
 
@@ -43,10 +45,10 @@ beforeAll(async () => {
   nginx = await startNginx({ conf: join(pki, "nginx.conf"), workDir: join(root, "nginx"), upstreamPort });
   // The same authority's server certificate, but for another name than the one dialled.
   const authority = await loadAuthority(pki);
-  const keys = await generateKeyPair("p256");
-  const cert = await issueCertificate({ profile: "server", subject: { commonName: "signing.elsewhere.lan" }, publicKey: keys.publicKey, issuerKey: authority.key, issuer: authority.cert, days: 1, sans: { dns: ["signing.elsewhere.lan"], ip: [] } });
-  await Bun.write(join(root, "misnamed.pem"), certificateToPem(cert));
-  await Bun.write(join(root, "misnamed.key"), await privateKeyToPem(keys.privateKey));
+  const key = generateKey("p256");
+  const cert = await issueCertificate({ profile: "server", subject: "CN=signing.elsewhere.lan", publicKey: key.publicKey, ca: authority.cert, signer: authority.signer, days: 1, sans: { dns: ["signing.elsewhere.lan"], ip: [] } });
+  await Bun.write(join(root, "misnamed.pem"), cert.pem);
+  await Bun.write(join(root, "misnamed.key"), key.keyPem);
   misnamed = await startNginx({
     conf: join(pki, "nginx.conf"),
     workDir: join(root, "nginx-misnamed"),

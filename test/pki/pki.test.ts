@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwtoolError, UsageError, VerificationError } from "../../src/lib/errors.ts";
-import { certificateFromPem, initAuthority, issueClient, parseKeyAlgorithm, parseServerNames } from "../../src/pki/index.ts";
+import { initAuthority, issueClient } from "../../src/pki/index.ts";
+import { parseCertificate } from "../../src/x509/certificate.ts";
+import { parseKeyAlgorithm } from "../../src/x509/keys.ts";
+import { parseServerNames } from "../../src/x509/profiles.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "./helpers.ts";
 
@@ -131,7 +134,7 @@ describe("pki client", async () => {
     const days = (Date.parse(short.client.notAfter) - Date.now()) / 86400000;
     expect(days).toBeGreaterThan(29.9);
     expect(days).toBeLessThan(30.1);
-    const ca = certificateFromPem(readFileSync(join(dir, "ca.pem"), "utf8"), "ca.pem");
+    const ca = parseCertificate(readFileSync(join(dir, "ca.pem"), "utf8"), "ca.pem");
     const long = await issueClient({ caDir: dir, name: "LONG", days: 36500 });
     expect(long.client.notAfter).toBe(ca.notAfter.value.toISOString());
   });
@@ -161,7 +164,7 @@ describe("pki client", async () => {
     copyFileSync(join(other, "ca.key"), join(mixed, "ca.key"));
     const err = await issueClient({ caDir: mixed, name: "A" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VerificationError);
-    expect((err as Error).message).toBe(`${join(mixed, "ca.key")} does not belong to the certificate beside it`);
+    expect((err as Error).message).toBe(`the CA key (${join(mixed, "ca.key")}) does not belong to the CA certificate "CN=Sidewalk signing server CA"`);
     // The server certificate is not a CA.
     const fake = fresh();
     mkdirSync(fake);
