@@ -1,0 +1,131 @@
+// The production line on Windows: dist/swtool.exe under Wine, two COM ports (COM5, and COM12,
+// which only opens as \\.\COM12) mapped to pseudo-terminals of the project's device simulator
+// with noise, three devices on each; every device ends provisioned, with its control log (in a
+// folder whose path has a space, given as a drive-letter path) and a `provisioned` ledger row.
+// Also: `ports` from the registry, the DSN list with CRLF line endings, `verify` and `ledger`
+// on the exe, and Ctrl-C (SIGINT to the Wine process) stopping the line cleanly.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toHex } from "../../src/lib/bytes.ts";
+import { spawnSwtoolServer } from "../helpers/cli.ts";
+import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
+import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
+import { exe, mapComPorts, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
+
+const suite = skipReason ? describe.skip : describe;
+const env = { SWTOOL_HSM_PIN: TEST_PIN };
+
+let hsm: LoadedHsm;
+let dir: string;
+const simulators: ReturnType<typeof Bun.spawn>[] = [];
+let lineFixtures: string[] = [];
+let slowFixture = "";
+
+beforeAll(async () => {
+  if (skipReason) return;
+  hsm = await startLoadedHsm("TEST_DAK_WINDOWS");
+  dir = mkdtempSync(join(tmpdir(), "swtool-win-line-"));
+  // Three boards per fixture, so with --count 6 each port provisions exactly three.
+  const line = await spawnSwtoolServer(["device", "simulate", "--pty", "--fixtures", "2", "--count", "3", "--noise", "--json"]);
+  const slow = await spawnSwtoolServer(["device", "simulate", "--pty", "--realistic", "--noise", "--json"]);
+  simulators.push(line.proc, slow.proc);
+  lineFixtures = line.first.ports as string[];
+  slowFixture = (slow.first.ports as string[])[0]!;
+  mapComPorts({ COM5: lineFixtures[0]!, COM12: lineFixtures[1]!, COM7: slowFixture });
+}, 120_000);
+
+afterAll(async () => {
+  if (skipReason) return;
+  for (const p of simulators) p.kill();
+  await Promise.all(simulators.map((p) => p.exited));
+  await hsm.stop();
+  stopWineserver();
+});
+
+const lineArgs = (logs: string) => [
+  "sign", "-p", hsm.productTag, "-c", hsm.url, "-d", DEVICE_TYPE, "-a", APID, "--app_server_public_key", toHex(APP_KEY),
+  "--control_log_dir", win(logs),
+];
+
+interface LedgerRow {
+  port: string;
+  dsn: string;
+  result: string;
+  controlLog?: string;
+  failedStep?: string;
+}
+
+suite("swtool.exe on a Windows line PC (Wine)", () => {
+  test("ports: the COM ports come from HKLM\\HARDWARE\\DEVICEMAP\\SERIALCOMM (the Windows code path)", async () => {
+    const r = await exe(["ports", "--json"]);
+    expect(r.code).toBe(0);
+    const ports = (JSON.parse(r.stdout) as { path: string; pnpId?: string }[]).filter((p) => p.path !== "COM1");
+    // Wine's mount manager names the device \Device\SerialN-1, as serial.sys does.
+    expect(ports.map((p) => [p.path, p.pnpId])).toEqual([
+      ["COM5", "\\Device\\Serial4"],
+      ["COM7", "\\Device\\Serial6"],
+      ["COM12", "\\Device\\Serial11"],
+    ]);
+  }, 60_000);
+
+  test("the line over COM5 and COM12: 3 devices on each, every one provisioned with its control log and ledger row", async () => {
+    const logs = join(dir, "line logs");
+    mkdirSync(logs);
+    // A DSN list written on Windows: CRLF line endings, a trailing blank line.
+    const dsns = ["WSN0001", "WSN0002", "WSN0003", "WSN0004", "WSN0005", "WSN0006"];
+    const dsnFile = join(dir, "dsns.txt");
+    writeFileSync(dsnFile, dsns.join("\r\n") + "\r\n\r\n");
+    const r = await exe([...lineArgs(logs), "--port", "COM5", "--port", "COM12", "--dsn-file", win(dsnFile), "--count", "6"], { env, timeoutMs: 120_000 });
+    expect(r.stderr).not.toContain("FAILED");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^6 provisioned, 0 failed, 0 refused in /);
+
+    const ledger = await exe(["ledger", "--ledger", win(join(logs, "swtool.db")), "--json"]);
+    expect(ledger.code).toBe(0);
+    const rows = JSON.parse(ledger.stdout) as LedgerRow[];
+    expect(rows.map((a) => a.result)).toEqual(Array(6).fill("provisioned"));
+    expect(rows.map((a) => a.dsn).sort()).toEqual(dsns);
+    expect(rows.filter((a) => a.port === "COM5")).toHaveLength(3);
+    expect(rows.filter((a) => a.port === "COM12")).toHaveLength(3);
+    const files = readdirSync(logs).filter((f) => f.startsWith("C_CONTROL_LOG_")).sort();
+    expect(files).toHaveLength(6);
+    expect(rows.map((a) => a.controlLog!.slice(win(logs).length + 1)).sort()).toEqual(files);
+    expect(readdirSync(logs).filter((f) => f.startsWith(".swtool-"))).toEqual([]);
+
+    // Every control log's chains verify, read back by the exe from a path with a space.
+    for (const file of files) {
+      const v = await exe(["verify", win(join(logs, file)), "--json"]);
+      expect(v.code).toBe(0);
+    }
+  }, 240_000);
+
+  test("Ctrl-C (SIGINT to the Wine process) during a line run: the device in flight finishes, summary, no attempt left open", async () => {
+    const logs = join(dir, "interrupted");
+    mkdirSync(logs);
+    const station = spawnExe([...lineArgs(logs), "--port", "COM7", "--dsn-template", "INT{seq:4}", "--json"], { env });
+    const reader = station.stdout.getReader();
+    let seen = "";
+    while (!seen.includes('"step":"chain-ed25519"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`station exited early: ${seen}`);
+      seen += new TextDecoder().decode(value);
+    }
+    station.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    const code = await station.exited;
+    const stderr = await new Response(station.stderr).text();
+    expect(stderr).toContain("stopping: finishing the devices in flight (Ctrl-C again to quit at once)");
+    const events = seen.trim().split(/\r?\n/).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.at(-1)).toMatchObject({ type: "summary", provisioned: 1, failed: 0, stoppedBy: "signal" });
+    expect(code).toBe(0);
+    const ledger = JSON.parse((await exe(["ledger", "--ledger", win(join(logs, "swtool.db")), "--json"])).stdout) as LedgerRow[];
+    expect(ledger.map((a) => [a.dsn, a.result])).toEqual([["INT0001", "provisioned"]]);
+    expect(readdirSync(logs).filter((f) => f.startsWith("C_CONTROL_LOG_"))).toHaveLength(1);
+  }, 120_000);
+});

@@ -1,0 +1,108 @@
+// Runs dist/swtool.exe under Debian's Wine 8 for the Windows end-to-end suite: one prefix shared
+// by every file of the suite (made once: wineboot plus the ProcessPrng shim in system32), Unix
+// paths as Z:\..., COM ports as Wine's own port overrides (HKLM\Software\Wine\Ports), which
+// Wine's mount manager turns into dosdevices links and HARDWARE\DEVICEMAP\SERIALCOMM entries as
+// a Windows serial driver would. Without wine64 the suite is skipped with a message, unless
+// SWTOOL_REQUIRE_WINE=1 (set by .ci/run), where a missing Wine fails.
+import { existsSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO } from "../helpers/vectors.ts";
+import type { CliResult } from "../helpers/cli.ts";
+
+export const WINE = "/usr/lib/wine/wine64";
+export const WINESERVER = "/usr/lib/wine/wineserver";
+export const EXE = join(REPO, "dist", "swtool.exe");
+const SHIM = join(REPO, "test", "windows", "build", "bcryptprimitives.dll");
+
+/** Why the suite cannot run here, or undefined when it can. */
+export function missing(): string | undefined {
+  if (!existsSync(WINE)) return "wine64 is not installed (apt-get install wine64 gcc-mingw-w64-x86-64; .ci/run installs it)";
+  if (!existsSync(EXE)) return "dist/swtool.exe is not built (bun build.ts --target windows)";
+  return undefined;
+}
+
+export const skipReason = missing();
+if (skipReason) {
+  if (process.env.SWTOOL_REQUIRE_WINE === "1") throw new Error(`the Windows suite must run here but cannot: ${skipReason}`);
+  console.warn(`Windows suite (test/windows) skipped: ${skipReason}`);
+}
+
+/** The shared prefix: one per user and machine, made on first use. */
+export const PREFIX = process.env.SWTOOL_WINEPREFIX ?? join(tmpdir(), `swtool-wineprefix-${process.getuid?.() ?? 0}`);
+
+const wineEnv = (): Record<string, string> => ({ ...(process.env as Record<string, string>), WINEPREFIX: PREFIX, WINEDEBUG: "-all", NO_COLOR: "1" });
+
+function run(argv: string[], what: string): string {
+  const p = Bun.spawnSync(argv, { env: wineEnv(), stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`${what} failed (${p.exitCode}): ${p.stderr.toString()}${p.stdout.toString()}`);
+  return p.stdout.toString();
+}
+
+let ready = false;
+
+/** Makes the prefix (a few seconds, once) and puts the ProcessPrng shim into its system32. */
+export function ensurePrefix(): void {
+  if (ready) return;
+  const marker = join(PREFIX, ".swtool-ready");
+  if (!existsSync(SHIM)) run([join(REPO, "test", "windows", "build-shim.sh")], "building the ProcessPrng shim");
+  if (!existsSync(marker)) {
+    mkdirSync(PREFIX, { recursive: true });
+    run([WINE, "wineboot", "-i"], "wineboot");
+    writeFileSync(marker, "");
+  }
+  // The loader looks in system32 for DLLs Wine has no builtin for.
+  copyFileSync(SHIM, join(PREFIX, "drive_c", "windows", "system32", "bcryptprimitives.dll"));
+  ready = true;
+}
+
+/** A Unix path as the exe sees it (Wine's Z: drive is /). */
+export const win = (unixPath: string) => `Z:${unixPath.replaceAll("/", "\\")}`;
+
+/**
+ * Maps COM ports to pseudo-terminals the way Wine documents (HKLM\Software\Wine\Ports), then
+ * restarts the wineserver so its mount manager creates the devices and the SERIALCOMM entries.
+ */
+export function mapComPorts(ports: Record<string, string>): void {
+  ensurePrefix();
+  // The key is absent on a fresh prefix: reg delete then fails, which is fine.
+  Bun.spawnSync([WINE, "reg", "delete", "HKLM\\Software\\Wine\\Ports", "/f"], { env: wineEnv(), stdout: "ignore", stderr: "ignore" });
+  for (const [name, pty] of Object.entries(ports)) run([WINE, "reg", "add", "HKLM\\Software\\Wine\\Ports", "/v", name, "/d", pty, "/f"], "reg add");
+  stopWineserver();
+}
+
+export function stopWineserver(): void {
+  Bun.spawnSync([WINESERVER, "-k"], { env: wineEnv() });
+  Bun.spawnSync([WINESERVER, "-w"], { env: wineEnv() });
+}
+
+export interface ExeOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  stdin?: string;
+  timeoutMs?: number;
+}
+
+/** Spawns swtool.exe under Wine (for runs the test talks to or interrupts). */
+export function spawnExe(args: string[], options: ExeOptions = {}) {
+  ensurePrefix();
+  return Bun.spawn([WINE, EXE, ...args], {
+    cwd: options.cwd ?? tmpdir(),
+    env: { ...wineEnv(), ...options.env },
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+/** Runs swtool.exe under Wine to the end; a run that outlives timeoutMs is killed and fails. */
+export async function exe(args: string[], options: ExeOptions = {}): Promise<CliResult> {
+  const proc = spawnExe(args, options);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** Wine's text mode: the exe's console output ends lines with CRLF only where Windows would. */
+export const lines = (text: string) => text.split(/\r?\n/).filter((l) => l !== "");
