@@ -199,6 +199,8 @@ export class Station {
     await this.dak.load();
     const fixtures = await this.openFixtures();
     const health = this.options.signer.health;
+    // The line waits out HSM trouble (paused, no DSN spent) rather than failing boards.
+    if (health) health.patient = true;
     const unsubscribe = health?.onChange(() => this.reportHsm());
     try {
       const results = await Promise.allSettled(fixtures.map((f) => this.worker(f)));

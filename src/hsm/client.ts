@@ -81,6 +81,11 @@ export class HsmClient {
     return this.pool.size;
   }
 
+  /** The session pool's state (ok, unreachable, sessions-full) and its waiting, for a station. */
+  get health(): SessionPool {
+    return this.pool;
+  }
+
   deviceInfo = (): Promise<DeviceInfo> => sendPlain(this.connector, deviceInfo, undefined);
   storageInfo = (): Promise<StorageInfo> => this.pool.use((s) => s.send(getStorageInfo, undefined));
   echo = (data: Uint8Array): Promise<Uint8Array> => this.pool.use((s) => s.send(echo, data));

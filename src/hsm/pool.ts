@@ -2,13 +2,45 @@
 // sign at once; one session serves many commands. Sessions open on demand. A session the HSM
 // has dropped (idle timeout) is re-opened transparently, once per call; one that has carried
 // MAX_COMMANDS_PER_SESSION commands is closed and replaced.
-import { isDeviceError } from "./errors.ts";
+//
+// HSM trouble: when another client holds the other sessions (SESSIONS_FULL) while this pool
+// has one, callers wait for a session of the pool's own. When the pool can open none (all 16
+// taken, or sessions of a killed process not yet expired) or the connector cannot be reached,
+// the pool is in trouble: `state` says which and since when, and a `patient` pool (the line)
+// retries with back-off instead of failing, so a caller waiting for a signature gets it once
+// the HSM is back. `whenReady` lets a station hold new work until then. The state is the
+// small status API the station reads; the waiting stays here.
+import { echo } from "./commands/echo.ts";
+import { HsmConnectionError, isDeviceError } from "./errors.ts";
 import { MAX_SESSIONS } from "./protocol.ts";
 import { MAX_COMMANDS_PER_SESSION, type AuthKey } from "./secure-channel.ts";
 import { HsmSession, type MessagePort } from "./session.ts";
 
+export type PoolState = "ok" | "unreachable" | "sessions-full";
+
+const BACKOFF_FIRST_MS = 200;
+const BACKOFF_MAX_MS = 5_000;
+
+/** Trouble the pool rides out when patient; anything else (a wrong PIN, a refused command) fails the call. */
+function outage(e: unknown): PoolState | undefined {
+  if (e instanceof HsmConnectionError) return "unreachable";
+  if (isDeviceError(e, "SESSIONS_FULL")) return "sessions-full";
+  return undefined;
+}
+
 export class SessionPool {
   private readonly idle: HsmSession[] = [];
+  /** The pool's state for the station: ok, or the trouble and when it began. */
+  state: PoolState = "ok";
+  since: Date | undefined;
+  detail: string | undefined;
+  /** Ride out outages (retry with back-off) instead of failing calls. */
+  patient = false;
+  private readonly listeners = new Set<() => void>();
+  private readyWaiters: (() => void)[] = [];
+  private probing: Promise<void> | undefined;
+  /** Sessions this pool may hold now: lowered while other clients hold the rest of the HSM's. */
+  private limit: number;
   private readonly all = new Set<HsmSession>();
   private opening = 0;
   private readonly waiters: ((s: HsmSession | Error) => void)[] = [];
@@ -27,6 +59,37 @@ export class SessionPool {
     if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions > MAX_SESSIONS) {
       throw new RangeError(`sessions must be 1..${MAX_SESSIONS}, got ${maxSessions}`);
     }
+    this.limit = maxSessions;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setState(state: PoolState, e?: unknown): void {
+    if (state === this.state) return;
+    this.state = state;
+    this.since = state === "ok" ? undefined : new Date();
+    this.detail = e instanceof Error ? e.message : undefined;
+    if (state === "ok") for (const w of this.readyWaiters.splice(0)) w();
+    for (const l of this.listeners) l();
+  }
+
+  /** Resolves once the pool can sign again (probing the HSM with ECHO meanwhile), or when `signal` aborts. */
+  whenReady(signal?: AbortSignal): Promise<void> {
+    if (this.state === "ok" || this.closed || signal?.aborted) return Promise.resolve();
+    this.probing ??= this.use((s) => s.send(echo, new Uint8Array([0x53])))
+      .then(() => undefined, () => undefined)
+      .finally(() => (this.probing = undefined));
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.readyWaiters.push(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
   }
 
   get size(): number {
@@ -57,7 +120,16 @@ export class SessionPool {
       if (s.usable) return s;
       this.retire(s);
     }
-    if (this.all.size + this.opening < this.maxSessions) return this.open();
+    if (this.all.size + this.opening < this.limit) {
+      try {
+        return await this.open();
+      } catch (e) {
+        // Another client holds the rest of the HSM's sessions: wait for one of ours.
+        if (!isDeviceError(e, "SESSIONS_FULL") || this.all.size === 0) throw e;
+        this.limit = Math.max(1, this.all.size);
+        setTimeout(() => (this.limit = this.maxSessions), 30_000).unref?.();
+      }
+    }
     return new Promise<HsmSession>((resolve, reject) => this.waiters.push((s) => (s instanceof Error ? reject(s) : resolve(s))));
   }
 
@@ -80,19 +152,52 @@ export class SessionPool {
     else this.idle.push(s);
   }
 
-  /** Runs `fn` on a session of the pool; re-opens a session the HSM timed out, once. */
+  /**
+   * Runs `fn` on a session of the pool; re-opens a session the HSM timed out, once. A patient
+   * pool rides out an unreachable connector or a full HSM, retrying with back-off.
+   */
   async use<T>(fn: (session: HsmSession) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      const s = await this.acquire();
+    let delay = BACKOFF_FIRST_MS;
+    // Sessions the HSM forgot (idle timeout, a restarted HSM) are each re-opened; idle ones may all be stale.
+    let reopened = 0;
+    for (;;) {
+      let s: HsmSession;
       try {
-        return await fn(s);
+        s = await this.acquire();
       } catch (e) {
-        if (attempt === 0 && isDeviceError(e, "INVALID_SESSION")) continue;
+        await this.troubled(e, delay);
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+        continue;
+      }
+      try {
+        const result = await fn(s);
+        this.setState("ok");
+        return result;
+      } catch (e) {
+        if (reopened <= this.maxSessions && isDeviceError(e, "INVALID_SESSION")) {
+          reopened++;
+          continue;
+        }
+        // The connection dropped mid-command (the session is abandoned): wait and run it again.
+        if (e instanceof HsmConnectionError) {
+          await this.troubled(e, delay);
+          delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+          continue;
+        }
         throw e;
       } finally {
         this.release(s);
       }
     }
+  }
+
+  /** Records an outage and waits before the next try; rethrows what is not one (or when not patient). */
+  private async troubled(e: unknown, delayMs: number): Promise<void> {
+    const state = outage(e);
+    if (!state || !this.patient || this.closed) throw e;
+    this.setState(state, e);
+    await new Promise((r) => setTimeout(r, delayMs));
+    if (this.closed) throw e;
   }
 
   async close(): Promise<void> {

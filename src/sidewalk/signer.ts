@@ -39,6 +39,8 @@ export interface SignerHealth {
   onChange(listener: () => void): () => void;
   /** Resolves once the signer can sign again (probing it meanwhile), or when `signal` aborts. */
   whenReady(signal?: AbortSignal): Promise<void>;
+  /** Set by a station: ride out trouble (wait, back off) instead of failing a signature. */
+  patient: boolean;
 }
 
 /**

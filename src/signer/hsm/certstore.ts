@@ -8,7 +8,7 @@ import { equal, toHex } from "../../lib/bytes.ts";
 import { CHAIN_ROLES, isAmazonRoot, type Cert, type ChainKind } from "../../sidewalk/chain.ts";
 import { toBeSigned } from "../../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
-import type { DakSigner, SigningPolicy } from "../../sidewalk/signer.ts";
+import type { DakSigner, SignerHealth, SigningPolicy } from "../../sidewalk/signer.ts";
 import { readCertCache, writeCertCache } from "./cert-cache.ts";
 import { stageOfProductTag, type Stage } from "../../sidewalk/smsn.ts";
 import { openAuthenticatedClient, type HsmClient } from "../../hsm/client.ts";
@@ -250,6 +250,11 @@ export class HsmCertStore implements DakSigner {
 
   get authKeyId(): number {
     return this.client.authKeyId;
+  }
+
+  /** Whether the HSM can sign now; the line pauses on it (the pool does the waiting). */
+  get health(): SignerHealth {
+    return this.client.health;
   }
 
   caCerts(curve: Curve): readonly Cert[] {

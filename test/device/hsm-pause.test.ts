@@ -1,0 +1,88 @@
+// HSM trouble pauses the line, over the HSM simulator's HTTP connector and real ptys: the
+// connector stopped and started again mid-run, and another client holding 15 of the HSM's 16
+// sessions. No device fails, no DSN is spent on a pause, a device waiting for its signatures
+// gets them once the HSM is back.
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { LineEvent } from "../../src/device/line.ts";
+import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
+import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
+import { HsmSession } from "../../src/hsm/session.ts";
+import { Connector } from "../../src/hsm/transport.ts";
+import { loadTestChain, openCertStore } from "../../src/signer/hsm/index.ts";
+import { controlLogs, runStation, tempDir } from "./station.ts";
+
+const PIN = "pause-pin-0815";
+const TAG = "TEST_DAK_PAUSE";
+
+async function loadedHsm(dir: string, listen = "127.0.0.1:0"): Promise<HsmSimulator> {
+  const sim = await startHsmSimulator({ listen, latency: "none", statePath: join(dir, "hsm-state.json") });
+  return sim;
+}
+
+describe("HSM trouble pauses the line", () => {
+  test("connector stopped mid-run and started 1.5 s later: every device provisioned, no DSN skipped", async () => {
+    const dir = tempDir();
+    let hsm = await loadedHsm(dir);
+    await loadTestChain({ connector: hsm.url, productTag: TAG, pin: PIN });
+    const port = new URL(hsm.url).port;
+    const signer = await openCertStore({ connector: hsm.url, pin: PIN, productTag: TAG, sessions: 2 });
+    let stopped = false;
+    let restarted: Promise<void> | undefined;
+    const hsmEvents: Extract<LineEvent, { type: "hsm" }>[] = [];
+    try {
+      const run = await runStation({ transport: "pty", fixtures: 2 }, {
+        dir,
+        signer,
+        count: 6,
+        onEvent: (e) => {
+          if (e.type === "hsm") hsmEvents.push(e);
+          if (e.type === "device-done" && e.provisioned === 2 && !stopped) {
+            stopped = true;
+            restarted = (async () => {
+              await hsm.stop();
+              await Bun.sleep(1500);
+              hsm = await loadedHsm(dir, `127.0.0.1:${port}`);
+            })();
+          }
+        },
+      });
+      await restarted;
+      expect(run.summary).toMatchObject({ provisioned: 6, failed: 0, refused: 0 });
+      expect(hsmEvents.map((e) => e.state)).toEqual(["unreachable", "ok"]);
+      expect(hsmEvents[0]!.message).toMatch(/^HSM unreachable since \d\d:\d\d:\d\d; line paused$/);
+      // No DSN was spent on the pause: the ledger holds exactly six attempts, all provisioned.
+      const rows = await run.ledger.list();
+      expect(rows.map((r) => [r.dsn, r.result])).toEqual([1, 2, 3, 4, 5, 6].map((n) => [`SN000000${n}`, "provisioned"]));
+      expect(controlLogs(run.dir).length).toBe(6);
+      // No board started while the line was paused.
+      const from = run.events.findIndex((e) => e.type === "hsm" && e.state === "unreachable");
+      const to = run.events.findIndex((e) => e.type === "hsm" && e.state === "ok");
+      expect(run.events.slice(from, to).filter((e) => e.type === "device-start")).toEqual([]);
+    } finally {
+      await signer.close().catch(() => {});
+      await hsm.stop();
+    }
+  }, 60_000);
+
+  test("another client holds 15 of the 16 sessions: the line signs on the one left, no device fails", async () => {
+    const dir = tempDir();
+    const hsm = await loadedHsm(dir);
+    await loadTestChain({ connector: hsm.url, productTag: TAG, pin: PIN });
+    const connector = new Connector({ url: hsm.url });
+    const others: HsmSession[] = [];
+    for (let i = 0; i < 15; i++) others.push(await HsmSession.open(connector, 5, deriveAuthKey(PIN)));
+    const signer = await openCertStore({ connector: hsm.url, pin: PIN, productTag: TAG, sessions: 4 });
+    try {
+      const run = await runStation({ transport: "pty", fixtures: 3 }, { dir, signer, count: 6 });
+      expect(run.summary).toMatchObject({ provisioned: 6, failed: 0, refused: 0 });
+      const rows = await run.ledger.list();
+      expect(rows.every((r) => r.result === "provisioned")).toBe(true);
+      expect(rows.length).toBe(6);
+    } finally {
+      await signer.close();
+      await Promise.all(others.map((s) => s.close()));
+      await hsm.stop();
+    }
+  }, 60_000);
+});
