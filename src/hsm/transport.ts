@@ -1,19 +1,12 @@
 // The connector transport: moves raw command bytes to a YubiHSM 2 through yubihsm-connector's
 // HTTP API (`GET /connector/status`, `POST /connector/api`), directly (http://, local setup) or
 // through a reverse proxy with mutual TLS (https://, networked setup). It knows no protocol.
-import { readFileSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { HsmConnectionError } from "./errors.ts";
-import { MAX_MESSAGE } from "./protocol.ts";
+import { readTlsFiles, type TlsFiles } from "./tls-files.ts";
 
-export interface TlsFiles {
-  /** CA certificate (PEM) that signed the proxy's server certificate. */
-  ca?: string;
-  /** Client certificate (PEM) the proxy requires. */
-  cert?: string;
-  /** Client private key (PEM). */
-  key?: string;
-}
+export type { TlsFiles };
+import { MAX_MESSAGE } from "./protocol.ts";
 
 export interface ConnectorOptions {
   url: string;
@@ -42,17 +35,6 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
 
 export function isLoopback(hostname: string): boolean {
   return LOOPBACK.test(hostname);
-}
-
-function readPem(path: string | undefined, what: string, flag: string): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read the ${what} ${JSON.stringify(path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      advice: `check the path given to --${flag}`,
-    });
-  }
 }
 
 /** Parses `key=value` lines as yubihsm-connector writes them on /connector/status. */
@@ -101,9 +83,7 @@ export class Connector {
     this.tls =
       url.protocol === "https:"
         ? {
-            ca: readPem(tls.ca, "CA certificate", "ca-cert"),
-            cert: readPem(tls.cert, "client certificate", "client-cert"),
-            key: readPem(tls.key, "client key", "client-key"),
+            ...readTlsFiles(tls),
             // Verification is always on: a proxy that cannot prove itself is not the HSM's.
             rejectUnauthorized: true,
           }
@@ -120,7 +100,7 @@ export class Connector {
     if (err.name === "TimeoutError" || err.name === "AbortError") return `no complete answer within ${timeoutMs / 1000} s`;
     if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
     if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS failed (${err.code}): the server's certificate does not name ${this.url.hostname}; connect with a name or address the certificate carries`;
-    if (err.code === "CERT_HAS_EXPIRED") return `TLS failed (${err.code}): the server's certificate has expired; renew it on the signing server (swtool pki init --force) or fix this PC's clock`;
+    if (err.code === "CERT_HAS_EXPIRED") return `TLS failed (${err.code}): the server's certificate has expired; renew it on the signing server, or fix this PC's clock if it is wrong`;
     if (err.code === "CERT_NOT_YET_VALID") return `TLS failed (${err.code}): the server's certificate is not valid yet; check this PC's clock`;
     if (err.code && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/i.test(err.code)) return `TLS failed (${err.code}): the server's certificate is not signed by the given CA`;
     if (this.url.protocol === "https:" && (err.code === "EPROTO" || err.code === "ECONNRESET")) {
@@ -142,6 +122,12 @@ export class Connector {
       status = response.status;
       body = await readCapped(response, limit);
     } catch (e) {
+      if (await this.speaksPlainHttp(e)) {
+        throw new HsmConnectionError(`${this.url.origin} speaks plain HTTP, not TLS: https:// was given for a port without TLS`, {
+          advice: `use http://${this.url.host} if that is yubihsm-connector on this machine, or the TLS proxy's port (8081 in the setup \`swtool pki init\` writes)`,
+          cause: e,
+        });
+      }
       const tlsHint = this.url.protocol === "https:" ? "; for the TLS proxy check --ca-cert, --client-cert and --client-key" : "";
       throw new HsmConnectionError(`cannot reach the HSM connector at ${this.url.origin}: ${this.describe(e, timeoutMs)}`, {
         advice: `start yubihsm-connector (or \`swtool hsm simulate\`) and check the URL${tlsHint}`,
@@ -154,6 +140,20 @@ export class Connector {
       });
     }
     return { status, body };
+  }
+
+  /** After a failed TLS handshake: whether the port answers plain HTTP instead (a wrong https://). */
+  private async speaksPlainHttp(e: unknown): Promise<boolean> {
+    const code = (e as { code?: string }).code;
+    if (this.url.protocol !== "https:" || (code !== "EPROTO" && code !== "ECONNRESET")) return false;
+    try {
+      const plain = new URL(this.statusUrl);
+      plain.protocol = "http:";
+      await (await fetch(plain.href, { signal: AbortSignal.timeout(1000) })).body?.cancel();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
