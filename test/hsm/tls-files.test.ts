@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { Connector } from "../../src/hsm/transport.ts";
 import { initAuthority, issueClient } from "../../src/pki/index.ts";
 import { loadAuthority } from "../../src/pki/authority.ts";
-import { certificateToPem, issueCertificate } from "../../src/pki/certificate.ts";
-import { generateKeyPair, privateKeyToPem } from "../../src/pki/keys.ts";
+import { certificatePem, keyIdentifier, randomSerial, signCertificate, subjectKeyId } from "../../src/x509/certificate.ts";
+import { generateKey } from "../../src/x509/keys.ts";
+import { profileExtensions } from "../../src/x509/profiles.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "../pki/helpers.ts";
 
@@ -86,21 +87,24 @@ describe("client files checked before connecting", () => {
 describe("the server side", () => {
   test("an expired server certificate is called expired", async () => {
     const authority = await loadAuthority(pki);
-    const keys = await generateKeyPair("p256");
-    const expired = await issueCertificate({
-      profile: "server",
-      subject: { commonName: "127.0.0.1" },
-      publicKey: keys.publicKey,
-      issuerKey: authority.key,
-      issuer: authority.cert,
-      days: 1,
-      sans: { dns: [], ip: ["127.0.0.1"] },
-      now: new Date(Date.now() - 10 * 86_400_000),
-    });
+    const key = generateKey("p256");
+    const day = 86_400_000;
+    const expired = await signCertificate(
+      {
+        serial: randomSerial(),
+        issuer: authority.cert.subject,
+        subject: authority.cert.subject,
+        publicKey: key.publicKey,
+        notBefore: new Date(Date.now() - 10 * day),
+        notAfter: new Date(Date.now() - 9 * day),
+        extensions: profileExtensions("server", { subjectKeyId: keyIdentifier(key.publicKey), authorityKeyId: subjectKeyId(authority.cert), sans: { dns: [], ip: ["127.0.0.1"] } }),
+      },
+      authority.signer,
+    );
     const server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      tls: { cert: certificateToPem(expired), key: await privateKeyToPem(keys.privateKey) },
+      tls: { cert: certificatePem(expired), key: key.keyPem },
       fetch: () => new Response("status=OK\nserial=*\n"),
     });
     try {
