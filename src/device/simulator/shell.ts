@@ -42,8 +42,11 @@ export interface FixtureOptions {
   /** Devices this fixture presents; unlimited when absent. */
   count?: number;
   random?: () => number;
-  /** Answer every command that starts with `command` with `{CERT ERROR code}` (a failing chip or flash). */
-  errorAt?: { command: string; code: number };
+  /**
+   * Answer every command that starts with `command` with `{CERT ERROR code}` (a failing chip
+   * or flash); with `devices`, only on those boards (1 = the first put in this fixture).
+   */
+  errorAt?: { command: string; code: number; devices?: number[] };
   /**
    * A fault at a chosen place: the `nth` (default 1) line starting with `command` of every
    * device gets `kind` (`garble-input` damages what the chip reads, `garble-output` its answer).
@@ -310,7 +313,7 @@ export class FixtureSimulator {
     let deinitDone = false;
     if (argv.length > 0) {
       const failing = this.options.errorAt;
-      if (failing && line.startsWith(failing.command)) {
+      if (failing && line.startsWith(failing.command) && (!failing.devices || failing.devices.includes(this.current?.device ?? 0))) {
         answer = [this.logLine({ level: "info", text: `{CERT ERROR ${failing.code}}` })];
       } else if (argv[0] === "cert") {
         const out = this.cli.run(argv.slice(1));
