@@ -76,7 +76,8 @@ export interface ConsolidateSummary {
 /** At most this many duplicate warnings are kept in the summary; all are counted. */
 const MAX_DUPLICATE_PROBLEMS = 100;
 
-class NotWritten extends SwtoolError {}
+/** Every SMSN of the write pass was in conflict: no file. */
+class NothingToWrite extends Error {}
 
 const HEADER = '{\n  "controlLogs": [\n';
 const FOOTER = "\n  ]\n}";
@@ -117,112 +118,146 @@ class OutputWriter {
   }
 }
 
-interface PassResult {
-  summary: ConsolidateSummary;
-  conflicts: Set<string>;
+function emptySummary(): ConsolidateSummary {
+  return { files: 0, entries: 0, devices: 0, duplicates: 0, conflicts: 0, invalid: 0, excluded: 0, perApid: {}, perLabel: {}, problems: [] };
 }
 
-/**
- * One pass over the inputs. The first pass validates and indexes; a second pass (only needed
- * when conflicts are skipped) re-reads, checks each entry is the one validated, and writes the
- * SMSNs not in conflict.
- */
-async function pass(options: ConsolidateOptions, out: OutputWriter, index: SmsnIndex, first: PassResult | undefined): Promise<PassResult> {
-  const validator = new EntryValidator();
-  const conflicts = first?.conflicts ?? new Set<string>();
-  const summary: ConsolidateSummary = {
-    files: 0,
-    entries: 0,
-    devices: 0,
-    duplicates: 0,
-    conflicts: 0,
-    invalid: 0,
-    excluded: 0,
-    perApid: {},
-    perLabel: {},
-    problems: [],
-  };
-  const report = (problem: Problem) => {
-    if (problem.kind !== "duplicate" || summary.duplicates <= MAX_DUPLICATE_PROBLEMS) summary.problems.push(problem);
-    if (!first) options.onProblem?.(problem);
-  };
-  const onEmpty = (path: string) => report({ kind: "empty", path, reason: "no control logs here" });
-  options.written?.reset();
+/** What the index pass found: the problems and counts, and what the write pass must leave out. */
+interface Indexed {
+  summary: ConsolidateSummary;
+  conflicts: Set<string>;
+  /** Invalid files, and invalid entries as `path NUL index` (few: kept in memory). */
+  invalid: Set<string>;
+}
+
+const entryKey = (path: string, index?: number) => (index === undefined ? path : `${path}\0${index}`);
+
+/** Every entry of every input, read, or validated when `validator` is given. */
+async function forEachEntry(
+  options: ConsolidateOptions,
+  validator: EntryValidator | undefined,
+  onEntry: (entry: ControlLogEntry, path: string, index: number) => Promise<void> | void,
+  onFile: (path: string) => void,
+  onBad: (problem: Problem) => void,
+  onEmpty: (path: string) => void = () => {},
+): Promise<void> {
+  let files = 0;
   for await (const path of controlLogFiles(options.paths, onEmpty)) {
-    options.onFile?.(path);
+    onFile(path);
     // JSC lets the garbage of parsed logs pile up; a full collection every thousand files
     // keeps the peak flat and low (250,000 logs: 203 MB peak collecting every 2,000 files,
     // 172 MB every 1,000, in the same time).
-    if (++summary.files % GC_EVERY_FILES === 0) Bun.gc(true);
-    // Files are numbered once, in the first pass; the second reports nothing about them.
-    const source = first ? 0 : index.addFile(path);
-    const accepted: ControlLogEntry[] = [];
+    if (++files % GC_EVERY_FILES === 0) Bun.gc(true);
+    const accepted: [ControlLogEntry, number][] = [];
     try {
       readEntries(
         path,
         (raw, i) => {
-          summary.entries++;
-          let entry: ControlLogEntry;
           try {
-            entry = first ? readEntry(raw, i) : validator.check(raw, i);
+            accepted.push([validator ? validator.check(raw, i) : readEntry(raw, i), i]);
           } catch (e) {
             if (!(e instanceof SwtoolError)) throw e;
-            summary.invalid++;
-            report({ kind: "invalid", path, index: i, reason: e.message });
-            return;
+            onBad({ kind: "invalid", path, index: i, reason: e.message });
           }
-          accepted.push(entry);
         },
         options.streamThreshold ?? STREAM_THRESHOLD,
       );
     } catch (e) {
       if (!(e instanceof SwtoolError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
-      summary.invalid++;
-      report({ kind: "invalid", path, reason: e instanceof SwtoolError ? e.message : `cannot read: ${(e as Error).message}` });
+      onBad({ kind: "invalid", path, reason: e instanceof SwtoolError ? e.message : `cannot read: ${(e as Error).message}` });
       continue;
     }
-    for (const entry of accepted) {
+    for (const [entry, i] of accepted) await onEntry(entry, path, i);
+  }
+}
+
+/**
+ * The index pass: validates every entry fully, records each SMSN with the digest of its entry
+ * in the on-disk index, and finds the identical duplicates and the conflicts. Writes nothing.
+ */
+async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise<Indexed> {
+  const summary = emptySummary();
+  const conflicts = new Set<string>();
+  const invalid = new Set<string>();
+  const report = (problem: Problem) => {
+    if (problem.kind !== "duplicate" || summary.duplicates <= MAX_DUPLICATE_PROBLEMS) summary.problems.push(problem);
+    options.onProblem?.(problem);
+  };
+  let source = 0;
+  await forEachEntry(
+    options,
+    new EntryValidator(),
+    (entry, path) => {
+      summary.entries++;
       if (options.include && !options.include(entry, path)) {
         summary.excluded++;
-        continue;
+        return;
       }
-      const smsn = fromHex(entry.serialNumber, "serialNumber");
-      const digest = digestOf(entry);
-      if (first) {
-        // Second pass: conflicting SMSNs stay out; any other entry must be one the first pass validated.
-        if (conflicts.has(entry.serialNumber)) continue;
-        if (!index.has(smsn, digest)) {
-          throw new SwtoolError(`${path} changed while it was being consolidated (${entry.serialNumber})`, { advice: "run consolidate again once the logs stop changing" });
-        }
-        if (!index.takeOnce(smsn)) continue;
+      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(entry), source);
+      if (seen.status === "duplicate") {
+        summary.duplicates++;
+        report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
+      } else if (seen.status === "conflict") {
+        summary.conflicts++;
+        conflicts.add(entry.serialNumber);
+        report({ kind: "conflict", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}` });
       } else {
-        const seen = index.add(smsn, digest, source);
-        if (seen.status === "duplicate") {
-          summary.duplicates++;
-          report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
-          continue;
-        }
-        if (seen.status === "conflict") {
-          summary.conflicts++;
-          conflicts.add(entry.serialNumber);
-          report({
-            kind: "conflict",
-            path,
-            smsn: entry.serialNumber,
-            firstPath: index.file(seen.source),
-            reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}`,
-          });
-          continue;
-        }
+        // The figures the output would have; the write pass recounts what it writes.
+        summary.devices++;
+        summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
+        summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
       }
+    },
+    (path) => {
+      summary.files++;
+      options.onFile?.(path);
+      source = index.addFile(path);
+    },
+    (problem) => {
+      summary.entries += problem.index === undefined ? 0 : 1;
+      summary.invalid++;
+      invalid.add(entryKey(problem.path, problem.index));
+      report(problem);
+    },
+    (path) => report({ kind: "empty", path, reason: "no control logs here" }),
+  );
+  return { summary, conflicts, invalid };
+}
+
+/**
+ * The write pass: reads the inputs again and writes each SMSN once, leaving out the conflicts;
+ * every entry must be the one the index pass validated (a log changed in between is refused).
+ * Returns the output's figures.
+ */
+async function writePass(options: ConsolidateOptions, index: SmsnIndex, indexed: Indexed, out: OutputWriter): Promise<Pick<ConsolidateSummary, "devices" | "perApid" | "perLabel">> {
+  const figures = { devices: 0, perApid: {} as Record<string, number>, perLabel: {} as Record<string, number> };
+  options.written?.reset();
+  await forEachEntry(
+    options,
+    undefined,
+    async (entry, path, i) => {
+      if (indexed.invalid.has(entryKey(path, i)) || indexed.invalid.has(path)) return;
+      if (options.include && !options.include(entry, path)) return;
+      if (indexed.conflicts.has(entry.serialNumber)) return;
+      const smsn = fromHex(entry.serialNumber, "serialNumber");
+      if (!index.has(smsn, digestOf(entry))) {
+        throw new SwtoolError(`${path} changed while it was being consolidated (${entry.serialNumber})`, { advice: "run consolidate again once the logs stop changing" });
+      }
+      // Identical duplicates: the first one read is written.
+      if (!index.takeOnce(smsn)) return;
       await out.add(entry);
       options.written?.add(entry.serialNumber, path);
-      summary.devices++;
-      summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
-      summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
-    }
-  }
-  return { summary, conflicts };
+      figures.devices++;
+      figures.perApid[entry.apid] = (figures.perApid[entry.apid] ?? 0) + 1;
+      figures.perLabel[entry.label] = (figures.perLabel[entry.label] ?? 0) + 1;
+    },
+    () => {},
+    (problem) => {
+      if (indexed.invalid.has(entryKey(problem.path, problem.index)) || indexed.invalid.has(problem.path)) return;
+      throw new SwtoolError(`${problem.path} changed while it was being consolidated: ${problem.reason}`, { advice: "run consolidate again once the logs stop changing" });
+    },
+  );
+  return figures;
 }
 
 /** Consolidates control logs; see ConsolidateOptions. Throws only for usage and I/O failures. */
@@ -232,8 +267,7 @@ export async function consolidate(options: ConsolidateOptions): Promise<Consolid
   let nameFor: NameFor = (copy) => controlLogFileName(now, copy);
   if (options.output !== undefined) {
     const target = outputTarget(options.output);
-    // A second pass rewrites the output from the start, and an invalid input found late must
-    // leave nothing: only a file published at the end can promise both.
+    // An invalid input found late must leave nothing: only a file published at the end can promise that.
     if (target.kind !== "file") throw new UsageError(`-o ${options.output}: consolidate writes a file`, { advice: "give a file name; the file appears only once every entry is validated" });
     dir = dirname(target.path);
     nameFor = exactName(target.path);
@@ -242,35 +276,29 @@ export async function consolidate(options: ConsolidateOptions): Promise<Consolid
     checkDirectory(dir, "the output directory");
   }
 
-  let first: PassResult | undefined;
   const index = new SmsnIndex();
-  const run = (second: boolean) =>
-    publishFile(dir, nameFor, async (file) => {
-      const out = new OutputWriter(file);
-      const result = await pass(options, out, index, second ? first : undefined);
-      if (second) {
-        // The written file's figures come from this pass; the problems from the first.
-        Object.assign(first!.summary, { devices: result.summary.devices, perApid: result.summary.perApid, perLabel: result.summary.perLabel });
-      } else {
-        first = result;
-      }
-      const summary = first!.summary;
-      if (summary.invalid + summary.conflicts > 0 && !options.skipInvalid) throw new NotWritten("invalid input");
-      // Entries of a conflicting SMSN were written before the conflict showed: write again without them.
-      if (!second && summary.conflicts > 0) throw new NotWritten("second pass");
-      if (result.summary.devices === 0) throw new NotWritten("nothing to write");
-      await out.end();
-    }, options.confirm ? { confirm: options.confirm } : {});
   try {
-    const path = await run(false).catch((e) => {
-      if (e instanceof NotWritten && e.message === "second pass") return run(true);
+    const indexed = await indexPass(options, index);
+    const { summary } = indexed;
+    if (summary.invalid + summary.conflicts > 0 && !options.skipInvalid) return summary;
+    if (summary.devices - indexed.conflicts.size <= 0) return summary;
+    summary.output = await publishFile(
+      dir,
+      nameFor,
+      async (file) => {
+        const out = new OutputWriter(file);
+        Object.assign(summary, await writePass(options, index, indexed, out));
+        if (summary.devices === 0) throw new NothingToWrite();
+        await out.end();
+      },
+      options.confirm ? { confirm: options.confirm } : {},
+    ).catch((e) => {
+      if (e instanceof NothingToWrite) return undefined;
       throw e;
     });
-    first!.summary.output = path;
-  } catch (e) {
-    if (!(e instanceof NotWritten)) throw e;
+    if (summary.output === undefined) delete summary.output;
+    return summary;
   } finally {
     index.close();
   }
-  return first!.summary;
 }
