@@ -40,3 +40,15 @@ export function wholeNumberArg(value: string | undefined, flag: string, range: {
   }
   return n;
 }
+
+/** A decimal flag (fractions allowed), checked at the boundary like wholeNumberArg. */
+export function decimalArg(value: string | undefined, flag: string, range: { min?: number; max?: number; above?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const { min, max, above } = range;
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || (min !== undefined && n < min) || (max !== undefined && n > max) || (above !== undefined && n <= above)) {
+    const allowed = [above !== undefined ? `above ${above}` : min !== undefined ? `from ${min}` : "", max !== undefined ? `${min !== undefined || above !== undefined ? "to" : "up to"} ${max}` : ""].filter(Boolean).join(" ");
+    throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a number${allowed ? ` ${allowed}` : ""}`);
+  }
+  return n;
+}

@@ -6,7 +6,8 @@ import { openDeviceLink } from "../transport/open.ts";
 import { CertClient } from "../device/protocol/client.ts";
 import { parseListen, startDeviceSimulator } from "../device/simulator/host.ts";
 import { FAULT_KINDS, type FaultKind } from "../device/simulator/shell.ts";
-import { lineArgs, serialSettingsFrom } from "./line-args.ts";
+import { commandTimeoutOf, lineArgs, serialSettingsFrom } from "./line-args.ts";
+import { decimalArg, wholeNumberArg } from "./args.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
 
 function parseFaults(text: string | undefined): FaultKind[] {
@@ -16,13 +17,6 @@ function parseFaults(text: string | undefined): FaultKind[] {
     if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`unknown fault ${JSON.stringify(f)}`, { advice: `use a comma-separated list of ${FAULT_KINDS.join(", ")}` });
   }
   return faults as FaultKind[];
-}
-
-function number(value: string | undefined, flag: string, min: number, max = Infinity): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${flag} ${JSON.stringify(value)} must be a number from ${min} to ${max}`);
-  return n;
 }
 
 const simulate = defineCommand({
@@ -46,14 +40,14 @@ const simulate = defineCommand({
     if (args.style !== "nrf5" && args.style !== "zephyr") throw new UsageError(`--style ${args.style}: use nrf5 or zephyr`);
     const listen = args.listen ? parseListen(args.listen) : undefined;
     const faults = parseFaults(args.faults);
-    const faultRate = number(args["fault-rate"], "fault-rate", 0, 1);
-    const silenceMs = number(args["silence-ms"], "silence-ms", 0);
-    const swapMs = number(args["swap-ms"], "swap-ms", 0);
-    const count = number(args.count, "count", 1);
+    const faultRate = decimalArg(args["fault-rate"], "fault-rate", { min: 0, max: 1 });
+    const silenceMs = wholeNumberArg(args["silence-ms"], "silence-ms", { min: 0 });
+    const swapMs = wholeNumberArg(args["swap-ms"], "swap-ms", { min: 0 });
+    const count = wholeNumberArg(args.count, "count", { min: 1 });
     const sim = await startDeviceSimulator({
       transport: listen ? "tcp" : "pty",
       ...(listen ? { host: listen.host, port: listen.port } : {}),
-      fixtures: number(args.fixtures, "fixtures", 1, 256) ?? 1,
+      fixtures: wholeNumberArg(args.fixtures, "fixtures", { min: 1, max: 256 }) ?? 1,
       ...(count !== undefined ? { count } : {}),
       realistic: args.realistic ?? false,
       noise: args.noise ?? false,
@@ -97,7 +91,7 @@ const probe = defineCommand({
     "command-timeout": lineArgs["command-timeout"],
   },
   async run({ args }) {
-    const timeoutMs = number(args["command-timeout"], "command-timeout", 50);
+    const timeoutMs = commandTimeoutOf(args);
     const link = await openDeviceLink(args.port, serialSettingsFrom(args));
     const client = new CertClient(link, timeoutMs === undefined ? {} : { timeoutMs });
     try {

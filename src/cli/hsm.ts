@@ -12,7 +12,7 @@ import { isLoopback, Connector } from "../hsm/transport.ts";
 import { startHsmSimulator } from "../hsm/simulator/server.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVES, CURVE_NAMES } from "../sidewalk/curves.ts";
-import { connectorArgs, pinArgs } from "./args.ts";
+import { connectorArgs, decimalArg, pinArgs } from "./args.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
 import { connectorOf, pinSlotOf, resolvePin } from "./pin.ts";
 
@@ -81,12 +81,8 @@ const simulate = defineCommand({
   async run({ args }) {
     const latency = args.latency;
     if (latency !== "none" && latency !== "yubihsm2") throw new UsageError(`--latency ${JSON.stringify(latency)} is not known`, { advice: "use --latency none or --latency yubihsm2" });
-    let idleTimeoutMs: number | undefined;
-    if (args["session-timeout"] !== undefined) {
-      const seconds = Number(args["session-timeout"]);
-      if (!(seconds > 0)) throw new UsageError(`--session-timeout ${JSON.stringify(args["session-timeout"])} is not a positive number of seconds`);
-      idleTimeoutMs = seconds * 1000;
-    }
+    const seconds = decimalArg(args["session-timeout"], "session-timeout", { above: 0 });
+    const idleTimeoutMs = seconds === undefined ? undefined : seconds * 1000;
     const sim = await startHsmSimulator({
       listen: args.listen,
       latency,

@@ -67,6 +67,11 @@ export function repeatedArg(rawArgs: readonly string[], name: string): string[] 
 
 export type LineArgValues = { [K in keyof typeof lineArgs]?: (typeof lineArgs)[K]["type"] extends "boolean" ? boolean : string };
 
+/** `--command-timeout`: milliseconds, a whole number of at least 50 (the line and `device probe`). */
+export function commandTimeoutOf(args: { "command-timeout"?: string | undefined }): number | undefined {
+  return wholeNumberArg(args["command-timeout"], "command-timeout", { min: 50 });
+}
+
 export function serialSettingsFrom(args: LineArgValues): SerialSettings {
   const settings: SerialSettings = {};
   const baud = wholeNumberArg(args.baud, "baud", { min: 50 });
@@ -116,7 +121,7 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
   if (args["dsn-start"] !== undefined && args["dsn-template"] === undefined) throw new UsageError("--dsn-start goes with --dsn-template");
   const count = wholeNumberArg(args.count, "count", { min: 1 });
   if (base.dsn !== undefined && count !== undefined && count > 1) throw new UsageError(`--count ${count} with a single --dsn`, { advice: "use --dsn-file or --dsn-template for more than one device" });
-  const timeoutMs = wholeNumberArg(args["command-timeout"], "command-timeout", { min: 50 });
+  const timeoutMs = commandTimeoutOf(args);
   const hookTimeout = wholeNumberArg(args["hook-timeout"], "hook-timeout", { min: 1 });
   const banners = repeatedArg(rawArgs, "boot-banner");
   for (const b of banners) {

@@ -26,12 +26,10 @@ import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
 import { STORED_OBJECTS, type Atecc608Board, type StoredObject } from "../x509/simulator/atecc608.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp } from "../x509/simulator/host.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
+import { wholeNumberArg } from "./args.ts";
 
-function parseDays(text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) throw new UsageError(`--days ${JSON.stringify(text)} is not a whole number of days`);
-  return Number(text);
-}
+/** `--days`: a whole number of days from 1 to 36500, or the command's default. */
+const daysOf = (text: string | undefined, fallback: number): number => wholeNumberArg(text, "days", { min: 1, max: 36500 }) ?? fallback;
 
 type HsmFlags = PinFlags & ConnectorFlags;
 
@@ -79,7 +77,7 @@ const caInit = defineCommand({
   async run({ args }) {
     const keyType = (args["key-type"] ?? "p256").toLowerCase().replace(/[-_]/g, "");
     if (keyType !== "p256" && keyType !== "rsa2048") throw new UsageError(`--key-type ${JSON.stringify(args["key-type"])} is not known`, { advice: "use p256 or rsa2048" });
-    const days = parseDays(args.days, 3650);
+    const days = daysOf(args.days, 3650);
     const certPath = join(args.out, "ca.pem");
     let keyPath: string;
     let cert;
@@ -132,7 +130,7 @@ const issue = defineCommand({
     ...pinArgs,
   },
   async run({ args }) {
-    const days = parseDays(args.days, 365);
+    const days = daysOf(args.days, 365);
     const publicKey = parseDevicePublicKey(readInput(args.pubkey, "--pubkey"));
     const caData = readInput(args.ca, "--ca");
     const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
@@ -202,7 +200,7 @@ const provision = defineCommand({
     ...pinArgs,
   },
   async run({ args }) {
-    const days = parseDays(args.days, 365);
+    const days = daysOf(args.days, 365);
     const lineDelayMs = parseMs(args["line-delay"], "--line-delay");
     const settleMs = parseMs(args.settle, "--settle");
     const profile = loadProfile(args.profile ?? DEFAULT_PROFILE);

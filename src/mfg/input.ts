@@ -8,8 +8,9 @@ import { bytes, equal, fromHex, toHex } from "../lib/bytes.ts";
 import { assertChain, decodeChainBase64, type Chain } from "../sidewalk/chain.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
 import { SMSN_LENGTH, validateApid } from "../sidewalk/smsn.ts";
+import { APP_SERVER_KEY_LENGTH, appServerPublicKey } from "../sidewalk/app-server-key.ts";
 
-export const APP_SERVER_KEY_LENGTH = 32;
+export { APP_SERVER_KEY_LENGTH };
 
 export interface DeviceKeys {
   chain: Chain;
@@ -52,11 +53,8 @@ function chain(text: string, curve: Curve, field: string): Chain {
   return c;
 }
 
-export function appServerKey(key: Uint8Array, field: string): Uint8Array {
-  bytes(key, APP_SERVER_KEY_LENGTH, field);
-  if (!CURVES.ed25519.isValidPublicKey(key)) throw new FormatError(`"${field}" is not an Ed25519 public key (not a point on the curve)`);
-  return key;
-}
+/** The one strict check (32 bytes, an Ed25519 point), as the signing flows use it. */
+export const appServerKey = appServerPublicKey;
 
 interface RawDevice {
   smsn: string;

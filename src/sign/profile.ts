@@ -3,7 +3,8 @@
 // signatures the DAK may make).
 import { readFileSync } from "node:fs";
 import { FormatError, UsageError } from "../lib/errors.ts";
-import { bytes, fromBase64, fromHex } from "../lib/bytes.ts";
+import { fromBase64, fromHex } from "../lib/bytes.ts";
+import { APP_SERVER_KEY_LENGTH, appServerPublicKey } from "../sidewalk/app-server-key.ts";
 
 export interface DakMetadata {
   certificateId?: string;
@@ -17,7 +18,7 @@ export interface DeviceProfile {
   dak: DakMetadata[];
 }
 
-export const APP_SERVER_KEY_LENGTH = 32;
+export { APP_SERVER_KEY_LENGTH };
 
 export function readDeviceProfile(path: string): DeviceProfile {
   let doc: Record<string, unknown>;
@@ -31,7 +32,7 @@ export function readDeviceProfile(path: string): DeviceProfile {
   const sidewalk = doc?.Sidewalk as Record<string, unknown> | undefined;
   const hex = sidewalk?.ApplicationServerPublicKey;
   if (typeof hex !== "string") throw new FormatError(`${path}: "Sidewalk.ApplicationServerPublicKey" is missing`, { advice: "is this a Sidewalk device profile?" });
-  const key = bytes(fromHex(hex, "Sidewalk.ApplicationServerPublicKey"), APP_SERVER_KEY_LENGTH, "Sidewalk.ApplicationServerPublicKey");
+  const key = appServerPublicKey(fromHex(hex, "Sidewalk.ApplicationServerPublicKey"), "Sidewalk.ApplicationServerPublicKey");
   const dak = Array.isArray(sidewalk?.DakCertificateMetadata) ? (sidewalk.DakCertificateMetadata as Record<string, unknown>[]) : [];
   return {
     applicationServerPublicKey: key,
@@ -48,7 +49,7 @@ export function readDeviceProfile(path: string): DeviceProfile {
 export function parseAppServerKey(text: string): Uint8Array {
   const t = text.trim();
   const raw = /^[0-9a-fA-F]{64}$/.test(t) ? fromHex(t, "app server public key") : fromBase64(t, "app server public key");
-  return bytes(raw, APP_SERVER_KEY_LENGTH, "app server public key");
+  return appServerPublicKey(raw, "app server public key");
 }
 
 /** Where the application server public key comes from: a device profile, or the flag's text. */
