@@ -5,7 +5,7 @@ import { UsageError } from "../lib/errors.ts";
 import { openDeviceLink } from "../transport/open.ts";
 import { CertClient } from "../device/protocol/client.ts";
 import { parseListen, startDeviceSimulator } from "../device/simulator/host.ts";
-import { FAULT_KINDS, type FaultKind } from "../device/simulator/shell.ts";
+import { BANNER_STYLES, FAULT_KINDS, type BannerStyle, type FaultKind } from "../device/simulator/shell.ts";
 import { commandTimeoutOf, lineArgs, serialSettingsFrom } from "./line-args.ts";
 import { decimalArg, wholeNumberArg } from "./args.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
@@ -33,6 +33,10 @@ const simulate = defineCommand({
     "silence-ms": { type: "string", description: "How long a `silence` fault lasts (default 2000)" },
     "swap-ms": { type: "string", description: "Time to put in the next device after `cert deinit` (default 0, 500 with --realistic)" },
     style: { type: "string", description: "nrf5 (log prefixes, '--> ' prompt; default) or zephyr ('uart:~$ ', colours)", default: "nrf5" },
+    banner: { type: "string", description: `What each board prints at boot: ${BANNER_STYLES.join(", ")} (default: the style's own banner line)` },
+    "linger-ms": { type: "string", description: "How long a finished board stays in the fixture, answering, before it is taken out (default 0)" },
+    reenumerate: { type: "boolean", description: "Pty fixtures: the port path vanishes while the fixture is empty and comes back (a USB UART on the board)" },
+    "noise-rate": { type: "string", description: "With --noise: probability of a noise line before each answer line (default 0.15)" },
     record: { type: "string", description: "Append each stored device (SMSN, keys, chain serials) as a JSON line to this file" },
   },
   async run({ args }) {
@@ -44,6 +48,10 @@ const simulate = defineCommand({
     const silenceMs = wholeNumberArg(args["silence-ms"], "silence-ms", { min: 0 });
     const swapMs = wholeNumberArg(args["swap-ms"], "swap-ms", { min: 0 });
     const count = wholeNumberArg(args.count, "count", { min: 1 });
+    if (args.banner !== undefined && !(BANNER_STYLES as readonly string[]).includes(args.banner)) throw new UsageError(`--banner ${args.banner}: use ${BANNER_STYLES.join(", ")}`);
+    if (args.reenumerate && listen) throw new UsageError("--reenumerate is for pty fixtures (a TCP serial server does not vanish)");
+    const lingerMs = wholeNumberArg(args["linger-ms"], "linger-ms", { min: 0 });
+    const noiseRate = decimalArg(args["noise-rate"], "noise-rate", { min: 0, max: 1 });
     const sim = await startDeviceSimulator({
       transport: listen ? "tcp" : "pty",
       ...(listen ? { host: listen.host, port: listen.port } : {}),
@@ -56,6 +64,10 @@ const simulate = defineCommand({
       ...(silenceMs !== undefined ? { silenceMs } : {}),
       ...(swapMs !== undefined ? { swapMs } : {}),
       style: args.style,
+      ...(args.banner !== undefined ? { banner: args.banner as BannerStyle } : {}),
+      ...(lingerMs !== undefined ? { lingerMs } : {}),
+      ...(noiseRate !== undefined ? { noiseRate } : {}),
+      ...(args.reenumerate ? { reenumerate: true } : {}),
       onStored: (record) => {
         if (args.record) appendFileSync(args.record, JSON.stringify(record) + "\n");
         if (output.json) emitEvent({ type: "stored", fixture: record.fixture, device: record.device, smsn: record.stored?.smsn });

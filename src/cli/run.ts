@@ -6,6 +6,7 @@ import { closest } from "../lib/closest.ts";
 import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { globalArgs } from "./args.ts";
 import { renderHelp } from "./help.ts";
+import { eventSchemaText } from "./events.ts";
 import { configureOutput, output } from "./output.ts";
 
 /** Dash look-alikes that word processors put where `--` was typed. */
@@ -129,6 +130,11 @@ export async function runCli(root: CommandDef, argv: string[], options: RunOptio
   try {
     if (version) {
       process.stdout.write(`swtool ${options.version}\n`);
+      return 0;
+    }
+    // Needs none of sign's required flags: answered before they are checked.
+    if (rest[0] === "sign" && rest.includes("--json-schema")) {
+      process.stdout.write(eventSchemaText());
       return 0;
     }
     // Walk down the sub-command tree.

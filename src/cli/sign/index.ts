@@ -9,7 +9,6 @@ import { signBatch } from "./batch.ts";
 import { signLine } from "./line.ts";
 import { resolveSignMode } from "./mode.ts";
 import { signOne } from "./one.ts";
-import { eventSchemaText } from "../events.ts";
 import { checkApidAgainstProfile } from "../../sign/profile.ts";
 
 export default withHelpGroups(
@@ -17,10 +16,6 @@ export default withHelpGroups(
     meta: { name: "sign", description: "Sign device certificates with the HSM's DAK (drop-in for sid_signing_tool)" },
     args: signArgs,
     async run({ args, rawArgs }) {
-      if (args["json-schema"]) {
-        process.stdout.write(eventSchemaText());
-        return;
-      }
       const mode = resolveSignMode(args, rawArgs);
       for (const warning of mode.warnings) log.warn(warning);
       const apid = mode.kind === "line" ? mode.apid : mode.kind === "batch" ? mode.defaults.apid : mode.options.apid;

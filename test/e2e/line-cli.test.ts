@@ -1,0 +1,139 @@
+// The line's machine and operator interfaces through the compiled binary: the versioned event
+// schema (`sign --json-schema`) that every --json record follows, hooks that fail without
+// changing a device's result, SIGTERM handled like Ctrl-C, `--next-device prompt --dsn-scan`
+// through stdin, and the start-up refusals (an unopenable port, an APID the profile's DAK
+// does not have).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { toHex } from "../../src/lib/bytes.ts";
+import { spawnSwtoolServer, swtool, swtoolCommand } from "../helpers/cli.ts";
+import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
+import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+
+let hsm: LoadedHsm;
+const servers: ReturnType<typeof Bun.spawn>[] = [];
+beforeAll(async () => {
+  hsm = await startLoadedHsm("TEST_DAK_LINECLI");
+});
+afterAll(async () => {
+  for (const p of servers) p.kill();
+  await Promise.all(servers.map((p) => p.exited));
+  await hsm.stop();
+});
+
+async function fixture(...args: string[]): Promise<string> {
+  const { proc, first } = await spawnSwtoolServer(["device", "simulate", "--listen", "127.0.0.1:0", "--json", ...args]);
+  servers.push(proc);
+  return (first.ports as string[])[0]!;
+}
+
+const line = (port: string, dir: string, ...more: string[]) => [
+  "sign", "--port", port, "-p", hsm.productTag, "-c", hsm.url,
+  "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
+  "--control_log_dir", dir, "--json", ...more,
+];
+const env = { SWTOOL_HSM_PIN: TEST_PIN };
+const records = (stdout: string) => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+type Schema = { properties: Record<string, { const?: unknown; enum?: unknown[] }>; required: string[]; oneOf: { title: string; required: string[]; properties: Record<string, { enum?: unknown[] }> }[] };
+
+/** Checks a record against the schema's envelope and its type's required fields and enums. */
+function conforms(schema: Schema, r: Record<string, unknown>): string[] {
+  const problems = schema.required.filter((k) => !(k in r)).map((k) => `missing ${k}`);
+  if (r.schema !== schema.properties.schema!.const || r.version !== schema.properties.version!.const) problems.push("wrong schema/version");
+  const type = schema.oneOf.find((t) => t.title === r.type);
+  if (!type) return [...problems, `unknown type ${r.type}`];
+  for (const k of type.required) if (!(k in r)) problems.push(`${r.type}: missing ${k}`);
+  for (const [k, p] of Object.entries(type.properties)) if (p.enum && k in r && !p.enum.includes(r[k])) problems.push(`${r.type}.${k} = ${JSON.stringify(r[k])}`);
+  return problems;
+}
+
+describe("machine interface", () => {
+  test("sign --json-schema prints the schema, and every record of a line run follows it; a failing hook is reported, the devices stand", async () => {
+    const schemaRun = await swtool(["sign", "--json-schema"]);
+    expect(schemaRun.code).toBe(0);
+    const schema = JSON.parse(schemaRun.stdout) as Schema;
+    expect(schema).toMatchObject({ $id: expect.stringContaining("sign-events-v1"), title: "swtool sign --json events, version 1" });
+    expect(JSON.parse(readFileSync(join(import.meta.dir, "../../schemas/sign-events.schema.json"), "utf8"))).toEqual(schema);
+
+    const port = await fixture();
+    const dir = tempDir();
+    const seen = join(dir, "hook-input.jsonl");
+    const r = await swtool(line(port, dir, "--dsn-template", "SN{seq:7}", "--count", "2", "--on-device-done", `cat >> '${seen}'; echo printer offline >&2; exit 3`), { env });
+    expect(r.code).toBe(0);
+    const all = records(r.stdout);
+    for (const rec of all) expect(conforms(schema, rec)).toEqual([]);
+    expect(all.every((rec) => rec.mode === "line")).toBe(true);
+    expect(all.filter((e) => e.type === "device-done").map((e) => e.dsn)).toEqual(["SN0000001", "SN0000002"]);
+    const hookFailures = all.filter((e) => e.type === "hook-failed");
+    expect(hookFailures.map((e) => [e.dsn, e.error])).toEqual([
+      ["SN0000001", "exit 3: printer offline"],
+      ["SN0000002", "exit 3: printer offline"],
+    ]);
+    expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 2, failed: 0 });
+    // The hook got the device's own record on stdin.
+    const inputs = readFileSync(seen, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(inputs.map((i) => [i.type, i.dsn, i.schema])).toEqual([
+      ["device-done", "SN0000001", "swtool.sign.event"],
+      ["device-done", "SN0000002", "swtool.sign.event"],
+    ]);
+  }, 60_000);
+});
+
+describe("operator control", () => {
+  test("SIGTERM is handled like Ctrl-C: the device in flight finishes, the run ends with its summary", async () => {
+    const port = await fixture("--realistic");
+    const dir = tempDir();
+    const station = Bun.spawn([...swtoolCommand(), ...line(port, dir, "--dsn-template", "SN{seq:7}")], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+    const reader = station.stdout.getReader();
+    let text = "";
+    while (!text.includes('"step":"chain-ed25519"')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`station ended early: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    station.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(await station.exited).toBe(0);
+    const all = records(text);
+    expect(all.find((e) => e.type === "stopping")).toMatchObject({ reason: "signal", inFlight: 1, message: "stopping: finishing 1 device (Ctrl-C again to abort them)" });
+    expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 1, failed: 0, stoppedBy: "signal" });
+  }, 60_000);
+
+  test("--next-device prompt --dsn-scan: each scanned line is the board's DSN, one already provisioned is refused", async () => {
+    const port = await fixture();
+    const dir = tempDir();
+    const r = await swtool(line(port, dir, "--next-device", "prompt", "--dsn-scan"), { env, stdin: "SCAN0001\nSCAN0001\nSCAN0002\n" });
+    const all = records(r.stdout);
+    expect(all.filter((e) => e.type === "device-done").map((e) => e.dsn)).toEqual(["SCAN0001", "SCAN0002"]);
+    expect(all.find((e) => e.type === "refused")).toMatchObject({ dsn: "SCAN0001", reason: expect.stringContaining("DSN SCAN0001 was provisioned") });
+    expect(all.filter((e) => e.type === "waiting").map((e) => e.for)).toContain("dsn-scan");
+    expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 2, refused: 1 });
+    expect(r.code).toBe(1);
+  }, 60_000);
+});
+
+describe("start-up refusals", () => {
+  test("a --port that cannot be opened: exit 2 naming it and --allow-missing-fixtures", async () => {
+    const dir = tempDir();
+    const r = await swtool(line("/dev/swtool-no-such-port", dir, "--dsn-template", "SN{seq:7}").filter((a) => a !== "--json"), { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("cannot open fixture port /dev/swtool-no-such-port");
+    expect(r.stderr).toContain("--allow-missing-fixtures");
+  }, 30_000);
+
+  test("--apid that is not the device profile's DAK ApId: exit 2 before the HSM is asked", async () => {
+    const dir = tempDir();
+    const profile = join(dir, "profile.json");
+    writeFileSync(profile, JSON.stringify({ Sidewalk: { ApplicationServerPublicKey: toHex(APP_KEY), DakCertificateMetadata: [{ ApId: "pd25", MaxAllowedSignature: 1000 }] } }));
+    const args = ["sign", "--port", "/dev/null", "-p", hsm.productTag, "-c", "http://127.0.0.1:1", "--device_type", DEVICE_TYPE, "--apid", "zz99", "--device_profile_json", profile, "--control_log_dir", dir, "--dsn-template", "SN{seq:7}"];
+    const r = await swtool(args, { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--apid zz99 does not match the device profile's DAK ApId pd25 (${profile})`);
+  }, 30_000);
+});
