@@ -3,7 +3,11 @@
 // the certificate cache (`--cache_cert`).
 import type { ArgsDef } from "citty";
 import { defaultCertCacheDir } from "../signer/hsm/cert-cache.ts";
-import { openCertStore, type HsmCertStore } from "../signer/hsm/certstore.ts";
+import { openCertStore, type CertStoreOptions } from "../signer/hsm/certstore.ts";
+import { HsmFleet, type FleetEvent, type HsmEndpoint } from "../signer/hsm/fleet.ts";
+import type { DakSigner, SigningPolicy } from "../sidewalk/signer.ts";
+import { UsageError } from "../lib/errors.ts";
+import { readHsmConfig } from "./hsm-config.ts";
 import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { log } from "./output.ts";
@@ -16,6 +20,7 @@ export const signerArgs = {
   "allow-test-root": { type: "boolean", description: "Rehearsal: sign under a production tag although the HSM holds a test chain" },
   test_cert: { type: "boolean", description: "A product tag without RNET_/PREPROD_/TEST_ is the test stage" },
   cache_cert: { type: "boolean", description: "Cache the HSM's CA certificates on this PC, keyed by HSM serial ($SWTOOL_CACHE_DIR)" },
+  "hsm-config": { type: "string", description: "JSON file naming several HSMs (connector URL, TLS files, PIN file or variable each)" },
 } as const satisfies ArgsDef;
 
 export interface SignerFlags extends ConnectorFlags, PinFlags {
@@ -24,10 +29,24 @@ export interface SignerFlags extends ConnectorFlags, PinFlags {
   "allow-test-root"?: boolean;
   test_cert?: boolean;
   cache_cert?: boolean;
+  "hsm-config"?: string;
+  /** Every --connector given (several HSMs when more than one). */
+  connectors?: string[];
+}
+
+/** What the signing commands sign with: one HSM's certificate store, or several HSMs. */
+export type OpenedSigner = DakSigner & { readonly policy: SigningPolicy; close(): Promise<void> };
+
+function describeFleetEvent(e: FleetEvent): string {
+  if (e.type === "hsm-down") return `HSM ${e.hsm}${e.serial !== undefined ? ` (serial ${e.serial})` : ""} stopped answering (${e.error}); its signatures go to the other HSMs (${e.inService} in service); retrying it in the background`;
+  if (e.type === "hsm-up") return `HSM ${e.hsm} (serial ${e.serial}) answers again and verifies: back in service (${e.inService} in service)`;
+  return "no HSM answers: signing waits (the line pauses) until one is back";
 }
 
 /** Opens the HSM's certificate store under its signing policy; a rehearsal is said out loud. */
-export async function openSigner(flags: SignerFlags): Promise<HsmCertStore> {
+export async function openSigner(flags: SignerFlags): Promise<OpenedSigner> {
+  const several = flags["hsm-config"] !== undefined || (flags.connectors?.length ?? 0) > 1;
+  if (several) return openFleet(flags);
   const pin = (await resolvePin(flags, { required: true }))!;
   const pinSlot = pinSlotOf(flags);
   const store = await openCertStore({
@@ -46,11 +65,43 @@ export async function openSigner(flags: SignerFlags): Promise<HsmCertStore> {
 }
 
 /** Opens the signer, runs `use`, and closes the HSM sessions whatever happens. */
-export async function withSigner<T>(flags: SignerFlags, use: (signer: HsmCertStore) => Promise<T>): Promise<T> {
+export async function withSigner<T>(flags: SignerFlags, use: (signer: OpenedSigner) => Promise<T>): Promise<T> {
   const signer = await openSigner(flags);
   try {
     return await use(signer);
   } finally {
     await signer.close();
   }
+}
+
+/** Several HSMs: `--hsm-config FILE`, or `--connector` repeated with the shared TLS and PIN flags. */
+async function openFleet(flags: SignerFlags): Promise<OpenedSigner> {
+  if (flags["hsm-config"] !== undefined && (flags.connectors?.length ?? 0) > 0) throw new UsageError("give --hsm-config or --connector, not both", { advice: "list every HSM in the config file" });
+  let endpoints: HsmEndpoint[];
+  let sessions = wholeNumberArg(flags.sessions, "sessions", { min: 1, max: 16 }) ?? 4;
+  if (flags["hsm-config"] !== undefined) {
+    const config = await readHsmConfig(flags["hsm-config"], flags);
+    endpoints = config.endpoints;
+    if (config.sessions !== undefined) sessions = config.sessions;
+  } else {
+    const pin = (await resolvePin(flags, { required: true }))!;
+    const pinSlot = pinSlotOf(flags);
+    const { tls, allowInsecureConnector } = connectorOf(flags);
+    endpoints = flags.connectors!.map((connector) => ({ connector, tls, allowInsecureConnector, pin, ...(pinSlot === undefined ? {} : { pinSlot }) }));
+  }
+  const common: Partial<CertStoreOptions> = {
+    testCert: flags.test_cert ?? false,
+    allowTestRoot: flags["allow-test-root"] ?? false,
+    ...(flags.cache_cert ? { certCacheDir: defaultCertCacheDir() } : {}),
+    onWarning: (message) => log.warn(message),
+  };
+  const fleet = await HsmFleet.open({
+    productTag: flags.product,
+    sessions,
+    endpoints: endpoints.map((e) => ({ ...common, ...e })),
+    onEvent: (e) => (e.type === "hsm-up" ? log.info(describeFleetEvent(e)) : log.warn(describeFleetEvent(e))),
+  });
+  log.info(`${endpoints.length} HSMs for ${flags.product}: ${fleet.status().map((h) => `${h.hsm} (serial ${h.serial})`).join(", ")}`);
+  if (fleet.policy.rehearsal) log.warn(`REHEARSAL: ${flags.product} signs with a test root; these devices will not join a production Sidewalk network`);
+  return fleet;
 }

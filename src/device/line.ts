@@ -12,7 +12,8 @@ import { ledgerRetrier, retryingLedger, type Retrier } from "../ledger/retry.ts"
 import { recoverOrphanedAttempts } from "./recover.ts";
 import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
-import type { DakSigner } from "../sidewalk/signer.ts";
+import { observeSignatures, type DakSigner } from "../sidewalk/signer.ts";
+import type { Cert } from "../sidewalk/chain.ts";
 import { computeSmsn, validateDsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
 import type { FailedDevice, LineEvent, LineSummary, PortTotals, StopReason } from "./events.ts";
@@ -61,11 +62,18 @@ export interface LineOptions {
   onEvent?: (event: LineEvent) => void;
 }
 
-/** How many DAK signatures the line has made, kept in the ledger, warned about near the profile's maximum. */
+/** A DAK's name in the ledger: product tag, curve and its certificate's serial. */
+const dakIdOf = (productTag: string, curve: Curve, caCerts: readonly Cert[]) => `${productTag}/${curve}/${toHex(caCerts[0]!.serial)}`;
+
+/**
+ * How many DAK signatures the line has made, kept in the ledger per DAK (several HSMs may hold
+ * different DAKs of the product), warned about near the profile's maximum.
+ */
 class DakCounter {
   readonly ids: Record<Curve, string>;
-  private readonly warnedAt = new Set<number>();
-  private readonly totals: Record<Curve, number> = { ed25519: 0, p256r1: 0 };
+  private readonly warnedAt = new Set<string>();
+  /** Per DAK id: the ledger's count (factory-wide on PostgreSQL). */
+  private readonly totals = new Map<string, number>();
   made = 0;
   /** Signature counts go to the ledger in order, without holding up the device. */
   private counting: Promise<unknown> = Promise.resolve();
@@ -76,33 +84,34 @@ class DakCounter {
     readonly max: number | undefined,
     private readonly warn: (message: string) => void,
   ) {
-    this.ids = Object.fromEntries(CURVE_NAMES.map((c) => [c, `${signer.productTag}/${c}/${toHex(signer.caCerts(c)[0]!.serial)}`])) as Record<Curve, string>;
+    this.ids = Object.fromEntries(CURVE_NAMES.map((c) => [c, dakIdOf(signer.productTag, c, signer.caCerts(c))])) as Record<Curve, string>;
   }
 
   async load(): Promise<void> {
-    for (const c of CURVE_NAMES) this.totals[c] = await this.ledger.signatureCount(this.ids[c]);
+    for (const c of CURVE_NAMES) this.totals.set(this.ids[c], await this.ledger.signatureCount(this.ids[c]));
   }
 
-  /** Signatures the busier of the two DAK keys has made, over every run this ledger saw. */
+  /** Signatures the busiest DAK key has made, over every run this ledger saw. */
   get used(): number {
-    return Math.max(this.totals.ed25519, this.totals.p256r1);
+    return Math.max(0, ...this.totals.values());
   }
 
-  count(curve: Curve): void {
+  /** One signature by the DAK `id` (default: the first HSM's DAK of that curve). */
+  count(curve: Curve, id = this.ids[curve]): void {
     this.made++;
-    this.totals[curve]++;
-    this.counting = this.counting.then(() => this.record(curve)).catch((e) => this.warn(`DAK signature count not recorded: ${(e as Error).message}`));
+    this.totals.set(id, (this.totals.get(id) ?? 0) + 1);
+    this.counting = this.counting.then(() => this.record(id)).catch((e) => this.warn(`DAK signature count not recorded: ${(e as Error).message}`));
   }
 
-  private async record(curve: Curve): Promise<void> {
-    const total = await this.ledger.addSignatures(this.ids[curve], 1);
-    this.totals[curve] = Math.max(this.totals[curve], total);
+  private async record(id: string): Promise<void> {
+    const total = await this.ledger.addSignatures(id, 1);
+    this.totals.set(id, Math.max(this.totals.get(id) ?? 0, total));
     const max = this.max;
     if (!max) return;
     const level = [1, 0.99, 0.95, 0.9].find((f) => total >= Math.floor(max * f));
-    if (level !== undefined && !this.warnedAt.has(level)) {
-      this.warnedAt.add(level);
-      this.warn(`DAK ${this.ids[curve]} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}`);
+    if (level !== undefined && !this.warnedAt.has(`${id} ${level}`)) {
+      this.warnedAt.add(`${id} ${level}`);
+      this.warn(`DAK ${id} has made ${total} of its ${max} allowed signatures${total >= max ? "; it has reached its limit" : ""}`);
     }
   }
 
@@ -128,6 +137,8 @@ export class Station {
   /** The ledger through the retrier: ledger trouble pauses the line rather than failing boards. */
   private readonly ledger: Ledger;
   private readonly retrier: Retrier;
+  /** The signer, telling the DAK counter of each signature and the DAK that made it. */
+  private readonly signer: DakSigner;
 
   constructor(readonly options: LineOptions) {
     if (options.ports.length === 0) throw new UsageError("no fixture ports given", { advice: "give one --port per fixture" });
@@ -142,6 +153,7 @@ export class Station {
     this.ledger = retryingLedger(options.ledger, this.retrier);
     this.dak = new DakCounter(this.ledger, options.signer, options.maxSignatures, (message) => this.emit({ type: "warning", message }));
     this.hsmSerial = options.signer.hsmSerial;
+    this.signer = observeSignatures(options.signer, (curve, s) => this.dak.count(curve, dakIdOf(options.signer.productTag, curve, s.caCerts)));
     for (const p of options.ports) this.perPort.set(p, { provisioned: 0, failed: 0 });
     if (options.signal) this.onAbort(options.signal, () => this.stop("signal"));
     if (options.abortSignal) this.onAbort(options.abortSignal, () => this.abort());
@@ -374,7 +386,7 @@ export class Station {
     let result: Awaited<ReturnType<typeof provisionDevice>>;
     try {
       result = await provisionDevice(client, {
-        signer: o.signer,
+        signer: this.signer,
         deviceType: o.deviceType,
         dsn,
         apid: o.apid,
@@ -386,7 +398,6 @@ export class Station {
         ...(o.minFreeBytes !== undefined ? { minFreeBytes: o.minFreeBytes } : {}),
         signal: this.aborter.signal,
         onStep: (step) => this.emit({ type: "step", port, dsn, step }),
-        onSignature: (curve) => this.dak.count(curve),
       });
     } catch (e) {
       const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
@@ -424,7 +435,10 @@ export class Station {
     }
     // The board is provisioned and its control log written: the ledger says so, waiting as
     // long as it must (never "failed" because the ledger was busy).
-    await ledger.finishAttempt(id!, { result: "provisioned", controlLog: result.controlLog });
+    // Which HSM and DAK signed (several HSMs: known only now; both serials if a failover split the device).
+    const signedBy = [...new Set([result.chains.ed25519.signedBy, result.chains.p256r1.signedBy].filter((x) => x !== undefined))].join(",");
+    const dak = dakIdOf(o.signer.productTag, "ed25519", result.chains.ed25519.certs.slice(1));
+    await ledger.finishAttempt(id!, { result: "provisioned", controlLog: result.controlLog, dak, ...(signedBy ? { hsmSerial: signedBy } : {}) });
     await ledger.recordControlLog(result.controlLog, result.smsn);
     this.totals.provisioned++;
     perPort.provisioned++;

@@ -143,7 +143,7 @@ export class PostgresLedger implements Ledger {
   async finishAttempt(id: number, o: AttemptOutcome): Promise<void> {
     await this.sql`
       UPDATE attempts SET finished_at = ${(o.time ?? new Date()).toISOString()}, result = ${o.result}, failed_step = ${o.failedStep ?? null}, error = ${o.error ?? null},
-        device_answer = ${o.deviceAnswer ?? null}, error_code = ${o.errorCode ?? null}, control_log = ${o.controlLog ?? null}, hsm_serial = coalesce(${o.hsmSerial ?? null}, hsm_serial),
+        device_answer = ${o.deviceAnswer ?? null}, error_code = ${o.errorCode ?? null}, control_log = ${o.controlLog ?? null}, hsm_serial = coalesce(${o.hsmSerial ?? null}, hsm_serial), dak = coalesce(${o.dak ?? null}, dak),
         claimed = CASE WHEN ${o.result} = 'provisioned' THEN claimed ELSE NULL END
       WHERE id = ${id}`;
   }

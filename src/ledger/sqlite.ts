@@ -115,10 +115,10 @@ export class SqliteLedger implements Ledger {
   async finishAttempt(id: number, o: AttemptOutcome): Promise<void> {
     this.db
       .query(
-        "UPDATE attempts SET finished_at = ?, result = ?, failed_step = ?, error = ?, device_answer = ?, error_code = ?, control_log = ?, hsm_serial = coalesce(?, hsm_serial), " +
+        "UPDATE attempts SET finished_at = ?, result = ?, failed_step = ?, error = ?, device_answer = ?, error_code = ?, control_log = ?, hsm_serial = coalesce(?, hsm_serial), dak = coalesce(?, dak), " +
           "claimed = CASE WHEN ? = 'provisioned' THEN claimed ELSE NULL END WHERE id = ?",
       )
-      .run((o.time ?? new Date()).toISOString(), o.result, o.failedStep ?? null, o.error ?? null, o.deviceAnswer ?? null, o.errorCode ?? null, o.controlLog ?? null, o.hsmSerial ?? null, o.result, id);
+      .run((o.time ?? new Date()).toISOString(), o.result, o.failedStep ?? null, o.error ?? null, o.deviceAnswer ?? null, o.errorCode ?? null, o.controlLog ?? null, o.hsmSerial ?? null, o.dak ?? null, o.result, id);
   }
 
   async recordAttempt(a: AttemptStart & AttemptOutcome): Promise<number> {

@@ -29,6 +29,8 @@ export interface AttemptOutcome {
   controlLog?: string;
   /** The HSM (serial) that signed the device, when known only once it signed (several HSMs). */
   hsmSerial?: string;
+  /** The DAK that signed it (several HSMs may hold different DAKs of the product). */
+  dak?: string;
   time?: Date;
 }
 

@@ -29,6 +29,8 @@ export interface Chain {
   kind: ChainKind;
   /** Device first, root last. */
   certs: Cert[];
+  /** The HSM (serial) whose DAK signed the device certificate, when known (not encoded). */
+  signedBy?: string;
 }
 
 const CA_SERIAL_LENGTH = 4;

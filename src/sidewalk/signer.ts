@@ -24,6 +24,31 @@ export interface DakSigner {
   readonly hsmSerial?: number;
   /** Whether the signer can sign now (an HSM may be unreachable or out of sessions); absent: always. */
   readonly health?: SignerHealth;
+  /**
+   * Several HSMs: the signature with the CA certificates of the DAK that made it (the HSMs may
+   * hold different DAKs of one product) and that HSM's serial. When absent: sign() and caCerts().
+   */
+  signWithChain?(curve: Curve, message: Uint8Array): Promise<DakSignature>;
+}
+
+export interface DakSignature {
+  signature: Uint8Array;
+  /** DAK first, root last: the chain above the device certificate this signature belongs in. */
+  caCerts: readonly Cert[];
+  hsmSerial?: string;
+}
+
+/** The signer with `onSignature` told of every DAK signature made (which DAK, which HSM). */
+export function observeSignatures(signer: DakSigner, onSignature: (curve: Curve, s: DakSignature) => void): DakSigner {
+  const signWithChain = async (curve: Curve, message: Uint8Array): Promise<DakSignature> => {
+    const s = signer.signWithChain ? await signer.signWithChain(curve, message) : { signature: await signer.sign(curve, message), caCerts: signer.caCerts(curve) };
+    onSignature(curve, s);
+    return s;
+  };
+  return Object.assign(Object.create(signer) as DakSigner, {
+    signWithChain,
+    sign: async (curve: Curve, message: Uint8Array) => (await signWithChain(curve, message)).signature,
+  });
 }
 
 export type SignerState = "ok" | "unreachable" | "sessions-full";
@@ -112,7 +137,19 @@ export function startSigningDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr
   }
   const requireAmazonRoot = options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production";
   const sign = async (csr: Csr): Promise<Chain> => {
-    const chain = await issueDeviceChain(csr.curve, signer.kind, signer.caCerts(csr.curve), csr.publicKey, smsn, (m) => signer.sign(csr.curve, m));
+    let caCerts = signer.caCerts(csr.curve);
+    let signedBy: string | undefined;
+    const dakSign = signer.signWithChain
+      ? async (m: Uint8Array) => {
+          const s = await signer.signWithChain!(csr.curve, m);
+          caCerts = s.caCerts;
+          signedBy = s.hsmSerial;
+          return s.signature;
+        }
+      : (m: Uint8Array) => signer.sign(csr.curve, m);
+    const issued = await issueDeviceChain(csr.curve, signer.kind, [], csr.publicKey, smsn, dakSign);
+    // The chain of the DAK that signed: with several HSMs known only once one has.
+    const chain: Chain = { ...issued, certs: [issued.certs[0]!, ...caCerts], ...(signedBy !== undefined ? { signedBy } : {}) };
     assertChain(chain, { amazonRoot: requireAmazonRoot, smsn, devicePublicKey: csr.publicKey });
     return chain;
   };

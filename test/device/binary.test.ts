@@ -60,7 +60,7 @@ test("ports lists without failing; ledger prints and exports what the line recor
   const csv = await swtool(["ledger", "--ledger", db, "--csv", "--status", "provisioned"]);
   expect(csv.code).toBe(0);
   const lines = csv.stdout.trim().split("\n");
-  expect(lines[0]).toBe("id,startedAt,finishedAt,port,dsn,smsn,apid,stage,result,failedStep,error,errorCode,deviceAnswer,controlLog,hsmSerial,dak,host,pid");
+  expect(lines[0]).toBe("id,startedAt,finishedAt,port,dsn,smsn,apid,stage,result,failedStep,error,errorCode,deviceAnswer,controlLog,hsmSerial,dak,host,pid,pidStart,station,operator,workOrder");
   expect(lines.length).toBe(3);
   expect(lines[1]).toContain(",SN0000001,");
   const text = await swtool(["ledger", "--ledger", db, "--since", "1h"]);

@@ -8,6 +8,7 @@ import { stageOfProductTag, type Stage } from "../../sidewalk/smsn.ts";
 import { wholeNumberArg } from "../args.ts";
 import { repeatedArg } from "../line-args.ts";
 import type { SignerFlags } from "../signer-args.ts";
+import { connectorUrls } from "../hsm-config.ts";
 import type { SignArgs } from "./args.ts";
 
 
@@ -81,7 +82,8 @@ export function resolveSignMode(args: SignArgs, rawArgs: readonly string[] = [])
   const appKey: AppKeySource | undefined = args.device_profile_json
     ? { from: "device-profile", path: args.device_profile_json }
     : args.app_server_public_key !== undefined ? { from: "flag", text: args.app_server_public_key } : undefined;
-  const common: Common = { signer: args, stage, warnings, ...(appKey ? { appKey } : {}), ...(args.control_log_dir !== undefined ? { controlLogDir: args.control_log_dir } : {}) };
+  const connectors = connectorUrls(rawArgs);
+  const common: Common = { signer: { ...args, ...(connectors.length > 1 ? { connectors } : {}) }, stage, warnings, ...(appKey ? { appKey } : {}), ...(args.control_log_dir !== undefined ? { controlLogDir: args.control_log_dir } : {}) };
 
   const ports = repeatedArg(rawArgs, "port");
   if (ports.length === 0 && args.port !== undefined) ports.push(args.port);

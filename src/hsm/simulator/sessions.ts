@@ -1,5 +1,6 @@
 // The simulated device's session table: 16 slots, CREATE SESSION and AUTHENTICATE SESSION from
-// the card's side (same secure-channel code as the client), and the 30-second idle timeout.
+// the card's side (same secure-channel code as the client), and the 30-second idle timeout, which
+// also frees a slot left half-open (created, never authenticated) or whose authentication failed.
 import { randomBytes } from "node:crypto";
 import { concat } from "../../lib/bytes.ts";
 import { createSession } from "../commands/create-session.ts";
@@ -23,6 +24,8 @@ interface Slot {
   keys: SessionKeys;
   channel: SecureChannel | undefined;
   lastUsed: number;
+  /** Authentication failed: the slot stays taken until it times out. */
+  failed?: boolean;
 }
 
 export class SessionTable {
@@ -69,10 +72,11 @@ export class SessionTable {
     const frame = decodeFrame(message, "authenticate-session");
     if (frame.data.length !== 17) throw fault("WRONG_LENGTH", "authenticate-session length");
     const slot = this.slots[frame.data[0]!];
-    if (!slot || slot.channel) throw fault("INVALID_SESSION", "no session awaiting authentication");
+    if (!slot || slot.channel || slot.failed) throw fault("INVALID_SESSION", "no session awaiting authentication");
     const expected = authenticateSessionMessage(slot.id, slot.keys, slot.context);
     if (!constantTimeEqual(expected.message, message)) {
-      this.free(slot.id);
+      // As on the device, the slot is not freed: it stays taken until the idle timeout (30 s).
+      slot.failed = true;
       throw fault("AUTHENTICATION_FAILED", "host cryptogram or MAC refused");
     }
     slot.channel = new SecureChannel(slot.id, slot.keys, expected.chain);

@@ -1,0 +1,100 @@
+// Several HSMs of one product (HsmFleet): each checked at start, work spread least loaded
+// first, an HSM killed mid-shift (its in-flight signatures made again on another, nothing
+// fails), its background rejoin, and the ledger naming the HSM that signed each device.
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startHsmSimulator } from "../../src/hsm/index.ts";
+import { CURVES } from "../../src/sidewalk/curves.ts";
+import { loadTestChain } from "../../src/signer/hsm/index.ts";
+import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
+import { runStation } from "../device/station.ts";
+import { spawnSwtoolServer } from "../helpers/cli.ts";
+import { TEST_PIN } from "../helpers/hsm.ts";
+
+const TAG = "TEST_DAK_FLEET";
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** An HSM simulator process (it can be killed) keeping its objects in a state file, loaded with a test chain. */
+async function hsmProcess(options: { state?: string; listen?: string; latency?: "none" | "yubihsm2"; load?: boolean } = {}) {
+  const state = options.state ?? join(mkdtempSync(join(tmpdir(), "swtool-fleet-")), "hsm.json");
+  const { proc, first } = await spawnSwtoolServer(["hsm", "simulate", "--json", "--listen", options.listen ?? "127.0.0.1:0", "--latency", options.latency ?? "none", "--state", state]);
+  const url = first.url as string;
+  cleanups.push(() => proc.kill("SIGKILL"));
+  if (options.load !== false) await loadTestChain({ connector: url, productTag: TAG, pin: TEST_PIN });
+  return { url, state, serial: first.serial as number, proc, port: new URL(url).port };
+}
+
+const message = (i: number) => new Uint8Array(64).fill(i);
+
+describe("HsmFleet", () => {
+  test("two HSMs with different DAKs of one product: every signature verifies with the chain of the DAK that made it, both HSMs used", async () => {
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess()]);
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    expect(fleet.status().map((s) => s.serial).sort()).toEqual([a.serial, b.serial].sort());
+    const signed = await Promise.all(Array.from({ length: 16 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    for (const [i, s] of signed.entries()) expect(CURVES.ed25519.verify(s.signature, message(i), s.caCerts[0]!.publicKey)).toBe(true);
+    expect(new Set(signed.map((s) => s.hsmSerial))).toEqual(new Set([String(a.serial), String(b.serial)]));
+    // The two DAKs differ: each signature came with its own DAK certificate.
+    const daks = new Set(signed.map((s) => Buffer.from(s.caCerts[0]!.publicKey).toString("hex")));
+    expect(daks.size).toBe(2);
+  }, 30_000);
+
+  test("at start every HSM must hold the product's chain: one without it stops the start, named", async () => {
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess({ load: false })]);
+    await loadTestChain({ connector: b.url, productTag: "TEST_DAK_OTHER", pin: TEST_PIN });
+    const err = await HsmFleet.open({ productTag: TAG, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) }).catch((e) => e);
+    expect(err.message).toBe(`HSM 2 of 2 (${b.url}): the HSM has no DAK for product tag ${TAG}`);
+    expect(err.advice).toBe("product tags on this HSM: TEST_DAK_OTHER");
+  }, 30_000);
+
+  test("an HSM killed with signatures in flight: they are made on the other, none fails; it rejoins when it answers again", async () => {
+    const a = await hsmProcess({ latency: "yubihsm2" });
+    const b = await hsmProcess();
+    const events: FleetEvent[] = [];
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 4, retryMs: 100, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN, requestTimeoutMs: 3000 })), onEvent: (e) => events.push(e) });
+    cleanups.push(() => fleet.close());
+    // Four at once: least loaded first puts two on each; A's take 122 ms, long enough to kill it under them.
+    const inFlight = Array.from({ length: 4 }, (_, i) => fleet.signWithChain("ed25519", message(i)));
+    await Bun.sleep(40);
+    a.proc.kill("SIGKILL");
+    await a.proc.exited;
+    const first = await Promise.all(inFlight);
+    expect(first.every((s) => s.hsmSerial === String(b.serial))).toBe(true);
+    for (const [i, s] of first.entries()) expect(CURVES.ed25519.verify(s.signature, message(i), s.caCerts[0]!.publicKey)).toBe(true);
+    expect(events[0]).toMatchObject({ type: "hsm-down", serial: a.serial, inService: 1 });
+    // While A is away everything goes to B.
+    const meanwhile = await Promise.all(Array.from({ length: 6 }, (_, i) => fleet.signWithChain("p256r1", message(i))));
+    expect(new Set(meanwhile.map((s) => s.hsmSerial))).toEqual(new Set([String(b.serial)]));
+    // A comes back on its address with its objects: the background retry takes it in again.
+    await hsmProcess({ state: a.state, listen: `127.0.0.1:${a.port}`, load: false });
+    for (let i = 0; i < 100 && fleet.inService < 2; i++) await Bun.sleep(100);
+    expect(events.at(-1)).toMatchObject({ type: "hsm-up", serial: a.serial, inService: 2 });
+    const after = await Promise.all(Array.from({ length: 8 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    expect(new Set(after.map((s) => s.hsmSerial))).toEqual(new Set([String(a.serial), String(b.serial)]));
+  }, 60_000);
+
+  test("the line records, per device, the serial of the HSM that signed it", async () => {
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess()]);
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    const run = await runStation({ transport: "pty", fixtures: 4, count: 8 }, { signer: fleet, count: 8 });
+    expect(run.summary).toMatchObject({ provisioned: 8, failed: 0 });
+    const rows = await run.ledger.list({ status: "provisioned" });
+    expect(rows.length).toBe(8);
+    for (const r of rows) expect([String(a.serial), String(b.serial), `${a.serial},${b.serial}`, `${b.serial},${a.serial}`]).toContain(r.hsmSerial!);
+    // Each device names the Ed25519 DAK that signed it; signatures are counted per DAK: 8 over the two.
+    for (const r of rows) expect(r.dak).toMatch(new RegExp(`^${TAG}/ed25519/[0-9a-f]{8}$`));
+    const ids = [...new Set(rows.map((r) => r.dak!))];
+    expect(ids.length).toBe(2);
+    let total = 0;
+    for (const id of ids) total += await run.ledger.signatureCount(id);
+    expect(total).toBe(8);
+    await run.ledger.close();
+  }, 60_000);
+});
