@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { dsnFile, dsnTemplate, fixedDsn, type DsnSource } from "../device/dsn.ts";
 import { runLine, type LineSummary } from "../device/line.ts";
-import type { SerialSettings } from "../transport/open.ts";
+import { checkPortName, type SerialSettings } from "../transport/open.ts";
 import { lineReporter, summaryLines } from "./line-view.ts";
 import { bootBannerWith } from "../device/protocol/client.ts";
 import { eventRecord, printEvent } from "./events.ts";
@@ -61,6 +61,9 @@ export function repeatedArg(rawArgs: readonly string[], name: string): string[] 
     if (token === "--") break;
     if (token === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
     else if (token.startsWith(`--${name}=`)) values.push(token.slice(name.length + 3));
+    else continue;
+    // An empty value (`--port ""`) is refused here, before the HSM is opened.
+    if (name === "port") checkPortName(values.at(-1)!);
   }
   return values;
 }

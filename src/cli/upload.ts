@@ -3,6 +3,7 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { findLedger } from "../controllog/ledger-link.ts";
+import { checkControlLogFile } from "../controllog/validate.ts";
 import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { hostName } from "../upload/host-key.ts";
 import { uploadFile } from "../upload/upload.ts";
@@ -18,6 +19,9 @@ export default defineCommand({
     ...ledgerPasswordArgs,
   },
   async run({ args }) {
+    // Amazon gets complete, valid logs only: a truncated or damaged file is refused here.
+    const entries = checkControlLogFile(args.file);
+    log.debug(`${args.file}: ${entries} valid entries`);
     const target = await sshTarget(args);
     const result = await uploadFile({ file: args.file, target, remoteDir: args["remote-dir"], ...retryOptions(args) });
     const where = `${target.user}@${hostName(target.host, target.port)}:${result.remotePath}`;

@@ -2,6 +2,7 @@
 // {advertisedProductId}, sidewalkData:{sidewalkED25519CertificateChain, sidewalkP256R1CertificateChain,
 // label}}}]}. One entry per device file; a consolidated log has many. Some published examples
 // capitalise the chain keys: both spellings are read, the lowercase one is written.
+import { parseStrictJson } from "../lib/strict-json.ts";
 import { FormatError } from "../lib/errors.ts";
 
 export const CONTROL_LOG_VERSION = "4-0-1";
@@ -63,12 +64,7 @@ export function readEntry(raw: unknown, index: number): ControlLogEntry {
 
 /** Parses a control log file's text (single device or consolidated). */
 export function parseControlLog(text: string): ControlLogEntry[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(`control log: not valid JSON (${(e as Error).message})`);
-  }
+  const doc = parseStrictJson(text, "control log");
   const logs = field(doc, "controlLogs", "the file");
   if (!Array.isArray(logs)) throw new FormatError(`control log: "controlLogs" is ${logs === undefined ? "missing" : "not an array"}`);
   return logs.map(readEntry);

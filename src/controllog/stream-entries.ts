@@ -3,6 +3,7 @@
 // scanner follows the skeleton {"controlLogs": [ ... ]} and hands each array element's text to
 // JSON.parse, so only one entry is in memory at a time.
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { parseStrictJson } from "../lib/strict-json.ts";
 import { FormatError } from "../lib/errors.ts";
 
 /** Files above this size are streamed. */
@@ -121,6 +122,8 @@ export class ControlLogScanner {
       }
       switch (this.state) {
         case "start":
+          // parseStrictJson's words for the small-file path; the byte offset adds nothing here.
+          if (b === 0xef && this.offset === 0) throw new FormatError("control log: starts with a UTF-8 byte order mark (BOM), which Amazon's reader refuses");
           if (b !== Ch.OpenBrace) this.fail("expected '{' to open the document");
           this.state = "key";
           break;
@@ -180,9 +183,9 @@ export class ControlLogScanner {
     const text = this.capture.text();
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseStrictJson(text, "control log");
     } catch (e) {
-      this.fail(`not valid JSON (${(e as Error).message})`);
+      this.fail((e as Error).message.replace(/^control log: /, ""));
     }
     if (this.state === "key") {
       this.key = value as string;
@@ -211,13 +214,7 @@ export function readEntries(path: string, onEntry: (raw: unknown, index: number)
   const fd = openSync(path, "r");
   try {
     if (fstatSync(fd).size <= threshold) {
-      const text = readFileSync(fd, "utf8");
-      let doc: unknown;
-      try {
-        doc = JSON.parse(text);
-      } catch (e) {
-        throw new FormatError(`control log: not valid JSON (${(e as Error).message})`);
-      }
+      const doc = parseStrictJson(readFileSync(fd, "utf8"), "control log");
       const logs = typeof doc === "object" && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>).controlLogs : undefined;
       if (!Array.isArray(logs)) throw new FormatError(`control log: "controlLogs" is ${logs === undefined ? "missing" : "not an array"}`);
       logs.forEach((raw, i) => onEntry(raw, i));

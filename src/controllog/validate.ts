@@ -5,13 +5,14 @@
 // The CA part of a chain (DAK up to the root) is shared by every device of a product, so its
 // verdict is computed once per distinct CA certificates and reused; device signatures go
 // through the native verifier.
-import { FormatError, VerificationError } from "../lib/errors.ts";
+import { FormatError, SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { fromBase64, toHex } from "../lib/bytes.ts";
 import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import { validateApid } from "../sidewalk/smsn.ts";
 import { readEntry, type ControlLogEntry } from "./format.ts";
+import { readEntries } from "./stream-entries.ts";
 
 interface CaVerdict {
   /** Why the CA certificates do not verify; undefined when they do. */
@@ -96,4 +97,31 @@ export class EntryValidator {
     this.caVerdicts.set(key, verdict);
     return verdict;
   }
+}
+
+/**
+ * Reads a whole control log file and validates every entry (complete JSON, each entry's shape
+ * and both chains), before it leaves the PC; returns how many entries it holds (at least one).
+ */
+export function checkControlLogFile(path: string): number {
+  const validator = new EntryValidator();
+  let count = 0;
+  const refuse = (reason: string, cause?: unknown) =>
+    new FormatError(`refusing to send ${path}: ${reason}`, {
+      cause,
+      advice: "nothing was sent: consolidate the device logs again (swtool consolidate) and send the new file",
+    });
+  try {
+    readEntries(path, (raw, i) => {
+      validator.check(raw, i);
+      count++;
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined) throw new UsageError(`cannot read ${path}: ${code}`, { cause: e, advice: "give the consolidated control log to send" });
+    if (e instanceof SwtoolError) throw refuse(e.message, e);
+    throw e;
+  }
+  if (count === 0) throw refuse('the control log holds no entries ("controlLogs" is empty)');
+  return count;
 }

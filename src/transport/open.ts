@@ -2,7 +2,7 @@
 // serial server, anything else a serial port (/dev/ttyUSB0, COM3) opened through
 // serialport's SerialPortStream over swtool's own Bun binding.
 import { SerialPortStream } from "@serialport/stream";
-import { SwtoolError } from "../lib/errors.ts";
+import { SwtoolError, UsageError } from "../lib/errors.ts";
 import { channelFromStream, type ByteChannel } from "./channel.ts";
 import { linkFromChannel, type DeviceLink } from "./link.ts";
 import { BunSerialBinding } from "./serial/binding.ts";
@@ -23,8 +23,17 @@ export interface SerialSettings {
 
 export const DEFAULT_BAUD_RATE = 115200;
 
+/** Refuses an empty port name (`--port ""`, a blank line in a script) before anything opens it. */
+export function checkPortName(port: string): string {
+  if (port.trim() === "") {
+    throw new UsageError(`--port ${JSON.stringify(port)} names no port`, { advice: "give the fixture's port, e.g. /dev/ttyUSB0, COM3 or socket://host:port (`swtool ports` lists the serial ports)" });
+  }
+  return port;
+}
+
 /** Opens the device's port as bytes: `socket://host:port`, or a serial port / pseudo-terminal path. */
 export async function openDeviceChannel(port: string, settings: SerialSettings = {}): Promise<ByteChannel> {
+  checkPortName(port);
   if (port.startsWith(SOCKET_PREFIX)) {
     const { socket, close } = await connectSerialServer(port);
     return channelFromStream(port, socket, close);

@@ -6,6 +6,7 @@ import { parseControlLog } from "../controllog/format.ts";
 import { isSigningOutput, readSigningOutput } from "../formats/signing-output.ts";
 import { toHex } from "../lib/bytes.ts";
 import { decodeChainBase64, verifyChain, type ChainReport } from "../sidewalk/chain.ts";
+import { parseStrictJson } from "../lib/strict-json.ts";
 import type { Curve } from "../sidewalk/curves.ts";
 
 export interface InspectedChain {
@@ -44,19 +45,20 @@ export function inspectInput(input: string): InspectedChain[] {
     return [inspectOne("chain", input, undefined)];
   }
   const text = readFileSync(input, "utf8");
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    // A file holding just a base64 chain.
-    return [inspectOne(input, text, undefined)];
-  }
+  // A file holding just a base64 chain; anything that opens like JSON is read as JSON, strictly
+  // (a truncated control log is called truncated, not "not valid base64").
+  if (!/^\uFEFF?\s*[{[]/.test(text)) return [inspectOne(input, text, undefined)];
+  const doc = parseStrictJson(text, input);
   if (isSigningOutput(doc)) {
     const o = readSigningOutput(doc);
     return [inspectOne("eD25519", o.eD25519, "ed25519", o.metadata.smsn), inspectOne("p256R1", o.p256R1, "p256r1", o.metadata.smsn)];
   }
   if (typeof doc === "object" && doc !== null && "controlLogs" in doc) {
-    return parseControlLog(text).flatMap((e, i) => [
+    const entries = parseControlLog(text);
+    if (entries.length === 0) {
+      throw new FormatError(`${input}: the control log holds no entries ("controlLogs" is empty)`, { advice: "an empty log proves nothing and Amazon refuses it: give the log the line wrote for the device" });
+    }
+    return entries.flatMap((e, i) => [
       inspectOne(`controlLogs[${i}] ed25519`, e.ed25519Chain, "ed25519", e.serialNumber),
       inspectOne(`controlLogs[${i}] p256r1`, e.p256r1Chain, "p256r1", e.serialNumber),
     ]);

@@ -147,7 +147,7 @@ describe("consolidate", () => {
   };
   const at = "control log: controlLogs[0]";
   const invalid: [string, () => string, () => string][] = [
-    ["not JSON", () => '{"controlLogs": [', () => "control log: not valid JSON"],
+    ["not JSON", () => '{"controlLogs": [', () => "control log: truncated (the JSON ends unfinished after 17 characters)"],
     ["empty file", () => "", () => "control log: not valid JSON"],
     ["no controlLogs", () => "{}", () => 'control log: "controlLogs" is missing'],
     ["controlLogs not an array", () => '{"controlLogs": {}}', () => 'control log: "controlLogs" is not an array'],

@@ -11,7 +11,15 @@ import { startSshd, type Sshd } from "./sshd.ts";
 
 let sshd: Sshd;
 let encrypted: Sshd;
+/** One valid device entry: upload validates every log before it connects. */
+let validEntry: ControlLogEntry;
+/** A valid control log at a new path named `name`; returns the path and its size. */
+const validLog = (name: string) => {
+  const path = writeLogFile(tempDir(), name, [validEntry]);
+  return { path, size: readFileSync(path).length };
+};
 beforeAll(async () => {
+  validEntry = await makeEntry(makeTestLine());
   sshd = await startSshd();
   encrypted = await startSshd({ passphrase: "correct horse" });
 });
@@ -25,20 +33,18 @@ const ssh = (s: Sshd, key = s.clientKey) => ["--host", "127.0.0.1", "--port", St
 
 describe("swtool upload", () => {
   test("uploads and prints where the file went", { timeout: 60_000 }, async () => {
-    const file = join(tempDir(), "C_CONTROL_LOG_20261121120000.txt");
-    writeFileSync(file, '{"controlLogs": []}');
+    const { path: file, size } = validLog("C_CONTROL_LOG_20261121120000.txt");
     const r = await swtool(["upload", file, ...ssh(sshd), "--remote-dir", sshd.uploadDir]);
-    expect(r.stderr).toContain("uploaded 19 bytes in 1 attempt");
+    expect(r.stderr).toContain(`uploaded ${size} bytes in 1 attempt`);
     expect(r.stdout).toBe(`${sshd.user}@[127.0.0.1]:${sshd.port}:${join(sshd.uploadDir, "C_CONTROL_LOG_20261121120000.txt")}\n`);
     expect(r.code).toBe(0);
-    expect(readFileSync(join(sshd.uploadDir, "C_CONTROL_LOG_20261121120000.txt"), "utf8")).toBe('{"controlLogs": []}');
+    expect(readFileSync(join(sshd.uploadDir, "C_CONTROL_LOG_20261121120000.txt"), "utf8")).toBe(readFileSync(file, "utf8"));
     const json = await swtool(["upload", file, ...ssh(sshd), "--remote-dir", sshd.uploadDir, "--json"]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, alreadyPresent: true, bytes: 19, attempts: 1 });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, alreadyPresent: true, bytes: size, attempts: 1 });
   });
 
   test("refuses a wrong host key and a wrong client key, exit 1, nothing uploaded", { timeout: 60_000 }, async () => {
-    const file = join(tempDir(), "C_CONTROL_LOG_20261121130000.txt");
-    writeFileSync(file, "x");
+    const { path: file } = validLog("C_CONTROL_LOG_20261121130000.txt");
     const wrongHost = await swtool(["upload", file, ...ssh(sshd).slice(0, -1), "SHA256:" + "B".repeat(43), "--remote-dir", sshd.uploadDir]);
     expect(wrongHost.code).toBe(1);
     expect(wrongHost.stderr).toContain(`error: [127.0.0.1]:${sshd.port} presented ssh-ed25519 host key ${sshd.hostFingerprint}, not the expected SHA256:${"B".repeat(43)}`);
@@ -52,8 +58,7 @@ describe("swtool upload", () => {
   });
 
   test("an encrypted key: passphrase from --passphrase-env; missing or wrong is a usage error", { timeout: 60_000 }, async () => {
-    const file = join(tempDir(), "C_CONTROL_LOG_20261121140000.txt");
-    writeFileSync(file, "y");
+    const { path: file } = validLog("C_CONTROL_LOG_20261121140000.txt");
     const args = ["upload", file, ...ssh(encrypted), "--remote-dir", encrypted.uploadDir];
     const missing = await swtool(args);
     expect(missing.code).toBe(2);
