@@ -18,10 +18,10 @@ import { accessSync, constants, statfsSync } from "node:fs";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
 import { SwtoolError } from "../lib/errors.ts";
 import { equal, fromBase64, toBase64, toHex } from "../lib/bytes.ts";
-import { computeSmsn, type SmsnInput } from "../sidewalk/smsn.ts";
+import { computeSmsn } from "../sidewalk/smsn.ts";
 import { decodeCsr, verifyCsr, type Csr } from "../sidewalk/csr.ts";
 import { CURVES, type Curve } from "../sidewalk/curves.ts";
-import { startSigningDevice, type DakSigner, type DeviceChains, type PendingChains } from "../sidewalk/signer.ts";
+import { checkDeviceCsrs, startSigningDevice, type CheckedCsrs, type DakSigner, type DeviceChains, type PendingChains } from "../sidewalk/signer.ts";
 import { encodeChain, type Chain } from "../sidewalk/chain.ts";
 import { CertClient, DeviceCommandError } from "./protocol/client.ts";
 import { SID_ERRORS } from "./protocol/sid-errors.ts";
@@ -34,6 +34,8 @@ export interface DeviceJob {
   deviceType: string;
   dsn: string;
   apid: string;
+  /** The SMSN the station computed for this device (deviceSmsn): the device must report the same. */
+  smsn: Uint8Array;
   boardId?: string;
   /** The 32-byte Ed25519 application server public key. */
   appServerPublicKey: Uint8Array;
@@ -148,13 +150,19 @@ function failure(step: Step, e: unknown): ProvisioningError {
   return new ProvisioningError(step, `${step}: ${err.message}`, { cause: e, ...(err.advice ? { advice: err.advice } : {}) });
 }
 
+/**
+ * The SMSN a device computes for itself, computed once by the station for each device: the
+ * firmware always hashes `<device type>-PRODUCTION`, whatever the HSM's stage.
+ */
+export function deviceSmsn(o: { deviceType: string; dsn: string; apid: string; boardId?: string | undefined }): Uint8Array {
+  return computeSmsn({ deviceType: o.deviceType, dsn: o.dsn, apid: o.apid, stage: "production", ...(o.boardId ? { boardId: o.boardId } : {}) });
+}
+
 export async function provisionDevice(client: CertClient, job: DeviceJob): Promise<DeviceResult> {
   const retries = job.retries ?? 5;
   const maxRestarts = job.restarts ?? 2;
   const stats = { retries: 0, restarts: 0, wastedSignatures: 0 };
-  const input: SmsnInput = { deviceType: job.deviceType, dsn: job.dsn, apid: job.apid, stage: "production", ...(job.boardId ? { boardId: job.boardId } : {}) };
-  // The firmware always hashes `<device type>-PRODUCTION`, whatever the HSM's stage.
-  const expectedSmsn = computeSmsn(input);
+  const expectedSmsn = job.smsn;
 
   const aborted = (step: Step) => new ProvisioningError(step, `${step}: aborted by the operator`, {});
   const guard = (step: Step) => {
@@ -243,12 +251,16 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
     const edCsr = await readCsr("ed25519");
     const p256Csr = await readCsr("p256r1");
     job.onStep?.("verify-csr");
-    checkCsr(edCsr, expectedSmsn);
-    checkCsr(p256Csr, expectedSmsn);
+    let csrs: CheckedCsrs;
+    try {
+      csrs = checkDeviceCsrs(edCsr, p256Csr, { expectedSmsn });
+    } catch (e) {
+      throw failure("verify-csr", e);
+    }
     job.onStep?.("sign");
     let pending: PendingChains;
     try {
-      pending = startSigningDevice(job.signer, edCsr, p256Csr, { expectedSmsn });
+      pending = startSigningDevice(job.signer, csrs);
     } catch (e) {
       throw failure("sign", e);
     }
@@ -339,18 +351,6 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
     deinitError = (e as Error).message;
   }
   return { smsn: toHex(chains.smsn), controlLog: controlLog!, chains, ...stats, ...(deinitError ? { deinitError } : {}) };
-}
-
-function checkCsr(csr: Csr, expectedSmsn: Uint8Array): void {
-  const name = CURVES[csr.curve].display;
-  if (!verifyCsr(csr)) {
-    throw new ProvisioningError("verify-csr", `verify-csr: the device's ${name} CSR signature does not verify with its public key`, {
-      advice: "the CSR was altered on the way or the device's crypto is faulty; the device is not provisioned",
-    });
-  }
-  if (!equal(csr.smsn, expectedSmsn)) {
-    throw new ProvisioningError("verify-csr", `verify-csr: the ${name} CSR names SMSN ${toHex(csr.smsn)}, not ${toHex(expectedSmsn)}`, {});
-  }
 }
 
 /** Ends the device's session after a failure; best effort, the original error is what counts. */

@@ -14,11 +14,11 @@ import { toHex } from "../lib/bytes.ts";
 import { CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
 import { observeSignatures, type DakSigner } from "../sidewalk/signer.ts";
 import type { Cert } from "../sidewalk/chain.ts";
-import { computeSmsn, validateDsn } from "../sidewalk/smsn.ts";
+import { validateDsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
 import type { FailedDevice, LineEvent, LineSummary, PortTotals, StopReason } from "./events.ts";
 import { FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PresenceOptions, type WaitingFor } from "./fixture.ts";
-import { BOARD_ACTIONS, checkControlLogRoom, provisionDevice, ProvisioningError } from "./flow.ts";
+import { BOARD_ACTIONS, checkControlLogRoom, deviceSmsn, provisionDevice, ProvisioningError } from "./flow.ts";
 import type { SerialSettings } from "../transport/open.ts";
 import type { CertClient, CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
@@ -338,6 +338,7 @@ export class Station {
     const ledger = this.ledger;
     let dsn: string | undefined;
     let smsn = "";
+    let smsnBytes: Uint8Array = new Uint8Array(0);
     let base: Parameters<Ledger["beginAttempt"]>[0];
     let id: number;
     // A DSN another station holds (in progress there, or provisioned since this one looked) is
@@ -356,7 +357,8 @@ export class Station {
         this.stop("dsn-source");
         return false;
       }
-      smsn = toHex(computeSmsn({ deviceType: o.deviceType, dsn, apid: o.apid, stage: "production", ...(o.boardId ? { boardId: o.boardId } : {}) }));
+      smsnBytes = deviceSmsn({ deviceType: o.deviceType, dsn, apid: o.apid, boardId: o.boardId });
+      smsn = toHex(smsnBytes);
       base = { port, dsn, smsn, apid: o.apid, stage: o.signer.stage, ...(this.hsmSerial !== undefined ? { hsmSerial: String(this.hsmSerial) } : {}), dak: this.dak.ids.ed25519 };
       const previous = o.allowReprovision ? undefined : await ledger.isProvisioned({ dsn, smsn });
       let reason: string | undefined;
@@ -389,6 +391,7 @@ export class Station {
         signer: this.signer,
         deviceType: o.deviceType,
         dsn,
+        smsn: smsnBytes,
         apid: o.apid,
         ...(o.boardId ? { boardId: o.boardId } : {}),
         appServerPublicKey: o.appServerPublicKey,

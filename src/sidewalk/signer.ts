@@ -115,12 +115,20 @@ export interface PendingChains {
   p256r1: Promise<Chain>;
 }
 
+/** Both CSRs of one device, checked (checkDeviceCsrs is the only way to make one). */
+export interface CheckedCsrs {
+  readonly ed25519: Csr;
+  readonly p256r1: Csr;
+  readonly smsn: Uint8Array;
+  readonly checked: true;
+}
+
 /**
- * Checks both CSRs, then starts both DAK signatures at once (with a pool of HSM sessions they
- * overlap). Each chain is verified before its promise resolves: a bad chain must never reach a
- * device or a log. Throws at once when a CSR is wrong.
+ * The one CSR check of every flow: right curves, valid points, signatures that verify (unless
+ * the legacy flow's unsigned CSRs are allowed), one SMSN for both, and the SMSN expected.
+ * Throws VerificationError naming the problem.
  */
-export function startSigningDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): PendingChains {
+export function checkDeviceCsrs(ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): CheckedCsrs {
   const allowUnsigned = options.allowUnsignedCsr ?? false;
   checkCsr(ed25519Csr, "ed25519", allowUnsigned);
   checkCsr(p256r1Csr, "p256r1", allowUnsigned);
@@ -135,6 +143,16 @@ export function startSigningDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr
       advice: "check the device type, DSN, APID and stage given to the device",
     });
   }
+  return { ed25519: ed25519Csr, p256r1: p256r1Csr, smsn, checked: true };
+}
+
+/**
+ * Starts both DAK signatures for checked CSRs at once (with a pool of HSM sessions they
+ * overlap). Each chain is verified before its promise resolves: a bad chain must never reach a
+ * device or a log.
+ */
+export function startSigningDevice(signer: DakSigner, csrs: CheckedCsrs, options: Pick<SignDeviceOptions, "requireAmazonRoot"> = {}): PendingChains {
+  const { smsn } = csrs;
   const requireAmazonRoot = options.requireAmazonRoot ?? signer.requireAmazonRoot ?? signer.stage === "production";
   const sign = async (csr: Csr): Promise<Chain> => {
     let caCerts = signer.caCerts(csr.curve);
@@ -153,12 +171,12 @@ export function startSigningDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr
     assertChain(chain, { amazonRoot: requireAmazonRoot, smsn, devicePublicKey: csr.publicKey });
     return chain;
   };
-  return { smsn, ed25519: sign(ed25519Csr), p256r1: sign(p256r1Csr) };
+  return { smsn, ed25519: sign(csrs.ed25519), p256r1: sign(csrs.p256r1) };
 }
 
 /** Checks both CSRs, has the DAK sign both, and returns both chains once both verify. */
 export async function signDevice(signer: DakSigner, ed25519Csr: Csr, p256r1Csr: Csr, options: SignDeviceOptions = {}): Promise<DeviceChains> {
-  const pending = startSigningDevice(signer, ed25519Csr, p256r1Csr, options);
+  const pending = startSigningDevice(signer, checkDeviceCsrs(ed25519Csr, p256r1Csr, options), options);
   const [ed25519, p256r1] = await Promise.all([pending.ed25519, pending.p256r1]);
   return { smsn: pending.smsn, ed25519, p256r1 };
 }

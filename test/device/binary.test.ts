@@ -3,6 +3,7 @@
 // the termios binding; `swtool ports`; `swtool ledger` on a ledger the line wrote.
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { listLinuxPorts } from "../../src/transport/ports.ts";
 import { swtool, swtoolCommand } from "../helpers/cli.ts";
 import { tempDir, runStation } from "./station.ts";
 
@@ -53,7 +54,11 @@ test("probe of a missing port and bad simulator flags fail with advice", async (
 test("ports lists without failing; ledger prints and exports what the line recorded", async () => {
   const ports = await swtool(["ports", "--json"]);
   expect(ports.code).toBe(0);
-  expect(Array.isArray(JSON.parse(ports.stdout))).toBe(true);
+  // The binary lists what /sys/class/tty holds, each port once, as the library reads it here.
+  const listed = JSON.parse(ports.stdout) as { path: string }[];
+  expect(listed).toEqual(JSON.parse(JSON.stringify(listLinuxPorts())));
+  expect(listed.every((p) => p.path.startsWith("/dev/tty"))).toBe(true);
+  expect(new Set(listed.map((p) => p.path)).size).toBe(listed.length);
   const dir = tempDir();
   await runStation({ transport: "pty" }, { count: 2, dir });
   const db = join(dir, "swtool.db");

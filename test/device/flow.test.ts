@@ -2,7 +2,7 @@
 // pseudo-terminal checks every command the PC sends), and against the HSM simulator over HTTP.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { provisionDevice } from "../../src/device/flow.ts";
+import { deviceSmsn, provisionDevice } from "../../src/device/flow.ts";
 import { openDeviceLink } from "../../src/transport/open.ts";
 import { CertClient } from "../../src/device/protocol/client.ts";
 import { openPty } from "../../src/transport/pty.ts";
@@ -66,6 +66,7 @@ describe("seed transcript", () => {
         deviceType: seed.smsn.device_type,
         dsn: seed.smsn.dsn,
         apid: seed.smsn.apid,
+        smsn: deviceSmsn({ deviceType: seed.smsn.device_type, dsn: seed.smsn.dsn, apid: seed.smsn.apid }),
         appServerPublicKey: fromBase64(seed.app_server_public_key_base64),
         controlLogDir: dir,
       });
