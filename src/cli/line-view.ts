@@ -107,16 +107,24 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
     if (options.maxSignatures === undefined) return `DAK signatures ${used} used${wasted}`;
     return `DAK signatures ${used} used · ${Math.max(0, options.maxSignatures - used)} left of ${options.maxSignatures}${wasted}`;
   };
-  const width = () => Math.max(...[...rows.keys()].map((p) => p.length), 4);
+  // A fixture's row starts with a short name (the path's last part, at most 14 characters):
+  // by-id paths would leave no room for the status.
+  const shortName = (port: string) => {
+    const base = port.replace(/^socket:\/\//, "").split(/[/\\]/).pop() || port;
+    return base.length > 14 ? `…${base.slice(-13)}` : base;
+  };
+  const width = () => Math.max(...[...rows.keys()].map((p) => shortName(p).length), 4);
   const rowLine = (port: string, r: Row) => {
-    const counts = `${String(r.provisioned).padStart(4)} ok ${String(r.failed).padStart(3)} bad ${percent(r.provisioned, r.failed).padStart(6)}`;
+    // ok/failed and the fixture's yield, compact: the status needs the room.
+    const pct = r.provisioned + r.failed === 0 ? "-" : `${Math.floor((r.provisioned * 100) / (r.provisioned + r.failed))}%`;
+    const counts = `${`${r.provisioned}/${r.failed}`.padStart(8)} ${pct.padStart(4)}`;
     let status: string;
     if (r.running) status = `${r.running.dsn} ${r.running.step} (${STEPS.indexOf(r.running.step) + 1}/${STEPS.length})`;
     else {
       const last = r.last ? `${paint(color, r.last.pass ? "1;32" : "1;31", r.last.pass ? "PASS" : "FAIL")} ${r.last.dsn} ${r.last.text} · ` : "";
       status = `${last}${r.state}`;
     }
-    return `${port.padEnd(width())} ${counts}  ${status}`;
+    return `${shortName(port).padEnd(width())} ${counts}  ${status}`;
   };
   const block = () => {
     const lines = [header(), paint(color && !hsm.ok, "1;41;97", hsm.text) + (stopping ? ` · ${paint(color, "1;33", stopping)}` : ""), dakLine()];
@@ -188,7 +196,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
           const r = row(event.port);
           r.running = undefined;
           r.failed++;
-          r.last = { pass: false, dsn: event.dsn, text: `at ${event.step}: ${event.action}` };
+          r.last = { pass: false, dsn: event.dsn, text: `${event.action} (at ${event.step})` };
           totals.failed = event.failed;
           totals.signatures = event.signatures;
           totals.wasted += event.wastedSignatures;

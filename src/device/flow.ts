@@ -184,7 +184,14 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
         if (e.reason === "device-error" && e.code === SID_ERRORS.UNINITIALIZED && step !== "init" && step !== "deinit") throw new DeviceRebooted(e.message);
         if (e.reason === "closed" || !transient(e) || attempt >= retries) throw failure(step, e);
         stats.retries++;
-        if (e.reason !== "device-error") await client.resync().catch((r) => Promise.reject(failure(step, r)));
+        if (e.reason !== "device-error") {
+          // A device that stays deaf through the resync (a long silence) gets the next attempt.
+          try {
+            await client.resync();
+          } catch (r) {
+            if (client.isClosed || attempt + 1 >= retries) throw failure(step, r);
+          }
+        }
       }
     }
   };
