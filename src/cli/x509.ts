@@ -14,7 +14,7 @@ import { authSlotsFor } from "../signer/hsm/layout.ts";
 import { connectorArgs, pinArgs } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
-import { writeNewFile } from "../x509/files.ts";
+import { checkNewFile, writeNewFile } from "../x509/files.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
@@ -26,6 +26,7 @@ import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
 import { STORED_OBJECTS, type Atecc608Board, type StoredObject } from "../x509/simulator/atecc608.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp } from "../x509/simulator/host.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
+import { mkdirSync } from "node:fs";
 import { wholeNumberArg } from "./args.ts";
 
 /** `--days`: a whole number of days from 1 to 36500, or the command's default. */
@@ -84,6 +85,9 @@ const caInit = defineCommand({
     if (args["ca-key"] !== undefined) {
       if (!args["ca-key"].startsWith(HSM_PREFIX)) throw new UsageError("--ca-key for `ca init` must be hsm:<object id>", { advice: "leave --ca-key out to make a new key file" });
       if (args["key-type"] !== undefined && keyType !== "p256") throw new UsageError("a CA key in the HSM must be P-256");
+      // Before the HSM signs: the certificate must have somewhere to go.
+      mkdirSync(args.out, { recursive: true });
+      checkNewFile(certPath, { force: args.force });
       const hsm = await openCaSigner(args["ca-key"], args);
       try {
         const root = await selfSignCa(hsm.signer, { subject: args.subject, days });
@@ -134,6 +138,8 @@ const issue = defineCommand({
     const publicKey = parseDevicePublicKey(readInput(args.pubkey, "--pubkey"));
     const caData = readInput(args.ca, "--ca");
     const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
+    // Before the CA key (perhaps in the HSM) signs: the certificate must have somewhere to go.
+    if (args.out) checkNewFile(args.out, { force: args.force });
     const { signer, close } = await openCaSigner(args["ca-key"], args);
     let issued;
     try {

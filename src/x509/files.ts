@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
-import { OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
+import { checkOutputPath, OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
@@ -36,6 +36,18 @@ export function writePlannedFiles(files: readonly PlannedFile[]): void {
   }
 }
 
+const FORCE_ADVICE = "choose another path, or add --force to replace it";
+
+/** Pre-flight for writeNewFile, before a CA key (perhaps in the HSM) signs anything. */
+export function checkNewFile(path: string, options: { force?: boolean } = {}): void {
+  try {
+    checkOutputPath(path, { replace: options.force ?? false, flag: "--out" });
+  } catch (error) {
+    if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: FORCE_ADVICE });
+    throw error;
+  }
+}
+
 /** One new file: refused if it exists unless `force`. */
 export function writeNewFile(path: string, data: string | Uint8Array, options: { force?: boolean; secret?: boolean } = {}): void {
   try {
@@ -46,7 +58,7 @@ export function writeNewFile(path: string, data: string | Uint8Array, options: {
   try {
     writeOutputSync(path, data, { replace: options.force ?? false, mode: options.secret ? SECRET_MODE : PUBLIC_MODE });
   } catch (error) {
-    if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: "choose another path, or add --force to replace it" });
+    if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: FORCE_ADVICE });
     throw error;
   }
 }

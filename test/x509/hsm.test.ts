@@ -19,9 +19,11 @@ const ED_KEY = 0x0101;
 const dir = mkdtempSync(join(tmpdir(), "swtool-x509-hsm-"));
 let sim: HsmSimulator;
 let client: HsmClient;
+/** Commands the simulator ran (one line each), to show a refused run asked the HSM nothing. */
+const commands: string[] = [];
 
 beforeAll(async () => {
-  sim = await startHsmSimulator();
+  sim = await startHsmSimulator({ log: (line) => commands.push(line) });
   client = await HsmClient.connect({ url: sim.url, authKeyId: 1, password: "password" });
   await client.generateAsymmetricKey({ id: CA_KEY, label: "x509 lab CA", domains: 1, capabilities: capability("SIGN_ECDSA"), algorithm: ALGORITHM.EC_P256 });
   await client.generateAsymmetricKey({ id: ED_KEY, label: "not a CA key", domains: 1, capabilities: capability("SIGN_EDDSA"), algorithm: ALGORITHM.EC_ED25519 });
@@ -73,5 +75,21 @@ describe("x509 with the CA key in the HSM", () => {
     expect(wrongPin.code).toBe(1);
     expect(wrongPin.stderr + wrongPin.stdout).not.toContain("wrong-pin-1234");
     expect(wrongPin.stderr).toMatch(/PIN|authenticat/i);
+  });
+
+  test("CLI: an --out that cannot be written is refused before the HSM signs (no HSM command at all)", async () => {
+    const env = { SWTOOL_HSM_PIN: "password" };
+    const hsmArgs = ["--ca-key", "hsm:0x0100", "--connector", sim.url, "--pin-slot", "1"];
+    const caDir = join(dir, "cli-ca");
+    const taken = join(dir, "taken.pem");
+    writeFileSync(taken, "an earlier certificate\n");
+    commands.length = 0;
+    const missing = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs, "--out", "/nonexistent/d.pem"], { env });
+    expect(missing).toEqual({ code: 1, stdout: "", stderr: "error: --out: the directory /nonexistent does not exist\n  fix: create it first, or give another path\n" });
+    const exists = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs, "--out", taken], { env });
+    expect(exists).toEqual({ code: 1, stdout: "", stderr: `error: --out ${taken} already exists\n  fix: choose another path, or add --force to replace it\n` });
+    const init = await swtool(["x509", "ca", "init", "--out", caDir, "--subject", "CN=again", ...hsmArgs], { env });
+    expect(init).toEqual({ code: 1, stdout: "", stderr: `error: --out ${join(caDir, "ca.pem")} already exists\n  fix: choose another path, or add --force to replace it\n` });
+    expect(commands).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
 // The simulated device's persistent store: objects (opaque data, asymmetric keys, authentication
 // keys) keyed by type and id, the serial number, and the factory default. Saved atomically
 // (temporary file, fsync, rename) so a crash never leaves a half-written store.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
-import { dirname, basename, join } from "node:path";
 import { FormatError } from "../../lib/errors.ts";
+import { replaceFileSync } from "../../lib/atomic.ts";
 import { fromHex, toHex } from "../../lib/bytes.ts";
 import { ALGORITHM, ALL_CAPABILITIES, ALL_DOMAINS, OBJECT_TYPE, ORIGIN } from "../protocol.ts";
 import { deriveAuthKey } from "../secure-channel.ts";
@@ -142,16 +142,8 @@ export class DeviceState {
     return DeviceState.fromJSON(text, path);
   }
 
-  /** Writes the whole store to `path` atomically. */
+  /** Writes the whole store to `path` atomically, owner-only (it holds the keys). */
   save(path: string): void {
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      writeSync(fd, JSON.stringify(this.toJSON(), null, 1) + "\n");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
+    replaceFileSync(path, JSON.stringify(this.toJSON(), null, 1) + "\n", 0o600);
   }
 }
