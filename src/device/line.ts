@@ -179,8 +179,8 @@ export class Station {
 
   /** Ends the devices in flight as well (each gets `cert deinit`; the ledger records it). */
   abort(): void {
-    if (!this.stopper.signal.aborted) this.stoppedBy = "abort";
     this.stop("abort");
+    this.stoppedBy = "abort";
     if (!this.aborter.signal.aborted) {
       this.emit({ type: "stopping", reason: "abort", inFlight: this.totals.inFlight, message: `aborting ${this.totals.inFlight} device(s) in flight` });
       this.aborter.abort();

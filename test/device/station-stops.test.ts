@@ -137,3 +137,35 @@ describe("--count counts good devices", () => {
     expect(run.summary.failed).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });
+
+describe("a second Ctrl-C aborts the devices in flight cleanly", () => {
+  test("stop, then abort mid-chain: each board gets cert deinit, its attempt is recorded failed, no log", async () => {
+    const stop = new AbortController();
+    const abort = new AbortController();
+    let deinitsAfterAbort = 0;
+    const run = await runStation({ transport: "pty", fixtures: 2, realistic: true, swapMs: 50 }, {
+      signal: stop.signal,
+      abortSignal: abort.signal,
+      protocol: { timeoutMs: 1000, onTraffic: (dir, line) => void (dir === "tx" && line === "cert deinit" && abort.signal.aborted && deinitsAfterAbort++) },
+      onEvent: (e) => {
+        if (e.type === "step" && e.step === "chain-ed25519" && !stop.signal.aborted) {
+          stop.abort();
+          setTimeout(() => abort.abort(), 20);
+        }
+      },
+    });
+    const stopping = run.events.filter((e): e is Extract<LineEvent, { type: "stopping" }> => e.type === "stopping");
+    expect(stopping[0]!.message).toMatch(/^stopping: finishing [12] devices? \(Ctrl-C again to abort them\)$/);
+    expect(stopping.at(-1)!.reason).toBe("abort");
+    expect(run.summary.stoppedBy).toBe("abort");
+    const failures = failedOf(run.events);
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    for (const f of failures) expect(f).toMatchObject({ error: expect.stringMatching(/aborted by the operator$/), action: "rework: board holds no certificate" });
+    expect(await run.ledger.list({ status: "in-progress" })).toEqual([]);
+    expect((await run.ledger.list({ status: "failed" })).length).toBe(failures.length);
+    // Each aborted board was deinitialised and stores nothing.
+    expect(deinitsAfterAbort).toBeGreaterThanOrEqual(failures.length);
+    for (const f of failures) expect(run.sim.fixtures[run.sim.ports.indexOf(f.port)]!.devices[0]!.stored).toBeUndefined();
+    expect(controlLogs(run.dir).length).toBe(run.summary.provisioned);
+  }, 30_000);
+});
