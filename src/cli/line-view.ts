@@ -107,11 +107,11 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
     if (options.maxSignatures === undefined) return `DAK signatures ${used} used${wasted}`;
     return `DAK signatures ${used} used · ${Math.max(0, options.maxSignatures - used)} left of ${options.maxSignatures}${wasted}`;
   };
-  // A fixture's row starts with a short name (the path's last part, at most 14 characters):
+  // A fixture's row starts with a short name (the path's last part, at most 16 characters):
   // by-id paths would leave no room for the status.
   const shortName = (port: string) => {
     const base = port.replace(/^socket:\/\//, "").split(/[/\\]/).pop() || port;
-    return base.length > 14 ? `…${base.slice(-13)}` : base;
+    return base.length > 16 ? `…${base.slice(-15)}` : base;
   };
   const width = () => Math.max(...[...rows.keys()].map((p) => shortName(p).length), 4);
   const rowLine = (port: string, r: Row) => {

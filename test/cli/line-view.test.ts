@@ -89,8 +89,8 @@ describe("TTY view", () => {
     expect(block[0]).toMatch(/^1\/10 ok · 1 failed · yield 50\.0% · 00:00:00 · \d+\/h$/);
     expect(block[1]).toBe("HSM unreachable since 14:02:11; line paused");
     expect(block[2]).toBe("DAK signatures 4 used · 996 left of 1000");
-    expect(block[3]).toBe("…2M-if00-port0      1/0 100%  PASS SN0000001 2.4 s · done: take the board out (");
-    expect(block[4]).toBe("ttyUSB1             0/1   0%  FAIL SN0000002 rework: board holds no certificate");
+    expect(block[3]).toBe("…3L2M-if00-port0      1/0 100%  PASS SN0000001 2.4 s · done: take the board out");
+    expect(block[4]).toBe("ttyUSB1               0/1   0%  FAIL SN0000002 rework: board holds no certifica");
     // The failure also went above the block, into the scroll-back, with its action.
     expect(lines.filter((l) => l.startsWith("FAIL /dev/ttyUSB1 SN0000002 at store: rework: board holds no certificate")).length).toBe(1);
     // The next board clears the row's last result.
