@@ -6,6 +6,7 @@ import { consolidate, type Problem } from "../controllog/consolidate.ts";
 import { ConsolidationRecord, findLedger } from "../controllog/ledger-link.ts";
 import { baseName, type Ledger } from "../ledger/ledger.ts";
 import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
+import { outputTarget } from "../lib/atomic.ts";
 import { log, output, printResult, println } from "./output.ts";
 
 function describe(p: Problem): string {
@@ -55,6 +56,10 @@ async function runConsolidate(
   record: ConsolidationRecord | undefined,
 ): Promise<void> {
   let marked = 0;
+  // Only a file can be named in the ledger; a device or stdout leaves the logs unmarked, so the
+  // next --new-only takes them again (a duplicate at Amazon, never a device in no file).
+  const toFile = args.output === undefined || outputTarget(args.output).kind === "file";
+  if (ledger && !toFile) log.warn(`${args.output} is not a file: the ledger ${ledger.path} does not record these devices as consolidated`);
   // Device logs already consolidated, by SMSN and file name (one query, then lookups in memory).
   const consolidated = args["new-only"] && ledger ? await ledger.consolidatedLogKeys() : undefined;
   const summary = await consolidate({
@@ -64,11 +69,11 @@ async function runConsolidate(
     include: consolidated ? (entry, path) => !consolidated.has(`${entry.serialNumber.toLowerCase()}\t${baseName(path)}`) : undefined,
     written: record,
     // Marked in the ledger before the output counts as written; a locked or full ledger removes it again.
-    ...(ledger && record ? { confirm: async (path: string) => void (marked = await record.commit(ledger, path)) } : {}),
+    ...(ledger && record && toFile ? { confirm: async (path: string) => void (marked = await record.commit(ledger, path)) } : {}),
     onFile: (path) => log.debug(`Processing ${path}`),
     onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
   });
-  if (summary.output && ledger) log.info(`ledger ${ledger.path}: ${marked} devices recorded as in ${summary.output}`);
+  if (summary.output && ledger && toFile) log.info(`ledger ${ledger.path}: ${marked} devices recorded as in ${summary.output}`);
   if (summary.excluded) log.info(`${summary.excluded} entries left out: already consolidated (ledger)`);
   const bad = summary.invalid + summary.conflicts;
   // --new-only with nothing new is a normal evening, not an error.
@@ -83,7 +88,7 @@ async function runConsolidate(
     for (const [label, n] of Object.entries(summary.perLabel)) log.info(`  label ${label}: ${n} devices`);
     if (ok && bad) log.warn(`skipped ${bad} invalid or conflicting entries (listed above)`);
     if (nothingNew) log.warn("nothing new to consolidate; no file written");
-    else if (ok) println(summary.output);
+    else if (ok && summary.output !== "-") println(summary.output);
   });
   if (ok) return;
   const reason =

@@ -4,10 +4,9 @@
 // (streaming out) as the reference's consolidate_cl.py formats it (json.dump, indent 2).
 // Nothing is written when anything is invalid, unless skipInvalid asks for the valid rest.
 import { createHash } from "node:crypto";
-import { dirname } from "node:path";
-import { SwtoolError, UsageError } from "../lib/errors.ts";
+import { SwtoolError } from "../lib/errors.ts";
 import { fromHex } from "../lib/bytes.ts";
-import { checkDirectory, checkOutputPath, exactName, outputTarget, publishFile, type NameFor, type OutputSink } from "../lib/atomic.ts";
+import { checkDirectory, checkOutputPath, publishFile, writeOutput, type NameFor, type OutputSink } from "../lib/atomic.ts";
 import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";
@@ -263,18 +262,11 @@ async function writePass(options: ConsolidateOptions, index: SmsnIndex, indexed:
 /** Consolidates control logs; see ConsolidateOptions. Throws only for usage and I/O failures. */
 export async function consolidate(options: ConsolidateOptions): Promise<ConsolidateSummary> {
   const now = options.now ?? new Date();
-  let dir = options.outDir ?? ".";
-  let nameFor: NameFor = (copy) => controlLogFileName(now, copy);
-  if (options.output !== undefined) {
-    const target = outputTarget(options.output);
-    // An invalid input found late must leave nothing: only a file published at the end can promise that.
-    if (target.kind !== "file") throw new UsageError(`-o ${options.output}: consolidate writes a file`, { advice: "give a file name; the file appears only once every entry is validated" });
-    dir = dirname(target.path);
-    nameFor = exactName(target.path);
-    checkOutputPath(target.path);
-  } else {
-    checkDirectory(dir, "the output directory");
-  }
+  const dir = options.outDir ?? ".";
+  const nameFor: NameFor = (copy) => controlLogFileName(now, copy);
+  // Before the logs are read: an output that cannot be written is found now, not after an hour.
+  if (options.output !== undefined) checkOutputPath(options.output);
+  else checkDirectory(dir, "the output directory");
 
   const index = new SmsnIndex();
   try {
@@ -282,17 +274,17 @@ export async function consolidate(options: ConsolidateOptions): Promise<Consolid
     const { summary } = indexed;
     if (summary.invalid + summary.conflicts > 0 && !options.skipInvalid) return summary;
     if (summary.devices - indexed.conflicts.size <= 0) return summary;
-    summary.output = await publishFile(
-      dir,
-      nameFor,
-      async (file) => {
-        const out = new OutputWriter(file);
-        Object.assign(summary, await writePass(options, index, indexed, out));
-        if (summary.devices === 0) throw new NothingToWrite();
-        await out.end();
-      },
-      options.confirm ? { confirm: options.confirm } : {},
-    ).catch((e) => {
+    const write = async (file: OutputSink) => {
+      const out = new OutputWriter(file);
+      Object.assign(summary, await writePass(options, index, indexed, out));
+      if (summary.devices === 0) throw new NothingToWrite();
+      await out.end();
+    };
+    const publishOptions = options.confirm ? { confirm: options.confirm } : {};
+    // The write pass starts only once every entry is validated, so `-o -` or a FIFO gets a
+    // complete document too (only a log changed in between could still stop it midway).
+    const written = options.output !== undefined ? writeOutput(options.output, write, publishOptions) : publishFile(dir, nameFor, write, publishOptions);
+    summary.output = await written.catch((e) => {
       if (e instanceof NothingToWrite) return undefined;
       throw e;
     });

@@ -1,0 +1,62 @@
+// `-o -` and device nodes for the control-log commands: consolidate and import-csv write the
+// whole document to stdout or into the device, never replace it, and consolidate leaves the
+// ledger unmarked when there is no file to name.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
+import { openLedger } from "../../src/ledger/ledger.ts";
+import { swtool } from "../helpers/cli.ts";
+import { IS_ROOT } from "../helpers/disk.ts";
+import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-outputs-"));
+let entries: ControlLogEntry[];
+let logs: string;
+let ledgerPath: string;
+beforeAll(async () => {
+  const line = makeTestLine();
+  entries = [await makeEntry(line), await makeEntry(line)];
+  logs = tempDir();
+  ledgerPath = join(logs, "swtool.db");
+  const ledger = await openLedger(ledgerPath);
+  for (const [i, e] of entries.entries()) await ledger.recordControlLog(writeLogFile(logs, `C_CONTROL_LOG_2026112100000${i}.txt`, [e]), e.serialNumber);
+  await ledger.close();
+});
+
+const pending = async () => {
+  const ledger = await openLedger(ledgerPath);
+  try {
+    return (await ledger.pendingControlLogs()).length;
+  } finally {
+    await ledger.close();
+  }
+};
+
+describe("-o - and device nodes", () => {
+  test("consolidate -o - prints the consolidated log and nothing else on stdout; the ledger is not marked", async () => {
+    const r = await swtool(["consolidate", logs, "-o", "-"]);
+    expect(r.code).toBe(0);
+    expect(parseControlLog(r.stdout)).toEqual(entries);
+    expect(r.stderr).toContain(`[warn] - is not a file: the ledger ${ledgerPath} does not record these devices as consolidated\n`);
+    expect(await pending()).toBe(2);
+  });
+
+  test("import-csv -o - prints the CSV", async () => {
+    const r = await swtool(["import-csv", "--from", logs, "-o", "-"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(["smsn", ...entries.map((e) => e.serialNumber)].join("\r\n") + "\r\n");
+  });
+
+  test("a device node as -o stays a device node", async () => {
+    if (!IS_ROOT) return console.warn("skipping the mknod test: needs root");
+    const node = join(tempDir(), "null");
+    expect(spawnSync("mknod", [node, "c", "1", "3"]).status).toBe(0);
+    expect((await swtool(["consolidate", logs, "-o", node])).code).toBe(0);
+    expect((await swtool(["import-csv", "--from", logs, "-o", node])).code).toBe(0);
+    expect(statSync(node).isCharacterDevice()).toBe(true);
+    expect(await pending()).toBe(2);
+  });
+});
