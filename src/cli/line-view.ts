@@ -86,7 +86,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
   const color = options.color ?? (mode === "tty" && !process.env.NO_COLOR);
   const columns = options.columns ?? (() => process.stderr.columns || 80);
   const rows = new Map<string, Row>(ports.map((p) => [p, { state: "opening", provisioned: 0, failed: 0 }]));
-  const totals = { provisioned: 0, failed: 0, signatures: 0, wasted: 0 };
+  const totals = { provisioned: 0, failed: 0, signatures: 0, wasted: 0, dakUsed: undefined as number | undefined };
   let hsm = { ok: true, text: "HSM ok" };
   let stopping: string | undefined;
   const row = (port: string): Row => {
@@ -102,7 +102,8 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
     return `${totals.provisioned}${of} ok · ${totals.failed} failed · yield ${percent(totals.provisioned, totals.failed).trim()} · ${clock(seconds)} · ${rate.toFixed(0)}/h`;
   };
   const dakLine = () => {
-    const used = (options.signaturesBefore ?? 0) + totals.signatures;
+    // The DAK's total over every run the ledger saw, once a device has reported it.
+    const used = totals.dakUsed ?? (options.signaturesBefore ?? 0) + totals.signatures;
     const wasted = totals.wasted ? ` (${totals.wasted} wasted by reboots)` : "";
     if (options.maxSignatures === undefined) return `DAK signatures ${used} used${wasted}`;
     return `DAK signatures ${used} used · ${Math.max(0, options.maxSignatures - used)} left of ${options.maxSignatures}${wasted}`;
@@ -187,6 +188,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
           r.last = { pass: true, dsn: event.dsn, text: `${event.seconds.toFixed(1)} s` };
           totals.provisioned = event.provisioned;
           totals.signatures = event.signatures;
+          totals.dakUsed = event.dakUsed;
           totals.wasted += event.wastedSignatures;
           const extra = [event.retries && `${event.retries} retries`, event.restarts && `${event.restarts} reboots (${event.wastedSignatures} DAK signatures wasted)`].filter(Boolean).join(", ");
           line = [event.port, `PASS ${event.dsn} in ${event.seconds.toFixed(1)} s → ${event.controlLog}${extra ? ` (${extra})` : ""}`];
@@ -199,6 +201,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
           r.last = { pass: false, dsn: event.dsn, text: `${event.action} (at ${event.step})` };
           totals.failed = event.failed;
           totals.signatures = event.signatures;
+          totals.dakUsed = event.dakUsed;
           totals.wasted += event.wastedSignatures;
           const text = `FAIL ${event.dsn} at ${event.step}: ${event.action} (${event.error})`;
           line = [event.port, text];
@@ -246,7 +249,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
 export function summaryLines(summary: LineSummary): string[] {
   const lines = [
     `${summary.provisioned} provisioned, ${summary.failed} failed, ${summary.refused} refused in ${summary.seconds.toFixed(1)} s (${summary.devicesPerHour.toFixed(0)} devices/h); stopped by ${summary.stoppedBy}`,
-    `DAK signatures: ${summary.signatures} made${summary.wastedSignatures ? `, ${summary.wastedSignatures} wasted by reboots` : ""}`,
+    `DAK signatures: ${summary.signatures} made${summary.wastedSignatures ? `, ${summary.wastedSignatures} wasted by reboots` : ""}; ${summary.dakUsed} by this DAK in the ledger`,
   ];
   for (const [port, t] of Object.entries(summary.perPort)) lines.push(`  ${port}: ${t.provisioned} ok, ${t.failed} failed, yield ${percent(t.provisioned, t.failed).trim()}`);
   if (summary.failures.length) {

@@ -21,8 +21,9 @@ export type LineEvent =
       wastedSignatures: number;
       provisioned: number;
       failed: number;
-      /** DAK signatures this station has made so far. */
+      /** DAK signatures this station has made so far, and the DAK's total in the ledger. */
       signatures: number;
+      dakUsed: number;
       deinitError?: string;
     }
   | {
@@ -42,6 +43,7 @@ export type LineEvent =
       provisioned: number;
       failed: number;
       signatures: number;
+      dakUsed: number;
     }
   | { type: "refused"; port: string; dsn: string; smsn: string; reason: string }
   | { type: "hsm"; state: SignerState; since?: string; message: string }
@@ -73,6 +75,8 @@ export interface LineSummary {
   /** DAK signatures made, and those a reboot threw away. */
   signatures: number;
   wastedSignatures: number;
+  /** The DAK's signatures in the ledger over every run. */
+  dakUsed: number;
   seconds: number;
   /** Good devices per hour over the run. */
   devicesPerHour: number;

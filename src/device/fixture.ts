@@ -6,11 +6,15 @@
 // A finished board still sitting in the fixture answers the probe, so it is never started
 // again. With `--next-device prompt` the operator presses Enter (or scans the DSN).
 import { SwtoolError } from "../lib/errors.ts";
+import type { PortInfo } from "@serialport/bindings-interface";
 import { listPorts } from "../transport/ports.ts";
 import { openDeviceLink, type SerialSettings } from "../transport/open.ts";
 import { CertClient, type CertClientOptions } from "./protocol/client.ts";
 
 export const USB_PREFIX = "usb:";
+
+/** The serial ports with their USB serial numbers (`swtool ports`). */
+export type PortLister = () => Promise<PortInfo[]>;
 
 /** What a fixture is waiting for; the operator's view says it in words. */
 export type WaitingFor = "board" | "board-removed" | "next-board" | "port" | "enter" | "dsn-scan" | "hsm" | "slot";
@@ -41,10 +45,10 @@ export interface OperatorInput {
 }
 
 /** Finds the port path of a USB serial adapter by its serial number (`swtool ports` shows them). */
-export async function resolvePortSpec(spec: string): Promise<string> {
+export async function resolvePortSpec(spec: string, list: PortLister = listPorts): Promise<string> {
   if (!spec.startsWith(USB_PREFIX)) return spec;
   const serial = spec.slice(USB_PREFIX.length);
-  const found = (await listPorts()).find((p) => p.serialNumber === serial);
+  const found = (await list()).find((p) => p.serialNumber === serial);
   if (!found) throw new SwtoolError(`no serial port with USB serial number ${serial} is connected`, { advice: "`swtool ports` lists the ports and their serial numbers" });
   return found.path;
 }
@@ -69,10 +73,12 @@ export class FixturePort {
     readonly name: string,
     private readonly serial: SerialSettings | undefined,
     private readonly protocol: CertClientOptions | undefined,
+    private readonly list: PortLister = listPorts,
   ) {}
 
   async open(): Promise<CertClient> {
-    const path = await resolvePortSpec(this.name);
+    // usb:SERIAL is looked up again at every open: the adapter may come back under another name.
+    const path = await resolvePortSpec(this.name, this.list);
     this.client = new CertClient(await openDeviceLink(path, this.serial), this.protocol);
     return this.client;
   }

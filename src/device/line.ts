@@ -17,7 +17,7 @@ import type { Cert } from "../sidewalk/chain.ts";
 import { validateDsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
 import type { FailedDevice, LineEvent, LineSummary, PortTotals, StopReason } from "./events.ts";
-import { FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PresenceOptions, type WaitingFor } from "./fixture.ts";
+import { FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PortLister, type PresenceOptions, type WaitingFor } from "./fixture.ts";
 import { BOARD_ACTIONS, checkControlLogRoom, deviceSmsn, provisionDevice, ProvisioningError } from "./flow.ts";
 import type { SerialSettings } from "../transport/open.ts";
 import type { CertClient, CertClientOptions } from "./protocol/client.ts";
@@ -57,6 +57,8 @@ export interface LineOptions {
   presence?: PresenceOptions;
   /** Start with the fixtures that open, and wait for the others to appear. */
   allowMissingFixtures?: boolean;
+  /** Where `usb:SERIAL` ports are looked up (default: the system's serial ports). */
+  listPorts?: PortLister;
   /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
   minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
@@ -233,6 +235,7 @@ export class Station {
       failed: this.totals.failed,
       refused: this.totals.refused,
       signatures: this.dak.made,
+      dakUsed: this.dak.used,
       wastedSignatures: this.totals.wastedSignatures,
       seconds,
       devicesPerHour: seconds > 0 ? (this.totals.provisioned * 3600) / seconds : 0,
@@ -253,7 +256,7 @@ export class Station {
 
   /** Opens every fixture before the first board; one that cannot be opened stops the start. */
   private async openFixtures(): Promise<FixturePort[]> {
-    const fixtures = this.options.ports.map((p) => new FixturePort(p, this.options.serial, this.options.protocol));
+    const fixtures = this.options.ports.map((p) => new FixturePort(p, this.options.serial, this.options.protocol, this.options.listPorts));
     const opened = await Promise.allSettled(fixtures.map((f) => f.open()));
     const missing = opened.flatMap((r, i) => (r.status === "rejected" ? [{ port: fixtures[i]!.name, error: r.reason as Error }] : []));
     if (missing.length && !this.options.allowMissingFixtures) {
@@ -424,7 +427,7 @@ export class Station {
         ...(err.code !== undefined ? { code: err.code, codeName: describeSidError(err.code) } : {}),
         ...(answer?.length ? { deviceAnswer: answer } : {}),
         board: err.board, action, wastedSignatures: wasted,
-        provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made,
+        provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
       });
       if (err.station) {
         const recover =
@@ -450,7 +453,7 @@ export class Station {
     this.emit({
       type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds,
       retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures,
-      provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made,
+      provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
       ...(result.deinitError ? { deinitError: result.deinitError } : {}),
     });
     return true;

@@ -14,8 +14,8 @@ const readText = (path: string): string | undefined => {
 };
 
 /** Walks up from a tty's device directory to the USB device that owns it. */
-function usbAncestor(deviceDir: string): string | undefined {
-  for (let dir = deviceDir; dir !== "/" && dir.startsWith("/sys/"); dir = dirname(dir)) {
+function usbAncestor(deviceDir: string, sysfs = "/sys"): string | undefined {
+  for (let dir = deviceDir; dir !== "/" && dir.startsWith(`${sysfs}/`); dir = dirname(dir)) {
     if (existsSync(join(dir, "idVendor"))) return dir;
   }
   return undefined;
@@ -36,7 +36,7 @@ export function listLinuxPorts(sysClassTty = "/sys/class/tty", dev = "/dev"): Po
     const deviceDir = realpathSync(join(entry, "device"));
     // Legacy 8250 UARTs are always listed by the kernel; type 0 means no chip answered.
     if (/^ttyS\d+$/.test(name) && readText(join(entry, "type")) === "0") continue;
-    const usb = usbAncestor(deviceDir);
+    const usb = usbAncestor(deviceDir, realpathSync(dirname(dirname(sysClassTty))));
     const byId = usb ? findById(join(dev, "serial", "by-id"), name) : undefined;
     ports.push({
       path: join(dev, name),

@@ -51,8 +51,8 @@ class Screen {
 }
 
 const PORTS = ["/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A9XK3L2M-if00-port0", "/dev/ttyUSB1"];
-const done = (port: string, dsn: string, n: number): LineEvent => ({ type: "device-done", port, dsn, smsn: "ab".repeat(32), controlLog: `/var/lib/swtool/logs/C_CONTROL_LOG_20261201120000_${n}.txt`, seconds: 2.4, retries: 0, restarts: 0, wastedSignatures: 0, provisioned: n, failed: 0, signatures: 2 * n });
-const failed = (port: string, dsn: string, action: string): LineEvent => ({ type: "device-failed", port, dsn, smsn: "cd".repeat(32), step: "store", error: "store: the device answered `cert store` with ERROR -1 GENERIC", board: "no-certificate", action, wastedSignatures: 0, provisioned: 1, failed: 1, signatures: 4 });
+const done = (port: string, dsn: string, n: number): LineEvent => ({ type: "device-done", port, dsn, smsn: "ab".repeat(32), controlLog: `/var/lib/swtool/logs/C_CONTROL_LOG_20261201120000_${n}.txt`, seconds: 2.4, retries: 0, restarts: 0, wastedSignatures: 0, provisioned: n, failed: 0, signatures: 2 * n, dakUsed: 2 * n });
+const failed = (port: string, dsn: string, action: string): LineEvent => ({ type: "device-failed", port, dsn, smsn: "cd".repeat(32), step: "store", error: "store: the device answered `cert store` with ERROR -1 GENERIC", board: "no-certificate", action, wastedSignatures: 0, provisioned: 1, failed: 1, signatures: 4, dakUsed: 4 });
 
 function view(width: number) {
   const screen = new Screen(width);
@@ -131,13 +131,13 @@ describe("without a TTY", () => {
       "2026-12-01T12:00:00.000Z stopping: finishing 2 devices (Ctrl-C again to abort them)\n",
     ]);
     const lines = summaryLines({
-      provisioned: 1, failed: 1, refused: 0, signatures: 4, wastedSignatures: 2, seconds: 10, devicesPerHour: 360, stoppedBy: "signal",
+      provisioned: 1, failed: 1, refused: 0, signatures: 4, wastedSignatures: 2, dakUsed: 1204, seconds: 10, devicesPerHour: 360, stoppedBy: "signal",
       perPort: { [PORTS[1]!]: { provisioned: 1, failed: 1 } },
       failures: [{ port: PORTS[1]!, dsn: "SN0000002", smsn: "cd".repeat(32), step: "store", error: "x", action: "rework: board holds no certificate" }],
     });
     expect(lines).toEqual([
       "1 provisioned, 1 failed, 0 refused in 10.0 s (360 devices/h); stopped by signal",
-      "DAK signatures: 4 made, 2 wasted by reboots",
+      "DAK signatures: 4 made, 2 wasted by reboots; 1204 by this DAK in the ledger",
       "  /dev/ttyUSB1: 1 ok, 1 failed, yield 50.0%",
       "failed devices (1):",
       "  SN0000002  /dev/ttyUSB1  at store: rework: board holds no certificate",

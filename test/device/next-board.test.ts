@@ -72,3 +72,59 @@ describe("next board by re-enumeration", () => {
     expect(waits(run)).toContain("port");
   }, 60_000);
 });
+
+describe("--port usb:SERIAL", () => {
+  test("the port is found by the adapter's USB serial number in sysfs, also after it re-enumerates", async () => {
+    const { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readlinkSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { listLinuxPorts } = await import("../../src/transport/ports.ts");
+    const { resolvePortSpec } = await import("../../src/device/fixture.ts");
+    // A sysfs and /dev as the kernel lays them out for an FTDI adapter, its tty a simulator's pty.
+    const root = mkdtempSync(join(tmpdir(), "swtool-sysfs-"));
+    const usb = join(root, "sys/devices/pci0000:00/usb1/1-1");
+    mkdirSync(join(usb, "1-1:1.0/ttyUSB7"), { recursive: true });
+    for (const [k, v] of Object.entries({ idVendor: "0403", idProduct: "6001", manufacturer: "FTDI", serial: "A9XK3L2M" })) writeFileSync(join(usb, k), `${v}\n`);
+    mkdirSync(join(root, "sys/class/tty/ttyUSB7"), { recursive: true });
+    symlinkSync(join(usb, "1-1:1.0/ttyUSB7"), join(root, "sys/class/tty/ttyUSB7/device"));
+    mkdirSync(join(root, "dev"));
+    const list = async () => listLinuxPorts(join(root, "sys/class/tty"), join(root, "dev"));
+    await expect(resolvePortSpec("usb:NOPE", list)).rejects.toThrow("no serial port with USB serial number NOPE is connected");
+    const { startDeviceSimulator } = await import("../../src/device/simulator/host.ts");
+    const { runLine } = await import("../../src/device/line.ts");
+    const { dsnTemplate } = await import("../../src/device/dsn.ts");
+    const { openLedger } = await import("../../src/ledger/ledger.ts");
+    const { testSigner, APP_KEY, DEVICE_TYPE, APID, tempDir } = await import("./station.ts");
+    const sim = await startDeviceSimulator({ transport: "pty", reenumerate: true, banner: "none", swapMs: 600 });
+    const dir = tempDir();
+    const ledger = await openLedger(join(dir, "swtool.db"));
+    const waits: string[] = [];
+    try {
+      const summary = await runLine({
+        ports: ["usb:A9XK3L2M"],
+        signer: testSigner(), deviceType: DEVICE_TYPE, apid: APID, appServerPublicKey: APP_KEY,
+        dsnSource: dsnTemplate("SN{seq:7}", 1, ledger), ledger, controlLogDir: dir, count: 2,
+        protocol: { timeoutMs: 400 }, presence: { misses: 1_000_000 },
+        onEvent: (e) => void (e.type === "waiting" && waits.push(e.for)),
+        listPorts: async () => {
+          // /dev/ttyUSB7 follows the fixture's current pseudo-terminal, and is gone while it is empty.
+          const dev = join(root, "dev/ttyUSB7");
+          rmSync(dev, { force: true });
+          try {
+            symlinkSync(readlinkSync(sim.ports[0]!), dev);
+          } catch {
+            // No board: no ttyUSB7.
+          }
+          return list();
+        },
+      });
+      expect(summary).toMatchObject({ provisioned: 2, failed: 0 });
+      expect(sim.devices().slice(0, 2).every((d) => d.stored)).toBe(true);
+      expect(waits).toContain("port");
+    } finally {
+      await ledger.close();
+      await sim.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
