@@ -56,21 +56,29 @@ export function dsnFile(path: string, ledger?: Ledger): DsnSource {
     seen.add(d);
   }
   let index = 0;
+  const take = async (): Promise<string | undefined> => {
+    while (index < dsns.length) {
+      const dsn = dsns[index]!;
+      // Another line PC may hold it (in progress): the ledger's claim refuses it then, and the line asks again.
+      const provisioned = await ledger?.isProvisioned({ dsn });
+      // Moved past only once the ledger answered: a retried call asks about the same DSN.
+      index++;
+      if (!provisioned) return dsn;
+    }
+    return undefined;
+  };
+  // One call at a time: two ports asking at once would both read the same line across the
+  // ledger's await, get the same DSN, and skip the next one.
+  let queue: Promise<unknown> = Promise.resolve();
   return {
     description: `DSN file ${path}`,
     get exhausted() {
       return index >= dsns.length;
     },
-    async next() {
-      while (index < dsns.length) {
-        const dsn = dsns[index]!;
-        // Another line PC may hold it (in progress): the ledger's claim refuses it then, and the line asks again.
-        const provisioned = await ledger?.isProvisioned({ dsn });
-        // Moved past only once the ledger answered: a retried call asks about the same DSN.
-        index++;
-        if (!provisioned) return dsn;
-      }
-      return undefined;
+    next() {
+      const answer = queue.then(take);
+      queue = answer.catch(() => undefined);
+      return answer;
     },
   };
 }

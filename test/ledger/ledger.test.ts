@@ -168,6 +168,11 @@ describe("DSN sources", () => {
     expect(() => dsnFile(join(dir, "bad.txt"))).toThrow(/bad\.txt:2: DSN/);
     writeFileSync(join(dir, "dup.txt"), "A1\nA1\n");
     expect(() => dsnFile(join(dir, "dup.txt"))).toThrow(/appears twice/);
+    // Two ports asking at once (the line's workers): each gets its own DSN, none is skipped;
+    // and a file written on Windows (CRLF) reads the same.
+    writeFileSync(join(dir, "crlf.txt"), "D1\r\nD2\r\nD3\r\n\r\n");
+    const both = dsnFile(join(dir, "crlf.txt"), ledger);
+    expect(await Promise.all([both.next(), both.next(), both.next(), both.next()])).toEqual(["D1", "D2", "D3", undefined]);
     const one = fixedDsn("SN9");
     expect([(await one.next()), (await one.next()), one.exhausted]).toEqual(["SN9", undefined, true]);
     await ledger.close();
