@@ -3,21 +3,24 @@
 // with noise, three devices on each; every device ends provisioned, with its control log (in a
 // folder whose path has a space, given as a drive-letter path) and a `provisioned` ledger row.
 // Also: `ports` from the registry, the DSN list with CRLF line endings, `verify` and `ledger`
-// on the exe, and Ctrl-C (SIGINT to the Wine process) stopping the line cleanly.
+// on the exe, the end of the shift (consolidate with the ledger, --new-only, import-csv, upload
+// and feedback against a real sshd), and Ctrl-C (SIGINT to the Wine process) stopping the line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
 import { spawnSwtoolServer } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
+import { startSshd, type Sshd } from "../upload/sshd.ts";
 import { exe, mapComPorts, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
 
 const suite = skipReason ? describe.skip : describe;
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
 
 let hsm: LoadedHsm;
+let sshd: Sshd;
 let dir: string;
 const simulators: ReturnType<typeof Bun.spawn>[] = [];
 let lineFixtures: string[] = [];
@@ -25,7 +28,7 @@ let slowFixture = "";
 
 beforeAll(async () => {
   if (skipReason) return;
-  hsm = await startLoadedHsm("TEST_DAK_WINDOWS");
+  [hsm, sshd] = await Promise.all([startLoadedHsm("TEST_DAK_WINDOWS"), startSshd()]);
   dir = mkdtempSync(join(tmpdir(), "swtool-win-line-"));
   // Three boards per fixture, so with --count 6 each port provisions exactly three.
   const line = await spawnSwtoolServer(["device", "simulate", "--pty", "--fixtures", "2", "--count", "3", "--noise", "--json"]);
@@ -40,14 +43,16 @@ afterAll(async () => {
   if (skipReason) return;
   for (const p of simulators) p.kill();
   await Promise.all(simulators.map((p) => p.exited));
-  await hsm.stop();
+  await Promise.all([hsm.stop(), sshd.stop()]);
   stopWineserver();
-});
+}, 60_000);
 
 const lineArgs = (logs: string) => [
   "sign", "-p", hsm.productTag, "-c", hsm.url, "-d", DEVICE_TYPE, "-a", APID, "--app_server_public_key", toHex(APP_KEY),
   "--control_log_dir", win(logs),
 ];
+
+let shift: { logs: string; rows: (LedgerRow & { smsn: string })[] } | undefined;
 
 interface LedgerRow {
   port: string;
@@ -78,6 +83,7 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
     const dsnFile = join(dir, "dsns.txt");
     writeFileSync(dsnFile, dsns.join("\r\n") + "\r\n\r\n");
     const r = await exe([...lineArgs(logs), "--port", "COM5", "--port", "COM12", "--dsn-file", win(dsnFile), "--count", "6"], { env, timeoutMs: 120_000 });
+    if (r.code !== 0) console.log(r.stderr, r.stdout);
     expect(r.stderr).not.toContain("FAILED");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^6 provisioned, 0 failed, 0 refused in /);
@@ -99,7 +105,47 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
       const v = await exe(["verify", win(join(logs, file)), "--json"]);
       expect(v.code).toBe(0);
     }
+    shift = { logs, rows: rows as (LedgerRow & { smsn: string })[] };
   }, 240_000);
+
+  test("end of shift: consolidate with the ledger, --new-only, import-csv, upload and feedback (real sshd)", async () => {
+    if (!shift) throw new Error("needs the line test's logs");
+    const { logs, rows } = shift;
+    const ledgerPath = win(join(logs, "swtool.db"));
+    const out = join(dir, "shift out");
+    mkdirSync(out);
+    const batch = join(out, "C_CONTROL_LOG_SHIFT1.txt");
+    const c = await exe(["consolidate", win(logs), "-o", win(batch)]);
+    expect(c.code).toBe(0);
+    expect(c.stdout).toBe(`${win(batch)}\n`);
+    expect(c.stderr).toContain(`ledger ${ledgerPath}: 6 devices recorded as in ${win(batch)}`);
+    expect(c.stderr).toContain("read 6 files, 6 entries: 6 devices, 0 duplicates merged, 0 invalid, 0 conflicts");
+    const again = await exe(["consolidate", win(logs), "--new-only", "-o", win(join(out, "second.txt"))]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("nothing new to consolidate; no file written");
+    expect(readdirSync(out)).toEqual(["C_CONTROL_LOG_SHIFT1.txt"]);
+
+    const csv = join(out, "devices.csv");
+    const imp = await exe(["import-csv", "--from", ledgerPath, "-o", win(csv)]);
+    expect(imp.code).toBe(0);
+    const csvLines = readFileSync(csv, "utf8").split(/\r?\n/).filter(Boolean);
+    expect(csvLines[0]).toBe("smsn");
+    expect(csvLines.slice(1).sort()).toEqual(rows.map((r) => r.smsn).sort());
+
+    const ssh = ["--host", "127.0.0.1", "--port", String(sshd.port), "--user", sshd.user, "--key", win(sshd.clientKey), "--host-key", sshd.hostFingerprint];
+    const up = await exe(["upload", win(batch), ...ssh, "--remote-dir", sshd.uploadDir, "--ledger", ledgerPath]);
+    expect(up.code).toBe(0);
+    expect(readFileSync(join(sshd.uploadDir, "C_CONTROL_LOG_SHIFT1.txt"))).toEqual(readFileSync(batch));
+
+    const header = "Record Id,ProductInstanceIdentifier,ProductIdentifier,Status,Error Details\r\n";
+    const row = (smsn: string, i: number) => `${i},"{""serialNumber"":""${smsn}""}","{""advertisedProductId"":""pd25""}",SUCCESS,\r\n`;
+    writeFileSync(join(sshd.feedbackDir, "fb_shift1.csv"), header + rows.map((r, i) => row(r.smsn, i + 1)).join(""));
+    const fbDir = join(out, "feedback");
+    const fb = await exe(["feedback", ...ssh, "--remote-dir", sshd.feedbackDir, "--out", win(fbDir), "--ledger", ledgerPath]);
+    expect(fb.stderr).toContain(`downloaded ${win(join(fbDir, "fb_shift1.csv"))}`);
+    expect(fb.code).toBe(0);
+    for (const r of rows) expect(fb.stdout).toContain(`${r.smsn} ${r.dsn} OK SUCCESS\n`);
+  }, 180_000);
 
   test("Ctrl-C (SIGINT to the Wine process) during a line run: the device in flight finishes, summary, no attempt left open", async () => {
     const logs = join(dir, "interrupted");
@@ -119,9 +165,9 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
       seen += new TextDecoder().decode(value);
     }
     const code = await station.exited;
-    const stderr = await new Response(station.stderr).text();
-    expect(stderr).toContain("stopping: finishing the devices in flight (Ctrl-C again to quit at once)");
     const events = seen.trim().split(/\r?\n/).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The console control event Wine raises for SIGINT reaches the line as Ctrl-C does on Windows.
+    expect(events.find((e) => e.type === "stopping")).toMatchObject({ reason: "signal", inFlight: 1, message: "stopping: finishing 1 device (Ctrl-C again to abort them)" });
     expect(events.at(-1)).toMatchObject({ type: "summary", provisioned: 1, failed: 0, stoppedBy: "signal" });
     expect(code).toBe(0);
     const ledger = JSON.parse((await exe(["ledger", "--ledger", win(join(logs, "swtool.db")), "--json"])).stdout) as LedgerRow[];
