@@ -159,7 +159,8 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
       if (++interrupts === 1) stop.abort();
       else abort.abort();
     };
-    const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+    // Windows consoles deliver Ctrl-C only.
+    const signals = (process.platform === "win32" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGHUP"]) as NodeJS.Signals[];
     for (const s of signals) process.on(s, onSignal);
     try {
       const summary = await runLine({
