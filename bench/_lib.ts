@@ -1,9 +1,9 @@
 // Shared by the benchmarks: a simulator in its own process (as a real connector would be),
 // peak memory of a process, and a formatted figure line.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSwtool } from "../harness/process.ts";
 
-export const REPO = join(import.meta.dir, "..");
+export { REPO } from "../harness/vectors.ts";
 
 /** VmHWM (peak resident memory) of a process, in MiB. */
 export function peakRssMb(pid: number | "self"): number {
@@ -13,17 +13,8 @@ export function peakRssMb(pid: number | "self"): number {
 
 /** Starts `swtool hsm simulate` from source on a free port and returns its URL. */
 export async function spawnHsmSimulator(latency: "none" | "yubihsm2") {
-  const proc = Bun.spawn([process.execPath, join(REPO, "src", "main.ts"), "hsm", "simulate", "--listen", "127.0.0.1:0", "--latency", latency, "--json"], { stdout: "pipe", stderr: "inherit" });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("simulator exited");
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  const url: string = JSON.parse(text.split("\n")[0]!).url;
-  return { url, pid: proc.pid, stop: async () => (proc.kill("SIGINT"), await proc.exited) };
+  const sim = await spawnSwtool(["hsm", "simulate", "--listen", "127.0.0.1:0", "--latency", latency, "--json"], { fromSource: true, stderr: "inherit" });
+  return { url: sim.first.url as string, pid: sim.pid, stop: sim.stop };
 }
 
 /** `--name VALUE` from the command line as a number, or `fallback`. */

@@ -7,7 +7,7 @@
 import { startDeviceSimulator } from "../src/device/simulator/host.ts";
 import type { FaultKind } from "../src/device/simulator/shell.ts";
 import { makeTestPki, MemorySigner } from "../src/sidewalk/index.ts";
-import { controlLogs } from "../test/device/station.ts";
+import { controlLogsIn as controlLogs } from "../src/demo/station.ts";
 import { numberArg } from "./_lib.ts";
 import { runBenchStation } from "./_line.ts";
 

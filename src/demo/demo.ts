@@ -7,8 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { consolidate, type ConsolidateSummary } from "../controllog/consolidate.ts";
-import { dsnTemplate } from "../device/dsn.ts";
-import { runLine, type LineEvent, type LineSummary } from "../device/line.ts";
+import type { LineEvent, LineSummary } from "../device/line.ts";
+import { runRehearsalStation } from "./station.ts";
 import { startDeviceSimulator } from "../device/simulator/host.ts";
 import { startHsmSimulator } from "../hsm/index.ts";
 import { loadTestChain, openCertStore } from "../signer/hsm/index.ts";
@@ -40,10 +40,7 @@ export interface DemoResult {
 }
 
 export const DEMO_PRODUCT = "TEST_DAK_DEMO";
-export const DEMO_DEVICE_TYPE = "A17XHX23H06INH";
-export const DEMO_APID = "pd25";
-/** The application server key of the seed device profile (any 32 bytes would do). */
-export const DEMO_APP_SERVER_KEY = Buffer.from("Qv+5ZIOzMxHWlVv0OQ3gh3/3/PM3t8+JQnsNvDLpa5k=", "base64");
+export { DEMO_APID, DEMO_APP_SERVER_KEY, DEMO_DEVICE_TYPE } from "./station.ts";
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const stage = o.onStage ?? (() => {});
@@ -66,18 +63,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     let line: LineSummary;
     try {
       stage(`${o.fixtures} simulated fixture(s) on ${devices.ports.join(", ")}; provisioning ${o.devices} device(s)`);
-      line = await runLine({
+      ({ summary: line } = await runRehearsalStation({
         ports: devices.ports,
         signer,
-        deviceType: DEMO_DEVICE_TYPE,
-        apid: DEMO_APID,
-        appServerPublicKey: DEMO_APP_SERVER_KEY,
-        dsnSource: dsnTemplate("DEMO{seq:8}", 1, ledger),
+        dir: logs,
         ledger,
-        controlLogDir: logs,
+        dsnTemplate: "DEMO{seq:8}",
         count: o.devices,
         ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-      });
+      }));
     } finally {
       await signer.close();
     }

@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { parseControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
 import { swtool } from "../helpers/cli.ts";
 import { makeEntry, makeTestLine, writeLogFile } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-conscli-"));
+const tempDir = () => scratchDir("conscli");
 let entries: ControlLogEntry[];
 beforeAll(async () => {
   const line = makeTestLine();

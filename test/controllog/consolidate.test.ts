@@ -10,8 +10,9 @@ import { ControlLogScanner, readEntries } from "../../src/controllog/stream-entr
 import { fromBase64, toBase64 } from "../../src/lib/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
 import { makeEntry, makeTestLine, SEED_ENTRY, writeLogFile, type TestLine } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-cons-"));
+const tempDir = () => scratchDir("cons");
 const name = (i: number) => `C_CONTROL_LOG_20261121${String(i).padStart(6, "0")}.txt`;
 
 const seedEntry = SEED_ENTRY;

@@ -7,8 +7,9 @@ import { parseControlLog, type ControlLogEntry } from "../../src/controllog/form
 import { openLedger } from "../../src/ledger/ledger.ts";
 import { swtool } from "../helpers/cli.ts";
 import { makeEntry, makeTestLine, writeLogFile } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-ledger-"));
+const tempDir = () => scratchDir("ledger");
 let entries: ControlLogEntry[];
 beforeAll(async () => {
   const line = makeTestLine();

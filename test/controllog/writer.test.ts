@@ -10,9 +10,10 @@ import { decodeChainBase64 } from "../../src/sidewalk/chain.ts";
 import { fromHex } from "../../src/lib/bytes.ts";
 import { seed } from "../helpers/vectors.ts";
 import { makeDevice, makeEntry, makeTestLine, SEED_ENTRY, type TestLine } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const CHILD = join(import.meta.dir, "writer-child.ts");
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-cl-"));
+const tempDir = () => scratchDir("cl");
 const logsIn = (dir: string) => readdirSync(dir).filter((n) => CONTROL_LOG_FILE_RE.test(n)).sort();
 
 const seedChains = {

@@ -4,26 +4,19 @@
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { listLinuxPorts } from "../../src/transport/ports.ts";
-import { swtool, swtoolCommand } from "../helpers/cli.ts";
+import { spawnSwtool, type SpawnedSwtool } from "../../harness/process.ts";
+import { swtool } from "../helpers/cli.ts";
 import { tempDir, runStation } from "./station.ts";
 
-const started: { kill(): void; exited: Promise<number> }[] = [];
+const started: SpawnedSwtool[] = [];
 afterAll(async () => {
-  for (const p of started) p.kill();
-  await Promise.all(started.map((p) => p.exited));
+  await Promise.all(started.map((p) => p.stop()));
 });
 
 async function simulate(args: string[]): Promise<string[]> {
-  const proc = Bun.spawn([...swtoolCommand(), "device", "simulate", "--json", ...args], { stdout: "pipe", stderr: "ignore" });
-  started.push(proc);
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes('"ready"')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("simulator exited");
-    text += new TextDecoder().decode(value);
-  }
-  return JSON.parse(text.split("\n").find((l) => l.includes('"ready"'))!).ports;
+  const sim = await spawnSwtool(["device", "simulate", "--json", ...args], { stderr: "ignore" });
+  started.push(sim);
+  return sim.first.ports as string[];
 }
 
 test("device simulate --pty and device probe through the termios binding", async () => {

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import type { LineEvent } from "../../src/device/line.ts";
 import { controlLogs, runStation, type StationRun } from "./station.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const starts = (run: StationRun) => run.events.filter((e) => e.type === "device-start").length;
 const waits = (run: StationRun) => run.events.flatMap((e) => (e.type === "waiting" ? [(e as Extract<LineEvent, { type: "waiting" }>).for] : []));
@@ -81,7 +82,7 @@ describe("--port usb:SERIAL", () => {
     const { listLinuxPorts } = await import("../../src/transport/ports.ts");
     const { resolvePortSpec } = await import("../../src/device/fixture.ts");
     // A sysfs and /dev as the kernel lays them out for an FTDI adapter, its tty a simulator's pty.
-    const root = mkdtempSync(join(tmpdir(), "swtool-sysfs-"));
+    const root = scratchDir("sysfs");
     const usb = join(root, "sys/devices/pci0000:00/usb1/1-1");
     mkdirSync(join(usb, "1-1:1.0/ttyUSB7"), { recursive: true });
     for (const [k, v] of Object.entries({ idVendor: "0403", idProduct: "6001", manufacturer: "FTDI", serial: "A9XK3L2M" })) writeFileSync(join(usb, k), `${v}\n`);

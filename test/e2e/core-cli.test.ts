@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { encodeChain, issueDeviceChain, makeTestPki, CURVES, toBase64 } from "../../src/sidewalk/index.ts";
 import { swtool } from "../helpers/cli.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-core-"));
+const dir = scratchDir("core");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function flipByte(b64: string, index: number): string {

@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseControlLog } from "../../src/controllog/format.ts";
 import { swtool } from "../helpers/cli.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-demo-test-"));
+const dir = scratchDir("demo-test");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("demo provisions every device over real ptys and the consolidated log verifies", async () => {

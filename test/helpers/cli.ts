@@ -1,15 +1,9 @@
 // Runs swtool as a real process: the compiled binary (dist/swtool, built by `npm test`) or,
 // when SWTOOL_FROM_SOURCE=1, the sources under Bun.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSwtool, swtoolCommand } from "../../harness/process.ts";
 import { REPO } from "./vectors.ts";
 
-export const BINARY = join(REPO, "dist", "swtool");
-
-export function swtoolCommand(): string[] {
-  if (process.env.SWTOOL_FROM_SOURCE === "1" || !existsSync(BINARY)) return [process.execPath, join(REPO, "src", "main.ts")];
-  return [BINARY];
-}
+export { BINARY, swtoolCommand } from "../../harness/process.ts";
 
 export interface CliResult {
   code: number;
@@ -31,14 +25,6 @@ export async function swtool(args: string[], options: { env?: Record<string, str
 
 /** Starts a long-running swtool (a simulator) and returns it with its first stdout line as JSON. */
 export async function spawnSwtoolServer(args: string[]): Promise<{ proc: ReturnType<typeof Bun.spawn>; first: Record<string, unknown> }> {
-  const proc = Bun.spawn([...swtoolCommand(), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return { proc, first: JSON.parse(text.split("\n")[0]!) };
+  const { proc, first } = await spawnSwtool(args);
+  return { proc, first };
 }

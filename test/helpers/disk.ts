@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDir as scratchDir } from "./temp.ts";
 
 export interface SmallDisk {
   dir: string;
@@ -18,7 +19,7 @@ let reported = false;
 
 /** A tmpfs of `size` bytes, or undefined (with one message) when mounting is not allowed here. */
 export function smallDisk(size = 64 * 1024, options: { readOnly?: boolean } = {}): SmallDisk | undefined {
-  const dir = mkdtempSync(join(tmpdir(), "swtool-disk-"));
+  const dir = scratchDir("disk");
   const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}${options.readOnly ? ",ro" : ""}`, "tmpfs", dir], { encoding: "utf8" });
   if (mount.status !== 0) {
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { tempDir as scratchDir } from "./temp.ts";
+import { freePort } from "./system.ts";
 
 export function findPostgres(): string | undefined {
   const root = "/usr/lib/postgresql";
@@ -16,17 +18,6 @@ export function findPostgres(): string | undefined {
 }
 
 export const SKIP_MESSAGE = "PostgreSQL tests skipped: no initdb under /usr/lib/postgresql (apt-get install postgresql)";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PgCluster {
   url: string;
@@ -40,7 +31,7 @@ export interface PgCluster {
 }
 
 export async function startPostgres(bin: string): Promise<PgCluster> {
-  const dir = mkdtempSync(join(tmpdir(), "swtool-pg-"));
+  const dir = scratchDir("pg");
   const asRoot = userInfo().uid === 0;
   let uid = 0;
   let gid = 0;

@@ -11,6 +11,7 @@ import { HsmDeviceError, HsmPinRejectedError } from "../../src/hsm/errors.ts";
 import { VerificationError } from "../../src/lib/errors.ts";
 import { CURVES, CURVE_NAMES, makeCsr, signDevice, verifyChain } from "../../src/sidewalk/index.ts";
 import { computeSmsn } from "../../src/sidewalk/smsn.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const PIN = "1234-line-pin";
 const sims: HsmSimulator[] = [];
@@ -132,7 +133,7 @@ describe("toolreq", () => {
 
 describe("persistence", () => {
   test("a loaded HSM survives a simulator restart", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "swtool-hsm-"));
+    const dir = scratchDir("hsm");
     try {
       const statePath = join(dir, "hsm.json");
       const a = await startHsmSimulator({ statePath });

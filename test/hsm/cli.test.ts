@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const PIN = "PIN-7f3a9c-secret";
 let proc: ReturnType<typeof Bun.spawn> & { stdout: ReadableStream<Uint8Array> };
@@ -12,7 +13,7 @@ let url = "";
 let dir = "";
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "swtool-hsm-cli-"));
+  dir = scratchDir("hsm-cli");
   const started = await spawnSwtoolServer(["hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(dir, "hsm.json"), "--json", "--verbose"]);
   proc = started.proc as typeof proc;
   url = started.first.url as string;

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 export interface TestPkiFiles {
   dir: string;
@@ -20,7 +21,7 @@ export interface TestPkiFiles {
 }
 
 export function makeTlsFiles(): TestPkiFiles {
-  const dir = mkdtempSync(join(tmpdir(), "swtool-hsm-tls-"));
+  const dir = scratchDir("hsm-tls");
   const f = (n: string) => join(dir, n);
   const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const issue = (name: string, cn: string, ca: string, caKey: string, ext?: string) => {

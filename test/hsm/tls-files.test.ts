@@ -14,8 +14,9 @@ import { generateKey } from "../../src/x509/keys.ts";
 import { profileExtensions } from "../../src/x509/profiles.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "../pki/helpers.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "swtool-tls-files-"));
+const root = scratchDir("tls-files");
 const pki = join(root, "pki");
 const other = join(root, "other");
 const bundle = join(pki, "clients", "LINEPC-07");

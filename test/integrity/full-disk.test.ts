@@ -14,8 +14,9 @@ import { smallDisk, type SmallDisk } from "../helpers/disk.ts";
 import { makeDevice, makeEntry, makeTestLine, writeLogFile, type TestLine } from "../controllog/fixtures.ts";
 import { APP_KEY_HEX, input } from "../mfg/fixtures.ts";
 import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from "../../src/sidewalk/index.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-full-"));
+const tempDir = () => scratchDir("full");
 const disks: SmallDisk[] = [];
 afterAll(() => disks.forEach((d) => d.unmount()));
 /** A small disk filled to `leave` bytes free, or undefined (skipped) where tmpfs cannot be mounted. */

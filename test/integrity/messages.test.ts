@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { formatControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
 import { swtool } from "../helpers/cli.ts";
 import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-messages-"));
+const dir = scratchDir("messages");
 let entry: ControlLogEntry;
 let good: string;
 beforeAll(async () => {

@@ -11,8 +11,9 @@ import { openLedger } from "../../src/ledger/ledger.ts";
 import { swtool } from "../helpers/cli.ts";
 import { IS_ROOT } from "../helpers/disk.ts";
 import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-outputs-"));
+const tempDir = () => scratchDir("outputs");
 let entries: ControlLogEntry[];
 let logs: string;
 let ledgerPath: string;

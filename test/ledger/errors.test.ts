@@ -11,8 +11,9 @@ import { openLedger } from "../../src/ledger/ledger.ts";
 import { swtool } from "../helpers/cli.ts";
 import { smallDisk, type SmallDisk } from "../helpers/disk.ts";
 import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-ledger-errors-"));
+const tempDir = () => scratchDir("ledger-errors");
 let entries: ControlLogEntry[];
 const disks: SmallDisk[] = [];
 beforeAll(async () => {

@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { checkDirectory, checkOutputPath, exactName, publishFile, publishFileSync, replaceFileSync, writeOutput, writeOutputSync } from "../../src/lib/atomic.ts";
 import { IS_ROOT, smallDisk, type SmallDisk } from "../helpers/disk.ts";
 import { REPO } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-atomic-"));
+const tempDir = () => scratchDir("atomic");
 const disks: SmallDisk[] = [];
 afterAll(() => disks.forEach((d) => d.unmount()));
 function disk(size?: number, options?: { readOnly?: boolean }): SmallDisk | undefined {

@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeScratchDir } from "../../src/lib/scratch-dir.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 describe("removeScratchDir", () => {
   test("removes the files, then the directory", () => {
-    const dir = mkdtempSync(join(tmpdir(), "swtool-scratch-"));
+    const dir = scratchDir("scratch");
     writeFileSync(join(dir, "index.db"), "x");
     writeFileSync(join(dir, "written.tsv"), "y");
     expect(removeScratchDir(dir)).toBe(true);
@@ -18,7 +19,7 @@ describe("removeScratchDir", () => {
   });
 
   test("what it cannot remove (a subdirectory) is left, and it says so without throwing", () => {
-    const dir = mkdtempSync(join(tmpdir(), "swtool-scratch-"));
+    const dir = scratchDir("scratch");
     mkdirSync(join(dir, "sub"));
     expect(removeScratchDir(dir)).toBe(false);
     expect(existsSync(join(dir, "sub"))).toBe(true);

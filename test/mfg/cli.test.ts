@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { swtool } from "../helpers/cli.ts";
 import { APP_KEY, APP_KEY_HEX, expected, expectedBin, expectedHex, input } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "swtool-mfg-"));
+const root = scratchDir("mfg");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const dir = () => {

@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { readIntelHex, writeIntelHex } from "../../src/mfg/index.ts";
 import { toHex } from "../../src/lib/bytes.ts";
 import { expectedBin, expectedHex } from "./fixtures.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-ihex-"));
+const dir = scratchDir("ihex");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function objcopy(...args: string[]): void {

@@ -159,7 +159,10 @@ describe("decoding damaged pages", () => {
     v9[7] = 9;
     expect(() => decodePage(v9)).toThrow("mfg.decode: page version 9 (0x00000009) is not supported");
     expect(() => decodePage(page.subarray(0, 100))).toThrow("mfg.decode: record DEVICE_PRIV_ED25519 at offset 80 declares 32 bytes, only 16 are left (truncated page)");
-    expect(FormatError).toBeDefined();
+    // Each is an operator's FormatError (exit 1 with its message), never a crash.
+    for (const bad of [new Uint8Array(1420).fill(0xff), new Uint8Array(16), page.subarray(0, 6), v9, page.subarray(0, 100)]) {
+      expect(() => decodePage(bad)).toThrow(FormatError);
+    }
   });
 
   test("records stop at erased flash; duplicates are reported", () => {

@@ -5,25 +5,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { connect, createServer, isIP } from "node:net";
 import { join } from "node:path";
+export { freePort, openssl } from "../helpers/system.ts";
+import { freePort } from "../helpers/system.ts";
 
 export function run(cmd: string[], stdin?: string): { code: number; stdout: string; stderr: string } {
   const p = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", ...(stdin === undefined ? {} : { stdin: new TextEncoder().encode(stdin) }) });
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
-
-export function openssl(...args: string[]): { code: number; stdout: string; stderr: string } {
-  return run(["openssl", ...args]);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {

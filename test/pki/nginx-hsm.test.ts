@@ -15,10 +15,11 @@ import { issueCertificate } from "../../src/x509/ca.ts";
 import { generateKey } from "../../src/x509/keys.ts";
 import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startNginx, type RunningNginx } from "./helpers.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const PIN = "nginx-test-PIN-4711";
 const env = { SWTOOL_HSM_PIN: PIN };
-const root = mkdtempSync(join(tmpdir(), "swtool-nginx-hsm-"));
+const root = scratchDir("nginx-hsm");
 const pki = join(root, "pki");
 const bundle = join(pki, "clients", "LINEPC-07");
 const intruder = join(root, "other", "clients", "INTRUDER");

@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLIENT_CERT_REJECTED, CLIENT_CERT_REQUIRED, initAuthority, issueClient } from "../../src/pki/index.ts";
 import { httpsRequest, startNginx, type RunningNginx } from "./helpers.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "swtool-nginx-"));
+const root = scratchDir("nginx");
 const pki = join(root, "pki");
 const otherPki = join(root, "other");
 let upstream: ReturnType<typeof Bun.serve>;

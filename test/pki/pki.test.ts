@@ -11,8 +11,9 @@ import { parseKeyAlgorithm } from "../../src/x509/keys.ts";
 import { parseServerNames } from "../../src/x509/profiles.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "./helpers.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const root = mkdtempSync(join(tmpdir(), "swtool-pki-"));
+const root = scratchDir("pki");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => join(root, `case-${++n}`);

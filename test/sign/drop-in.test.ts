@@ -9,6 +9,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { CURVES, decodeChainBase64, encodeCsr, makeCsr, computeSmsn, toBase64, toHex, verifyChain, type Curve } from "../../src/sidewalk/index.ts";
 import { swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 let noPrefix: LoadedHsm;
 let hsm: LoadedHsm;
@@ -21,7 +22,7 @@ beforeAll(async () => {
     startLoadedHsm("DAK_X", { testCert: true }),
     startLoadedHsm("TEST_DAK_CACHE", { log: (line) => hsmLog.push(line) }),
   ]);
-  dir = mkdtempSync(join(tmpdir(), "swtool-drop-in-"));
+  dir = scratchDir("drop-in");
 });
 afterAll(async () => {
   await Promise.all([noPrefix.stop(), hsm.stop()]);

@@ -7,15 +7,11 @@ import { FormatError } from "../../src/lib/errors.ts";
 import { generateKeyPem, readPrivateKeyHex, readPrivateKeyPem } from "../../src/sign/keys.ts";
 import { CURVES, toHex } from "../../src/sidewalk/index.ts";
 import { swtool } from "../helpers/cli.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { opensslOk } from "../helpers/system.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-keys-"));
+const dir = scratchDir("keys");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function openssl(...args: string[]): string {
-  const p = Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${p.stderr}`);
-  return p.stdout.toString();
-}
 
 /** The raw public key openssl derives from a key file (hex, without the 0x04 point prefix). */
 function opensslPublicKey(path: string, curve: "ed25519" | "p256r1"): string {
@@ -29,9 +25,9 @@ describe("device key files", () => {
     const ec = join(dir, "ossl_p256.pem");
     const ed = join(dir, "ossl_ed.pem");
     const ec8 = join(dir, "ossl_p256_pkcs8.pem");
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-out", ec);
-    openssl("genpkey", "-algorithm", "ed25519", "-out", ed);
-    openssl("pkcs8", "-topk8", "-nocrypt", "-in", ec, "-out", ec8);
+    opensslOk("ecparam", "-name", "prime256v1", "-genkey", "-out", ec);
+    opensslOk("genpkey", "-algorithm", "ed25519", "-out", ed);
+    opensslOk("pkcs8", "-topk8", "-nocrypt", "-in", ec, "-out", ec8);
     const p = readPrivateKeyPem(readFileSync(ec, "utf8"), "p256r1", ec);
     expect(toHex(p.publicKey)).toBe(opensslPublicKey(ec, "p256r1"));
     expect(toHex(readPrivateKeyPem(readFileSync(ec8, "utf8"), "p256r1", ec8).privateKey)).toBe(toHex(p.privateKey));
@@ -45,10 +41,10 @@ describe("device key files", () => {
     writeFileSync(ed, generateKeyPem("ed25519"));
     expect(() => readPrivateKeyPem(readFileSync(ed, "utf8"), "p256r1", ed)).toThrow(`${ed}: is an Ed25519 key, not P-256`);
     const p384 = join(dir, "k_p384.pem");
-    openssl("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", p384);
+    opensslOk("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", p384);
     expect(() => readPrivateKeyPem(readFileSync(p384, "utf8"), "p256r1", p384)).toThrow(`${p384}: is a P-384 key, not P-256`);
     const enc = join(dir, "k_enc.pem");
-    openssl("genpkey", "-algorithm", "ed25519", "-aes256", "-pass", "pass:x", "-out", enc);
+    opensslOk("genpkey", "-algorithm", "ed25519", "-aes256", "-pass", "pass:x", "-out", enc);
     expect(() => readPrivateKeyPem(readFileSync(enc, "utf8"), "ed25519", enc)).toThrow(`${enc}: the private key is encrypted`);
     expect(() => readPrivateKeyPem("hello", "ed25519", "x.pem")).toThrow('x.pem: not a PEM file (no "-----BEGIN" line)');
     expect(() => readPrivateKeyPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "ed25519", "y.pem")).toThrow(FormatError);

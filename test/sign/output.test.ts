@@ -9,6 +9,7 @@ import { signRequest, type SigningResult } from "../../src/sign/sign.ts";
 import { deviceRequest } from "../../src/sign/request.ts";
 import { CURVES, decodeChainBase64, fromHex, makeCsr, makeTestPki, MemorySigner, toHex } from "../../src/sidewalk/index.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 function seedResult(extra: Partial<SigningResult> = {}): SigningResult {
   return {
@@ -56,7 +57,7 @@ describe("signing output", () => {
   });
 
   test("the Ed25519 device certificate equals one made by openssl with the same DAK", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "swtool-ed-"));
+    const dir = scratchDir("ed");
     try {
       const pki = { ed25519: makeTestPki("ed25519"), p256r1: makeTestPki("p256r1") };
       const signer = new MemorySigner("TEST_DAK_X", "test", pki);

@@ -13,6 +13,7 @@ import { generateKeyPem } from "../../src/sign/keys.ts";
 import { swtool } from "../helpers/cli.ts";
 import { IS_ROOT, smallDisk } from "../helpers/disk.ts";
 import { TEST_PIN } from "../helpers/hsm.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const PRODUCT = "TEST_DAK_LINE";
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
@@ -25,7 +26,7 @@ const signatures = () => commands.filter((c) => /sign-e(d|c)dsa/.test(c)).length
 beforeAll(async () => {
   sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none", log: (line) => commands.push(line) });
   await loadTestChain({ connector: sim.url, productTag: PRODUCT, pin: TEST_PIN });
-  dir = mkdtempSync(join(tmpdir(), "swtool-preflight-"));
+  dir = scratchDir("preflight");
 });
 afterAll(async () => {
   await sim.stop();

@@ -9,6 +9,7 @@ import { CURVES, decodeChainBase64, encodeCsr, makeCsr, computeSmsn, toBase64, t
 import { swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 let hsm: LoadedHsm;
 let prodHsm: LoadedHsm;
@@ -17,7 +18,7 @@ const env = { SWTOOL_HSM_PIN: TEST_PIN };
 
 beforeAll(async () => {
   [hsm, prodHsm] = await Promise.all([startLoadedHsm("TEST_DAK_LINE"), startLoadedHsm("RNET_DAK_REHEARSAL")]);
-  dir = mkdtempSync(join(tmpdir(), "swtool-sign-"));
+  dir = scratchDir("sign");
 });
 afterAll(async () => {
   await Promise.all([hsm.stop(), prodHsm.stop()]);

@@ -12,6 +12,7 @@ import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
 import { runStation } from "../device/station.ts";
 import { spawnSwtoolServer } from "../helpers/cli.ts";
 import { TEST_PIN } from "../helpers/hsm.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const TAG = "TEST_DAK_FLEET";
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -21,7 +22,7 @@ afterEach(async () => {
 
 /** An HSM simulator process (it can be killed) keeping its objects in a state file, loaded with a test chain. */
 async function hsmProcess(options: { state?: string; listen?: string; latency?: "none" | "yubihsm2"; load?: boolean } = {}) {
-  const state = options.state ?? join(mkdtempSync(join(tmpdir(), "swtool-fleet-")), "hsm.json");
+  const state = options.state ?? join(scratchDir("fleet"), "hsm.json");
   const { proc, first } = await spawnSwtoolServer(["hsm", "simulate", "--json", "--listen", options.listen ?? "127.0.0.1:0", "--latency", options.latency ?? "none", "--state", state]);
   const url = first.url as string;
   cleanups.push(() => proc.kill("SIGKILL"));

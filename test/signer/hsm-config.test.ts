@@ -5,8 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectorUrls, readHsmConfig } from "../../src/cli/hsm-config.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
-const dir = () => mkdtempSync(join(tmpdir(), "swtool-hsmcfg-"));
+const dir = () => scratchDir("hsmcfg");
 
 describe("HSM config file", () => {
   test("each HSM with its own TLS files and PIN source, relative paths from the file's folder", async () => {

@@ -8,6 +8,7 @@ import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts
 import { swtool } from "../helpers/cli.ts";
 import type { ControlLogEntry } from "../../src/controllog/format.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 let sshd: Sshd;
 let encrypted: Sshd;
@@ -28,7 +29,7 @@ afterAll(async () => {
   await encrypted?.stop();
 });
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-upcli-"));
+const tempDir = () => scratchDir("upcli");
 const ssh = (s: Sshd, key = s.clientKey) => ["--host", "127.0.0.1", "--port", String(s.port), "--user", s.user, "--key", key, "--host-key", s.hostFingerprint];
 
 describe("swtool upload", () => {

@@ -6,6 +6,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { freePort } from "../helpers/system.ts";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -32,17 +34,6 @@ function run(cmd: string[]): string {
   return p.stdout.toString();
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function keygen(path: string, type: "rsa" | "ed25519", passphrase = ""): void {
   const args = ["ssh-keygen", "-q", "-t", type, "-N", passphrase, "-C", "swtool-test", "-f", path];
   if (type === "rsa") args.push("-b", "2048", "-m", "PEM");
@@ -50,7 +41,7 @@ function keygen(path: string, type: "rsa" | "ed25519", passphrase = ""): void {
 }
 
 export async function startSshd(options: { passphrase?: string } = {}): Promise<Sshd> {
-  const dir = mkdtempSync(join(tmpdir(), "swtool-sshd-"));
+  const dir = scratchDir("sshd");
   const hostKey = join(dir, "host_ed25519");
   keygen(hostKey, "ed25519");
   const clientKey = join(dir, "control_log_key");

@@ -12,6 +12,7 @@ import { HostKeyError } from "../../src/upload/host-key.ts";
 import { RemoteFileExistsError, uploadFile } from "../../src/upload/upload.ts";
 import { startDropProxy } from "./drop-proxy.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 let sshd: Sshd;
 beforeAll(async () => {
@@ -21,7 +22,7 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "swtool-up-"));
+const tempDir = () => scratchDir("up");
 const target = (over: Partial<SshTarget> = {}): SshTarget => ({
   host: "127.0.0.1",
   port: sshd.port,

@@ -15,6 +15,7 @@ import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
 import { startSshd, type Sshd } from "../upload/sshd.ts";
 import { exe, mapComPorts, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const suite = skipReason ? describe.skip : describe;
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
@@ -29,7 +30,7 @@ let slowFixture = "";
 beforeAll(async () => {
   if (skipReason) return;
   [hsm, sshd] = await Promise.all([startLoadedHsm("TEST_DAK_WINDOWS"), startSshd()]);
-  dir = mkdtempSync(join(tmpdir(), "swtool-win-line-"));
+  dir = scratchDir("win-line");
   // Three boards per fixture, so with --count 6 each port provisions exactly three.
   const line = await spawnSwtoolServer(["device", "simulate", "--pty", "--fixtures", "2", "--count", "3", "--noise", "--json"]);
   const slow = await spawnSwtoolServer(["device", "simulate", "--pty", "--realistic", "--noise", "--json"]);

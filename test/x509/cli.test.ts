@@ -6,14 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { swtool } from "../helpers/cli.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { openssl } from "../helpers/system.ts";
+const opensslStdout = (...args: string[]) => openssl(...args).stdout;
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-x509-cli-"));
+const dir = scratchDir("x509-cli");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const vector = seed.x509_device_public_key;
 const dump = join(dir, "console.txt");
 writeFileSync(dump, `boot noise 12 34\n${vector.console_dump}\nmore noise\n`);
 
-const openssl = (...args: string[]) => Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
 
 describe("swtool x509 (binary)", () => {
   test("pubkey from a console capture file and from standard input", async () => {
@@ -40,8 +42,8 @@ describe("swtool x509 (binary)", () => {
     const device = join(dir, "device.pem");
     const issue = await swtool(["x509", "issue", "--pubkey", dump, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--subject", "CN=0123c4b09bb2b877ee", "--days", "30", "--out", device]);
     expect(issue.code).toBe(0);
-    expect(openssl("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
-    expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(vector.pem);
+    expect(opensslStdout("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
+    expect(opensslStdout("x509", "-in", device, "-noout", "-pubkey")).toBe(vector.pem);
 
     const verify = await swtool(["x509", "verify", device, "--ca", join(ca, "ca.pem"), "--json"]);
     expect(verify.code).toBe(0);
@@ -100,8 +102,8 @@ describe("swtool x509 provision and simulate (binary)", () => {
       expect(result).toMatchObject({ ok: true, serial: "0123aabbccddeeffee", certificate: { subject: "CN=0123aabbccddeeffee" } });
       expect(result.steps.map((s: { send: string }) => s.send).join("")).toBe("rskcvbpoq");
       const device = join(out, "0123aabbccddeeffee-device.pem");
-      expect(openssl("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
-      expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(await Bun.file(join(out, "0123aabbccddeeffee-pubkey.pem")).text());
+      expect(opensslStdout("verify", "-CAfile", join(ca, "ca.pem"), device)).toBe(`${device}: OK\n`);
+      expect(opensslStdout("x509", "-in", device, "-noout", "-pubkey")).toBe(await Bun.file(join(out, "0123aabbccddeeffee-pubkey.pem")).text());
     } finally {
       await sim.stop();
     }

@@ -13,10 +13,13 @@ import { hsmKeyId, hsmSigner } from "../../src/x509/hsm-signer.ts";
 import { parseDevicePublicKey } from "../../src/x509/pubkey.ts";
 import { swtool } from "../helpers/cli.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { openssl } from "../helpers/system.ts";
+const opensslStdout = (...args: string[]) => openssl(...args).stdout;
 
 const CA_KEY = 0x0100;
 const ED_KEY = 0x0101;
-const dir = mkdtempSync(join(tmpdir(), "swtool-x509-hsm-"));
+const dir = scratchDir("x509-hsm");
 let sim: HsmSimulator;
 let client: HsmClient;
 /** Commands the simulator ran (one line each), to show a refused run asked the HSM nothing. */
@@ -34,7 +37,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const openssl = (...args: string[]) => Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
 
 describe("x509 with the CA key in the HSM", () => {
   test("root and device certificate signed in the HSM; openssl verifies", async () => {
@@ -47,8 +49,8 @@ describe("x509 with the CA key in the HSM", () => {
     const issued = await issueDeviceCertificate({ publicKey: parseDevicePublicKey(seed.x509_device_public_key.pem), ca, signer, subject: "CN=hsm-device" });
     const device = join(dir, "hsm-device.pem");
     writeFileSync(device, issued.pem);
-    expect(openssl("verify", "-CAfile", caPem, device)).toBe(`${device}: OK\n`);
-    expect(openssl("x509", "-in", device, "-noout", "-pubkey")).toBe(seed.x509_device_public_key.pem);
+    expect(opensslStdout("verify", "-CAfile", caPem, device)).toBe(`${device}: OK\n`);
+    expect(opensslStdout("x509", "-in", device, "-noout", "-pubkey")).toBe(seed.x509_device_public_key.pem);
   });
 
   test("a key that is not P-256, a missing key, bad ids", async () => {
@@ -70,7 +72,7 @@ describe("x509 with the CA key in the HSM", () => {
     const device = join(dir, "cli-device.pem");
     const issue = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs, "--out", device], { env });
     expect(issue.code).toBe(0);
-    expect(openssl("verify", "-CAfile", join(caDir, "ca.pem"), device)).toBe(`${device}: OK\n`);
+    expect(opensslStdout("verify", "-CAfile", join(caDir, "ca.pem"), device)).toBe(`${device}: OK\n`);
     const wrongPin = await swtool(["x509", "issue", "--pubkey", seed.x509_device_public_key.der_hex, "--ca", join(caDir, "ca.pem"), ...hsmArgs], { env: { SWTOOL_HSM_PIN: "wrong-pin-1234" } });
     expect(wrongPin.code).toBe(1);
     expect(wrongPin.stderr + wrongPin.stdout).not.toContain("wrong-pin-1234");

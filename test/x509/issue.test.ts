@@ -10,14 +10,11 @@ import { parseCertificate } from "../../src/x509/certificate.ts";
 import { verifyCertificate, type VerifyReport } from "../../src/x509/verify.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../../src/x509/pubkey.ts";
 import { seed } from "../helpers/vectors.ts";
+import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { openssl } from "../helpers/system.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "swtool-x509-"));
+const dir = scratchDir("x509");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function openssl(...args: string[]): { code: number; out: string } {
-  const proc = Bun.spawnSync(["openssl", ...args], { stdout: "pipe", stderr: "pipe" });
-  return { code: proc.exitCode ?? -1, out: proc.stdout.toString() + proc.stderr.toString() };
-}
 
 const devicePem: string = seed.x509_device_public_key.pem;
 
