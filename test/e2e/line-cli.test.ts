@@ -7,26 +7,20 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
-import { spawnSwtoolServer, swtool, swtoolCommand } from "../helpers/cli.ts";
+import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 
 let hsm: LoadedHsm;
-const servers: ReturnType<typeof Bun.spawn>[] = [];
+const fixtures = deviceFixtures();
+const fixture = fixtures.fixture;
 beforeAll(async () => {
   hsm = await startLoadedHsm("TEST_DAK_LINECLI");
 });
 afterAll(async () => {
-  for (const p of servers) p.kill();
-  await Promise.all(servers.map((p) => p.exited));
+  await fixtures.stopAll();
   await hsm.stop();
 });
-
-async function fixture(...args: string[]): Promise<string> {
-  const { proc, first } = await spawnSwtoolServer(["device", "simulate", "--listen", "127.0.0.1:0", "--json", ...args]);
-  servers.push(proc);
-  return (first.ports as string[])[0]!;
-}
 
 const line = (port: string, dir: string, ...more: string[]) => [
   "sign", "--port", port, "-p", hsm.productTag, "-c", hsm.url,

@@ -7,26 +7,20 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../../src/ledger/ledger.ts";
 import { toHex } from "../../src/lib/bytes.ts";
-import { spawnSwtoolServer, swtool, swtoolCommand } from "../helpers/cli.ts";
+import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 
 let hsm: LoadedHsm;
-const servers: ReturnType<typeof Bun.spawn>[] = [];
+const fixtures = deviceFixtures();
+const fixture = fixtures.fixture;
 beforeAll(async () => {
   hsm = await startLoadedHsm("TEST_DAK_STATION");
 });
 afterAll(async () => {
-  for (const p of servers) p.kill();
-  await Promise.all(servers.map((p) => p.exited));
+  await fixtures.stopAll();
   await hsm.stop();
 });
-
-async function fixture(...args: string[]): Promise<string> {
-  const { proc, first } = await spawnSwtoolServer(["device", "simulate", "--listen", "127.0.0.1:0", "--json", ...args]);
-  servers.push(proc);
-  return (first.ports as string[])[0]!;
-}
 
 const stationArgs = (port: string, dir: string) => [
   "sign", "--port", port, "-p", hsm.productTag, "-c", hsm.url,
@@ -62,13 +56,7 @@ describe("swtool sign --port (compiled binary)", () => {
     const port = await fixture("--realistic", "--swap-ms", "0");
     const dir = tempDir();
     const station = Bun.spawn([...swtoolCommand(), ...stationArgs(port, dir)], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-    const reader = station.stdout.getReader();
-    let seen = "";
-    while (!seen.includes('"step":"chain-ed25519"')) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`station exited early: ${seen}`);
-      seen += new TextDecoder().decode(value);
-    }
+    const { reader } = await readUntil(station.stdout, '"step":"chain-ed25519"');
     station.kill("SIGKILL");
     await station.exited;
     expect(logsIn(dir)).toEqual([]);

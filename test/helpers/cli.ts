@@ -28,3 +28,34 @@ export async function spawnSwtoolServer(args: string[]): Promise<{ proc: ReturnT
   const { proc, first } = await spawnSwtool(args);
   return { proc, first };
 }
+
+/**
+ * Simulated fixtures on TCP for one test file: `fixture(...flags)` starts a device simulator
+ * and returns its socket:// port; `stopAll()` (in afterAll) ends every one.
+ */
+export function deviceFixtures() {
+  const servers: ReturnType<typeof Bun.spawn>[] = [];
+  return {
+    async fixture(...args: string[]): Promise<string> {
+      const { proc, first } = await spawnSwtoolServer(["device", "simulate", "--listen", "127.0.0.1:0", "--json", ...args]);
+      servers.push(proc);
+      return (first.ports as string[])[0]!;
+    },
+    async stopAll(): Promise<void> {
+      for (const p of servers) p.kill();
+      await Promise.all(servers.map((p) => p.exited));
+    },
+  };
+}
+
+/** Reads a process's stdout until `text` appears; returns what was read and the reader, still open. */
+export async function readUntil(stdout: ReadableStream<Uint8Array>, text: string) {
+  const reader = stdout.getReader();
+  let seen = "";
+  while (!seen.includes(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the process exited before printing ${JSON.stringify(text)}: ${seen}`);
+    seen += new TextDecoder().decode(value);
+  }
+  return { seen, reader };
+}

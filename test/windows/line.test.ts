@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
-import { spawnSwtoolServer } from "../helpers/cli.ts";
+import { readUntil, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
 import { startSshd, type Sshd } from "../upload/sshd.ts";
@@ -152,13 +152,7 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
     const logs = join(dir, "interrupted");
     mkdirSync(logs);
     const station = spawnExe([...lineArgs(logs), "--port", "COM7", "--dsn-template", "INT{seq:4}", "--json"], { env });
-    const reader = station.stdout.getReader();
-    let seen = "";
-    while (!seen.includes('"step":"chain-ed25519"')) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`station exited early: ${seen}`);
-      seen += new TextDecoder().decode(value);
-    }
+    let { seen, reader } = await readUntil(station.stdout, '"step":"chain-ed25519"');
     station.kill("SIGINT");
     for (;;) {
       const { value, done } = await reader.read();

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { replaceFileSync } from "../../lib/atomic.ts";
 import { fromHex, toHex } from "../../lib/bytes.ts";
 import { FormatError } from "../../lib/errors.ts";
-import type { Cert, ChainKind } from "../../sidewalk/chain.ts";
+import type { Cert } from "../../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
 import type { Stage } from "../../sidewalk/smsn.ts";
-import type { HsmInfo, LayoutKind, ProductChains } from "./layout.ts";
+import type { ProductChains } from "./layout.ts";
 
 const CACHE_VERSION = 1;
 
@@ -27,17 +27,12 @@ export function certCachePath(dir: string, hsmSerial: number, productTag: string
   return join(dir, `hsm-${hsmSerial}-${productTag.replace(/[^A-Za-z0-9_-]/g, "_")}.json`);
 }
 
-interface CacheFile {
+/** ProductChains as JSON: the certificates' bytes in hex, with the HSM it came from. */
+type CacheFile = Omit<ProductChains, "caCerts"> & {
   version: number;
   hsmSerial: number;
-  productTag: string;
-  stage: Stage;
-  layout: LayoutKind;
-  kind: ChainKind;
-  hsmInfo?: HsmInfo;
-  dakKeyIds: Record<Curve, number>;
   caCerts: Record<Curve, { serial: string; publicKey: string; signature: string }[]>;
-}
+};
 
 export function writeCertCache(dir: string, hsmSerial: number, chains: ProductChains): string {
   mkdirSync(dir, { recursive: true });
