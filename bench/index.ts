@@ -1,13 +1,16 @@
-// Runs every benchmark under bench/ in turn (bench/soak.ts only with --soak) and prints their figures.
+// Runs every benchmark under bench/ in turn (bench/soak.ts only with --soak, bench/factory.ts
+// only with --factory or by name: they take minutes) and prints their figures.
 // Usage: bun run bench [-- name ...]   e.g. `bun run bench -- fuzz hsm`
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const soak = process.argv.includes("--soak");
+const factory = process.argv.includes("--factory") || wanted.includes("factory");
 const files = readdirSync(import.meta.dir)
   .filter((f) => f.endsWith(".ts") && f !== "index.ts" && !f.startsWith("_"))
   .filter((f) => (soak ? true : f !== "soak.ts"))
+  .filter((f) => (factory ? true : f !== "factory.ts"))
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.ts$/, "")));
 
 let failed = 0;
