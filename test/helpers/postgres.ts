@@ -3,9 +3,8 @@
 // 127.0.0.1, its Unix socket inside the folder, fsync off; stopped and removed at the end.
 // Debian's `postgresql` package provides the binaries; without them `findPostgres()` is
 // undefined and the tests say they were skipped.
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { tempDir as scratchDir } from "./temp.ts";
 import { freePort } from "./system.ts";
@@ -30,7 +29,8 @@ export interface PgCluster {
   destroy(): Promise<void>;
 }
 
-export async function startPostgres(bin: string): Promise<PgCluster> {
+/** With `ssl`, the server also speaks TLS with this certificate and key (PEM files). */
+export async function startPostgres(bin: string, options: { ssl?: { cert: string; key: string } } = {}): Promise<PgCluster> {
   const dir = scratchDir("pg");
   const asRoot = userInfo().uid === 0;
   let uid = 0;
@@ -51,8 +51,17 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
   const data = join(dir, "data");
   await run([join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "swtool", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`;
-  const start = () => run([join(bin, "pg_ctl"), "-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+  let serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`;
+  if (options.ssl) {
+    // The server wants its key private and its own.
+    for (const [from, name] of [[options.ssl.cert, "server.pem"], [options.ssl.key, "server.key"]] as const) {
+      copyFileSync(from, join(dir, name));
+      chmodSync(join(dir, name), 0o600);
+      if (asRoot) chownSync(join(dir, name), uid, gid);
+    }
+    serverOptions += ` -c ssl=on -c ssl_cert_file=${join(dir, "server.pem")} -c ssl_key_file=${join(dir, "server.key")}`;
+  }
+  const start = () => run([join(bin, "pg_ctl"), "-D", data, "-o", serverOptions, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
   await start();
   const url = `postgres://swtool@127.0.0.1:${port}/postgres`;
   return {

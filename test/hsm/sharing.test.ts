@@ -15,7 +15,7 @@ describe("a failed authentication's slot", () => {
     const sim = await startHsmSimulator({ listen: "127.0.0.1:0", idleTimeoutMs: 400 });
     const connector = new Connector({ url: sim.url });
     const wrong = deriveAuthKey("not-the-pin");
-    for (let i = 0; i < 16; i++) expect(HsmSession.open(connector, 1, wrong)).rejects.toThrow(/rejected the PIN/);
+    for (let i = 0; i < 16; i++) await expect(HsmSession.open(connector, 1, wrong)).rejects.toThrow(/rejected the PIN/);
     await Bun.sleep(50);
     const refused = await HsmSession.open(connector, 1, FACTORY_KEY).catch((e) => e);
     expect(isDeviceError(refused, "SESSIONS_FULL")).toBe(true);

@@ -28,7 +28,7 @@ describe("attempts", () => {
     expect((await ledger.isProvisioned({ dsn: "SN2" }))).toMatchObject({ id: b, hsmSerial: "123", controlLog: "/logs/C_CONTROL_LOG_1.txt" });
     expect((await ledger.isProvisioned({ smsn: "CD".repeat(32) }))?.id).toBe(b);
     expect((await ledger.isProvisioned({ dsn: "SN1" }))).toBeUndefined();
-    expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
+    await expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
     await ledger.close();
   });
 

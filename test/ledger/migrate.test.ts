@@ -40,7 +40,7 @@ describe("SQLite ledger migrations", () => {
     expect((await ledger.holder({ dsn: "SN1" }))?.controlLog).toBe("/l/C_2.txt");
     expect(await ledger.nextSequence("SN{seq:7}", 1)).toBe(3);
     expect(await ledger.signatureCount("D")).toBe(4);
-    expect(ledger.beginAttempt({ port: "p", dsn: "SN1", smsn: "aa".repeat(32), apid: "pd25", stage: "test" })).rejects.toBeInstanceOf(LedgerConflictError);
+    await expect(ledger.beginAttempt({ port: "p", dsn: "SN1", smsn: "aa".repeat(32), apid: "pd25", stage: "test" })).rejects.toBeInstanceOf(LedgerConflictError);
     const id = await ledger.beginAttempt({ port: "p", dsn: "SN2", smsn: "bb".repeat(32), apid: "pd25", stage: "test" });
     expect((await ledger.list()).find((r) => r.id === id)).toMatchObject({ station: "LINE-9", pid: process.pid, result: "in-progress" });
     await ledger.close();
@@ -55,7 +55,7 @@ describe("SQLite ledger migrations", () => {
     const db = new Database(path, { create: true });
     db.exec("PRAGMA user_version = 99");
     db.close();
-    expect(openLedger(path)).rejects.toThrow(`the ledger ${path} has schema version 99; this swtool knows up to 3`);
+    await expect(openLedger(path)).rejects.toThrow(`the ledger ${path} has schema version 99; this swtool knows up to 3`);
   });
 
   test("swtool ledger migrate upgrades an old ledger and says so; a URL it does not understand is refused, no file made", async () => {

@@ -7,6 +7,7 @@ import { dsnFile } from "../../src/device/dsn.ts";
 import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/ledger.ts";
 import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../helpers/postgres.ts";
 import { REPO } from "../helpers/vectors.ts";
+import { swtool } from "../helpers/cli.ts";
 import { runStation, tempDir } from "../device/station.ts";
 import { writeFileSync } from "node:fs";
 import { dsnTemplate } from "../../src/device/dsn.ts";
@@ -43,10 +44,10 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     expect(await ledger.isProvisioned({ smsn: smsnOf("SN2").toUpperCase() })).toMatchObject({ id: b, hsmSerial: "456", controlLog: "/logs/C_1.txt" });
     expect(await ledger.isProvisioned({ dsn: "SN1" })).toBeUndefined();
     expect((await ledger.list({ status: "failed" }))[0]).toMatchObject({ dsn: "SN1", errorCode: -31 });
-    expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
+    await expect(ledger.list({ status: "done" as never })).rejects.toThrow(/unknown status/);
     // A failed attempt lets go of its DSN; a provisioned one keeps it.
     await ledger.finishAttempt(await ledger.beginAttempt(attempt("SN1")), { result: "provisioned", controlLog: "/logs/C_2.txt" });
-    expect(ledger.beginAttempt(attempt("SN2"))).rejects.toBeInstanceOf(LedgerConflictError);
+    await expect(ledger.beginAttempt(attempt("SN2"))).rejects.toBeInstanceOf(LedgerConflictError);
     // --allow-reprovision takes it over; the earlier attempt stays provisioned in the history.
     const again = await ledger.beginAttempt({ ...attempt("SN2"), reprovision: true });
     expect((await ledger.holder({ dsn: "SN2" }))?.id).toBe(again);
@@ -163,11 +164,11 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
   });
 
   test("a URL-looking --ledger that is not PostgreSQL is refused, never created as a file; the password is never taken from the URL", async () => {
-    expect(openLedger("mysql://u@h/db")).rejects.toThrow(/not mysql:/);
-    expect(openLedger("postgres://u:secret@127.0.0.1/db")).rejects.toThrow(/password must not be on the command line/);
-    expect(openLedger("postgres://u@db.factory.lan/db")).rejects.toThrow(/would not be encrypted/);
-    expect(openLedger("postgres://u@db.factory.lan/db?sslmode=require")).rejects.toThrow(/does not verify the server/);
-    expect(openLedger("postgres://u@db.factory.lan/db?sslmode=verify-full")).rejects.toThrow(/needs the CA certificate/);
+    await expect(openLedger("mysql://u@h/db")).rejects.toThrow(/not mysql:/);
+    await expect(openLedger("postgres://u:secret@127.0.0.1/db")).rejects.toThrow(/password must not be on the command line/);
+    await expect(openLedger("postgres://u@db.factory.lan/db")).rejects.toThrow(/would not be encrypted/);
+    await expect(openLedger("postgres://u@db.factory.lan/db?sslmode=require")).rejects.toThrow(/does not verify the server/);
+    await expect(openLedger("postgres://u@db.factory.lan/db?sslmode=verify-full")).rejects.toThrow(/needs the CA certificate/);
   });
 
   test("loss of the database mid-run: the line pauses, resumes when it is back, and nothing is mislabelled", async () => {
@@ -203,4 +204,24 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     expect(new Set(rows.map((r) => r.dsn)).size).toBe(8);
     await ledger.close();
   }, 90_000);
+
+  test("TLS: sslmode=verify-full with the CA file connects encrypted; a server the CA did not sign is refused", async () => {
+    const dir = tempDir();
+    const made = await swtool(["pki", "init", "--out", join(dir, "db"), "--server-name", "127.0.0.1"]);
+    expect(made.code).toBe(0);
+    await swtool(["pki", "init", "--out", join(dir, "other"), "--server-name", "127.0.0.1"]);
+    const tls = await startPostgres(bin!, { ssl: { cert: join(dir, "db", "server.pem"), key: join(dir, "db", "server.key") } });
+    try {
+      const base = await tls.createDatabase("tls");
+      const ledger = await openLedger(`${base}?sslmode=verify-full&sslrootcert=${join(dir, "db", "ca.pem")}`);
+      expect(ledger.path).toBe(`postgres://swtool@127.0.0.1:${tls.port}/tls`);
+      const sql = (ledger as unknown as { sql: SQL }).sql;
+      const [row] = await sql`SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`;
+      expect(row.ssl).toBe(true);
+      await ledger.close();
+      await expect(openLedger(`${base}?sslmode=verify-full&sslrootcert=${join(dir, "other", "ca.pem")}`)).rejects.toThrow(/^cannot open the ledger postgres:\/\/swtool@127\.0\.0\.1:\d+\/tls: /);
+    } finally {
+      await tls.destroy();
+    }
+  }, 60_000);
 });

@@ -37,12 +37,12 @@ describe("HSM config file", () => {
   test("refusals name the file, the entry and the fix", async () => {
     const d = dir();
     const write = (o: unknown) => (writeFileSync(join(d, "c.json"), JSON.stringify(o)), join(d, "c.json"));
-    expect(readHsmConfig(write({ hsms: [{ connector: "http://x", pin: "1234" }] }), {})).rejects.toThrow(`${join(d, "c.json")}: hsms[0].pin: a PIN must not be written in the config file`);
-    expect(readHsmConfig(write({ hsms: [] }), {})).rejects.toThrow(/"hsms" must list at least one HSM/);
-    expect(readHsmConfig(write({ hsms: [{ url: "http://x" }] }), {})).rejects.toThrow(/hsms\[0\]\.url is not known/);
-    expect(readHsmConfig(write({ hsms: [{ connector: "http://x", pinFile: "a", pinEnv: "B" }] }), {})).rejects.toThrow(/gives both pinFile and pinEnv/);
-    expect(readHsmConfig(write({ sessions: 17, hsms: [{ connector: "http://x" }] }), {})).rejects.toThrow(/"sessions" must be a whole number from 1 to 16/);
-    expect(readHsmConfig(join(d, "missing.json"), {})).rejects.toThrow(/cannot read the HSM config/);
+    await expect(readHsmConfig(write({ hsms: [{ connector: "http://x", pin: "1234" }] }), {})).rejects.toThrow(`${join(d, "c.json")}: hsms[0].pin: a PIN must not be written in the config file`);
+    await expect(readHsmConfig(write({ hsms: [] }), {})).rejects.toThrow(/"hsms" must list at least one HSM/);
+    await expect(readHsmConfig(write({ hsms: [{ url: "http://x" }] }), {})).rejects.toThrow(/hsms\[0\]\.url is not known/);
+    await expect(readHsmConfig(write({ hsms: [{ connector: "http://x", pinFile: "a", pinEnv: "B" }] }), {})).rejects.toThrow(/gives both pinFile and pinEnv/);
+    await expect(readHsmConfig(write({ sessions: 17, hsms: [{ connector: "http://x" }] }), {})).rejects.toThrow(/"sessions" must be a whole number from 1 to 16/);
+    await expect(readHsmConfig(join(d, "missing.json"), {})).rejects.toThrow(/cannot read the HSM config/);
   });
 
   test("--connector repeated, in any spelling", () => {
