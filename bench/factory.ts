@@ -15,7 +15,7 @@ import { CMD } from "../src/hsm/protocol.ts";
 import { commandLatencyMs } from "../src/hsm/simulator/latency.ts";
 import { toHex } from "../src/lib/bytes.ts";
 import { loadTestChain } from "../src/signer/hsm/index.ts";
-import { findPostgres, startPostgres } from "../test/helpers/postgres.ts";
+import { findPostgres, startPostgres } from "../harness/postgres.ts";
 import { numberArg, REPO, spawnHsmSimulator } from "./_lib.ts";
 import { spawnDeviceSimulator } from "./_line.ts";
 

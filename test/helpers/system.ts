@@ -1,6 +1,5 @@
 // One home for what the tests ask of the machine: the openssl command (the reference every
 // certificate and key is checked against) and a free TCP port on 127.0.0.1.
-import { createServer } from "node:net";
 
 export interface ToolResult {
   code: number;
@@ -24,13 +23,4 @@ export function opensslOk(...args: string[]): string {
   return r.stdout;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../../harness/net.ts";

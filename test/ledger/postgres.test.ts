@@ -5,7 +5,7 @@ import { SQL } from "bun";
 import { join } from "node:path";
 import { dsnFile } from "../../src/device/dsn.ts";
 import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/ledger.ts";
-import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../helpers/postgres.ts";
+import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { swtool } from "../helpers/cli.ts";
 import { runStation, tempDir } from "../device/station.ts";

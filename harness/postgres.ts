@@ -1,13 +1,12 @@
-// A private PostgreSQL cluster for a test file: initdb in a temporary folder (as the `postgres`
+// A private PostgreSQL cluster for a test file or a benchmark: initdb in a temporary folder (as the `postgres`
 // user when the tests run as root: the server refuses to run as root), a random port on
 // 127.0.0.1, its Unix socket inside the folder, fsync off; stopped and removed at the end.
 // Debian's `postgresql` package provides the binaries; without them `findPostgres()` is
 // undefined and the tests say they were skipped.
-import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
-import { userInfo } from "node:os";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { tempDir as scratchDir } from "./temp.ts";
-import { freePort } from "./system.ts";
+import { freePort } from "./net.ts";
 
 export function findPostgres(): string | undefined {
   const root = "/usr/lib/postgresql";
@@ -31,7 +30,7 @@ export interface PgCluster {
 
 /** With `ssl`, the server also speaks TLS with this certificate and key (PEM files). */
 export async function startPostgres(bin: string, options: { ssl?: { cert: string; key: string } } = {}): Promise<PgCluster> {
-  const dir = scratchDir("pg");
+  const dir = mkdtempSync(join(tmpdir(), "swtool-pg-"));
   const asRoot = userInfo().uid === 0;
   let uid = 0;
   let gid = 0;
