@@ -4,6 +4,7 @@
 import { defineCommand } from "citty";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient } from "../pki/index.ts";
 import { KEY_ALGORITHMS, parseKeyAlgorithm } from "../x509/keys.ts";
+import { PRIVATE_FILE_PROTECTION } from "../lib/atomic.ts";
 import { printResult, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
@@ -39,9 +40,9 @@ const init = defineCommand({
       force: args.force ?? false,
     });
     printResult(result, () => {
-      println(`CA:          ${result.ca.path} (key ${result.ca.keyPath}, 0600; keep it on this server only)`);
+      println(`CA:          ${result.ca.path} (key ${result.ca.keyPath}, ${PRIVATE_FILE_PROTECTION}; keep it on this server only)`);
       println(`             expires ${result.ca.notAfter}, SHA-256 ${result.ca.sha256}`);
-      println(`server:      ${result.server.path} (key ${result.server.keyPath}, 0600) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
+      println(`server:      ${result.server.path} (key ${result.server.keyPath}, ${PRIVATE_FILE_PROTECTION}) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
       println(`             expires ${result.server.notAfter}`);
       println(`nginx.conf:  ${result.nginxConf}`);
       println(`next: swtool pki client --ca ${result.dir} --name LINEPC-01`);
@@ -72,7 +73,7 @@ const client = defineCommand({
     });
     printResult(result, () => {
       println(`client:  ${result.client.path} (CN=${result.client.subject}, expires ${result.client.notAfter})`);
-      println(`key:     ${result.client.keyPath} (0600)`);
+      println(`key:     ${result.client.keyPath} (${PRIVATE_FILE_PROTECTION})`);
       println(`CA:      ${result.caPem}`);
       println(`copy ${result.dir} to the line PC and sign with --ca_cert ca.pem --client_cert client.pem --client_key client.key`);
     });

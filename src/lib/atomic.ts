@@ -107,6 +107,9 @@ export async function writeAll(file: FileHandle, data: string | Uint8Array): Pro
   }
 }
 
+/** How a private (key-bearing) file is protected here, for output next to its path. */
+export const PRIVATE_FILE_PROTECTION = windows ? "access: this user only" : "0600";
+
 /** Told when a file asked to be private could not be made so (Windows without ACLs); the CLI warns. */
 let unprotected: (path: string, problem: string) => void = () => undefined;
 export function onUnprotectedFile(report: (path: string, problem: string) => void): void {

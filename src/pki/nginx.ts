@@ -20,7 +20,9 @@ export const CLIENT_CERT_REQUIRED = "no client certificate was presented; this s
 export const CLIENT_CERT_REJECTED = "the client certificate was not accepted: not issued by this signing server's CA, expired, or not for client use (swtool pki client)";
 
 export function nginxConf(o: NginxOptions): string {
-  const dir = o.certDir.replace(/\/+$/, "");
+  // Forward slashes on Windows too: nginx reads a backslash as an escape (C:\temp would hold a tab),
+  // and nginx for Windows takes C:/path.
+  const dir = o.certDir.replace(/\\/g, "/").replace(/\/+$/, "");
   return `# nginx reverse proxy with mutual TLS in front of yubihsm-connector (Sidewalk networked signing setup).
 # Written by \`swtool pki init\`. Run it as is with: nginx -c ${dir}/nginx.conf
 # Line PCs connect to https://${o.serverNames[0] ?? "SERVER"}:${o.listenPort} with their client.pem/client.key

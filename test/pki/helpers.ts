@@ -39,7 +39,7 @@ export interface RunningNginx {
  * Starts nginx with the nginx.conf `swtool pki init` wrote, changed only where a test must:
  * the listen address (a free 127.0.0.1 port), the upstream, and log/temp paths in `workDir`.
  */
-export async function startNginx(o: { conf: string; workDir: string; upstreamPort: number; replace?: [string, string][] }): Promise<RunningNginx> {
+export async function startNginx(o: { conf: string; workDir: string; upstreamPort: number; replace?: [RegExp | string, string][] }): Promise<RunningNginx> {
   const port = await freePort();
   let conf = readFileSync(o.conf, "utf8");
   const edits: [RegExp | string, string][] = [

@@ -224,3 +224,14 @@ describe("swtool pki (CLI)", () => {
     expect(days.stderr).toContain('error: --days "ten" is not a whole number');
   });
 });
+
+describe("nginx.conf for a Windows signing server", () => {
+  test("paths use forward slashes: nginx reads a backslash as an escape (C:\\temp would hold a tab)", async () => {
+    const { nginxConf } = await import("../../src/pki/nginx.ts");
+    const conf = nginxConf({ certDir: "C:\\temp\\signing pki\\", serverNames: ["10.0.0.5"], listenPort: 8081, upstream: "127.0.0.1:12345" });
+    expect(conf).toContain("ssl_certificate C:/temp/signing pki/server.pem;\n");
+    expect(conf).toContain("ssl_certificate_key C:/temp/signing pki/server.key;\n");
+    expect(conf).toContain("ssl_client_certificate C:/temp/signing pki/ca.pem;\n");
+    expect(conf).not.toMatch(/C:\\/);
+  });
+});
