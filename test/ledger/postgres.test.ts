@@ -8,6 +8,9 @@ import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/l
 import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { swtool } from "../helpers/cli.ts";
+import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
+import { parseControlLog } from "../../src/controllog/format.ts";
+import { readFileSync } from "node:fs";
 import { runStation, tempDir } from "../device/station.ts";
 import { writeFileSync } from "node:fs";
 import { dsnTemplate } from "../../src/device/dsn.ts";
@@ -204,6 +207,35 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     expect(new Set(rows.map((r) => r.dsn)).size).toBe(8);
     await ledger.close();
   }, 90_000);
+
+  test("end of shift from the factory ledger: consolidate --new-only of two line PCs' logs, marks in one transaction, import-csv", async () => {
+    const url = await freshDb();
+    const line = makeTestLine();
+    const entries = [];
+    for (let i = 0; i < 3; i++) entries.push(await makeEntry(line));
+    // Two line PCs wrote logs in their own folders and recorded them (and their attempts) in the one ledger.
+    const [pc1, pc2] = [tempDir(), tempDir()];
+    const logs = [writeLogFile(pc1, "C_CONTROL_LOG_20261121000001.txt", [entries[0]!]), writeLogFile(pc2, "C_CONTROL_LOG_20261121000001.txt", [entries[1]!])];
+    const ledger = await openLedger(url, { station: "LINE-1" });
+    for (const [i, path] of logs.entries()) {
+      await ledger.recordAttempt({ ...attempt(`SN${i}`), smsn: entries[i]!.serialNumber, result: "provisioned", controlLog: path });
+      await ledger.recordControlLog(path, entries[i]!.serialNumber);
+    }
+    const cwd = tempDir();
+    const first = await swtool(["consolidate", pc1, pc2, "--new-only", "--ledger", url, "-o", join(cwd, "shift1.txt")], { cwd });
+    expect([first.code, first.stderr]).toEqual([0, expect.stringContaining(`devices recorded as in ${join(cwd, "shift1.txt")}`)]);
+    writeLogFile(pc2, "C_CONTROL_LOG_20261121000002.txt", [entries[2]!]);
+    const second = await swtool(["consolidate", pc1, pc2, "--new-only", "--ledger", url, "-o", join(cwd, "shift2.txt")], { cwd });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("2 entries left out: already consolidated (ledger)");
+    expect(parseControlLog(readFileSync(join(cwd, "shift2.txt"), "utf8"))).toEqual([entries[2]!]);
+    expect(await ledger.devicesIn(join(cwd, "shift1.txt"))).toEqual([entries[0]!.serialNumber, entries[1]!.serialNumber].sort());
+    expect(await ledger.devicesIn(join(cwd, "shift2.txt"))).toEqual([entries[2]!.serialNumber]);
+    const csv = await swtool(["import-csv", "--from", url, "-o", join(cwd, "devices.csv")], { cwd });
+    expect(csv.code).toBe(0);
+    expect(readFileSync(join(cwd, "devices.csv"), "utf8").trim().split(/\r?\n/).slice(1).sort()).toEqual([entries[0]!.serialNumber, entries[1]!.serialNumber].sort());
+    await ledger.close();
+  }, 60_000);
 
   test("TLS: sslmode=verify-full with the CA file connects encrypted; a server the CA did not sign is refused", async () => {
     const dir = tempDir();
