@@ -242,8 +242,8 @@ async function writePass(options: ConsolidateOptions, index: SmsnIndex, indexed:
       if (!index.has(smsn, digestOf(entry))) {
         throw new SwtoolError(`${path} changed while it was being consolidated (${entry.serialNumber})`, { advice: "run consolidate again once the logs stop changing" });
       }
-      // Identical duplicates: the first one read is written.
-      if (!index.takeOnce(smsn)) return;
+      // Identical duplicates: the first one read is written (without any, every SMSN is written once anyway).
+      if (indexed.summary.duplicates > 0 && !index.takeOnce(smsn)) return;
       await out.add(entry);
       options.written?.add(entry.serialNumber, path);
       figures.devices++;
