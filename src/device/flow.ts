@@ -158,47 +158,127 @@ export function deviceSmsn(o: { deviceType: string; dsn: string; apid: string; b
   return computeSmsn({ deviceType: o.deviceType, dsn: o.dsn, apid: o.apid, stage: "production", ...(o.boardId ? { boardId: o.boardId } : {}) });
 }
 
-export async function provisionDevice(client: CertClient, job: DeviceJob): Promise<DeviceResult> {
-  const retries = job.retries ?? 5;
-  const maxRestarts = job.restarts ?? 2;
-  const stats = { retries: 0, restarts: 0, wastedSignatures: 0 };
-  const expectedSmsn = job.smsn;
+export function provisionDevice(client: CertClient, job: DeviceJob): Promise<DeviceResult> {
+  return new DeviceRun(client, job).run();
+}
 
-  const aborted = (step: Step) => new ProvisioningError(step, `${step}: aborted by the operator`, {});
-  const guard = (step: Step) => {
-    if (job.signal?.aborted) throw aborted(step);
-  };
-  const phase = async <T>(step: Step, run: (attempt: number) => Promise<T>): Promise<T> => {
-    job.onStep?.(step);
+/** One device's provisioning, phase by phase; the recovery rules live in `phase`. */
+class DeviceRun {
+  private readonly retries: number;
+  private readonly stats = { retries: 0, restarts: 0, wastedSignatures: 0 };
+  /** What the board may hold if this run fails, for the operator's action. */
+  private storeSent = false;
+  private stored = false;
+  private controlLog: string | undefined;
+
+  constructor(
+    private readonly client: CertClient,
+    private readonly job: DeviceJob,
+  ) {
+    this.retries = job.retries ?? 5;
+  }
+
+  async run(): Promise<DeviceResult> {
+    let chains: DeviceChains;
+    try {
+      chains = await this.sessionsUntilStored();
+    } catch (e) {
+      await cleanUp(this.client);
+      const err = failure("init", e);
+      const board: BoardState = this.stored ? "stored-no-log" : this.storeSent ? "store-unconfirmed" : "no-certificate";
+      throw new ProvisioningError(err.step, err.message, { ...err.details, cause: err.details.cause ?? e, board, wastedSignatures: this.stats.wastedSignatures });
+    }
+    // The device is provisioned (stored, logged); a deinit that gets no answer does not undo that.
+    let deinitError: string | undefined;
+    try {
+      await this.phase("deinit", () => this.client.command("cert deinit"));
+    } catch (e) {
+      deinitError = (e as Error).message;
+    }
+    return { smsn: toHex(chains.smsn), controlLog: this.controlLog!, chains, ...this.stats, ...(deinitError ? { deinitError } : {}) };
+  }
+
+  /** A reboot mid-way starts the device over (new keys, new signatures), up to `restarts` times. */
+  private async sessionsUntilStored(): Promise<DeviceChains> {
+    const maxRestarts = this.job.restarts ?? 2;
+    for (;;) {
+      try {
+        return await this.session();
+      } catch (e) {
+        if (!(e instanceof DeviceRebooted)) throw e;
+        if (this.stats.restarts >= maxRestarts) {
+          throw new ProvisioningError("init", `the device rebooted during provisioning ${this.stats.restarts + 1} times (${e.message})`, {
+            code: SID_ERRORS.UNINITIALIZED,
+            advice: "check the fixture's power and reset lines",
+          });
+        }
+        this.stats.restarts++;
+        this.storeSent = false;
+        await this.client.resync().catch(() => {});
+      }
+    }
+  }
+
+  private aborted(step: Step): ProvisioningError {
+    return new ProvisioningError(step, `${step}: aborted by the operator`, {});
+  }
+
+  private guard(step: Step): void {
+    if (this.job.signal?.aborted) throw this.aborted(step);
+  }
+
+  /** Runs a phase, again after a transient failure (see the file's comment for which). */
+  private async phase<T>(step: Step, run: (attempt: number) => Promise<T>): Promise<T> {
+    this.job.onStep?.(step);
     for (let attempt = 0; ; attempt++) {
-      guard(step);
+      this.guard(step);
       try {
         return await run(attempt);
       } catch (e) {
         if (e instanceof DamagedAnswer) {
-          if (attempt >= retries) throw e.failure;
-          stats.retries++;
+          if (attempt >= this.retries) throw e.failure;
+          this.stats.retries++;
           continue;
         }
         if (!(e instanceof DeviceCommandError)) throw failure(step, e);
         if (e.reason === "device-error" && e.code === SID_ERRORS.UNINITIALIZED && step !== "init" && step !== "deinit") throw new DeviceRebooted(e.message);
-        if (e.reason === "closed" || !transient(e) || attempt >= retries) throw failure(step, e);
-        stats.retries++;
+        if (e.reason === "closed" || !transient(e) || attempt >= this.retries) throw failure(step, e);
+        this.stats.retries++;
         if (e.reason !== "device-error") {
           // A device that stays deaf through the resync (a long silence) gets the next attempt.
           try {
-            await client.resync();
+            await this.client.resync();
           } catch (r) {
-            if (client.isClosed || attempt + 1 >= retries) throw failure(step, r);
+            if (this.client.isClosed || attempt + 1 >= this.retries) throw failure(step, r);
           }
         }
       }
     }
-  };
+  }
 
-  const readCsr = (curve: Curve) =>
-    phase(`csr-${curve}` as Step, async () => {
-      const answer = await client.command("cert csr", [curve]);
+  private readSmsn(): Promise<void> {
+    const { job, client } = this;
+    return this.phase("smsn", async () => {
+      const answer = await client.command("cert smsn", [job.deviceType, job.dsn, job.apid, ...(job.boardId ? [job.boardId] : [])]);
+      let deviceSmsn: Uint8Array | undefined;
+      try {
+        deviceSmsn = fromBase64(answer.pieces.join(""), "SMSN");
+      } catch {
+        // Damaged on the wire; asked again below.
+      }
+      if (deviceSmsn && equal(deviceSmsn, job.smsn)) return;
+      const mismatch = new ProvisioningError("smsn", `smsn: the device computed SMSN ${deviceSmsn ? toHex(deviceSmsn) : JSON.stringify(answer.pieces.join(""))}, not ${toHex(job.smsn)} as computed here from device type, DSN and APID`, {
+        deviceAnswer: answer.pieces,
+        advice: "the device's firmware hashes its inputs differently, or the command reached it altered; check the device type and APID",
+      });
+      // Asking again is harmless (it only resets the device's SMSN); a steady mismatch fails.
+      throw new DamagedAnswer(mismatch);
+    });
+  }
+
+  private readCsr(curve: Curve): Promise<Csr> {
+    return this.phase(`csr-${curve}` as Step, async () => {
+      const answer = await this.client.command("cert csr", [curve]);
       let csr: Csr;
       try {
         csr = decodeCsr(fromBase64(answer.pieces.join(""), `${curve} CSR`), curve);
@@ -209,23 +289,28 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
       if (answer.unreadable > 0 && !verifyCsr(csr)) throw new DamagedAnswer(new ProvisioningError("verify-csr", `verify-csr: the device's ${CURVES[curve].display} CSR arrived damaged`, { deviceAnswer: answer.lines }));
       return csr;
     });
+  }
 
-  const writeChain = (curve: Curve, chainBytes: Uint8Array) =>
-    phase(`chain-${curve}` as Step, async () => {
-      await client.command("cert chain start", [curve]);
-      for (const piece of pieces(toBase64(chainBytes), client.mtu)) {
-        guard(`chain-${curve}` as Step);
-        await client.command("cert chain write", [piece]);
+  /** A chain in BASE64_MTU pieces; any trouble restarts it with `start` (the same bytes, never re-signed). */
+  private writeChain(curve: Curve, chainBytes: Uint8Array): Promise<void> {
+    const step = `chain-${curve}` as Step;
+    return this.phase(step, async () => {
+      await this.client.command("cert chain start", [curve]);
+      for (const piece of pieces(toBase64(chainBytes), this.client.mtu)) {
+        this.guard(step);
+        await this.client.command("cert chain write", [piece]);
       }
-      await client.command("cert chain commit");
+      await this.client.command("cert chain commit");
     });
+  }
 
-  const writeAppKey = () => {
+  private writeAppKey(): Promise<void> {
+    const { client } = this;
     // Set when a commit was sent but its answer never read: the device may hold the key.
     let commitUnanswered = false;
-    return phase("app-key", async () => {
+    return this.phase("app-key", async () => {
       await client.command("cert app_key start");
-      for (const piece of pieces(toBase64(job.appServerPublicKey), client.mtu)) await client.command("cert app_key write", [piece]);
+      for (const piece of pieces(toBase64(this.job.appServerPublicKey), client.mtu)) await client.command("cert app_key write", [piece]);
       try {
         await client.command("cert app_key commit");
       } catch (e) {
@@ -235,32 +320,15 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
         throw e;
       }
     });
-  };
+  }
 
-  const session = async (): Promise<DeviceChains> => {
-    await phase("init", () => client.command("cert init"));
-    await phase("smsn", async () => {
-      const answer = await client.command("cert smsn", [job.deviceType, job.dsn, job.apid, ...(job.boardId ? [job.boardId] : [])]);
-      let deviceSmsn: Uint8Array | undefined;
-      try {
-        deviceSmsn = fromBase64(answer.pieces.join(""), "SMSN");
-      } catch {
-        // Damaged on the wire; asked again below.
-      }
-      if (deviceSmsn && equal(deviceSmsn, expectedSmsn)) return;
-      const mismatch = new ProvisioningError("smsn", `smsn: the device computed SMSN ${deviceSmsn ? toHex(deviceSmsn) : JSON.stringify(answer.pieces.join(""))}, not ${toHex(expectedSmsn)} as computed here from device type, DSN and APID`, {
-        deviceAnswer: answer.pieces,
-        advice: "the device's firmware hashes its inputs differently, or the command reached it altered; check the device type and APID",
-      });
-      // Asking again is harmless (it only resets the device's SMSN); a steady mismatch fails.
-      throw new DamagedAnswer(mismatch);
-    });
-    const edCsr = await readCsr("ed25519");
-    const p256Csr = await readCsr("p256r1");
+  /** Starts both DAK signatures; each is counted as it is made. */
+  private sign(edCsr: Csr, p256Csr: Csr): PendingChains {
+    const { job } = this;
     job.onStep?.("verify-csr");
     let csrs: CheckedCsrs;
     try {
-      csrs = checkDeviceCsrs(edCsr, p256Csr, { expectedSmsn });
+      csrs = checkDeviceCsrs(edCsr, p256Csr, { expectedSmsn: job.smsn });
     } catch (e) {
       throw failure("verify-csr", e);
     }
@@ -271,93 +339,71 @@ export async function provisionDevice(client: CertClient, job: DeviceJob): Promi
     } catch (e) {
       throw failure("sign", e);
     }
-    // Both signatures settle (and are counted) before the session ends, whatever the device does.
     pending.ed25519.then(() => job.onSignature?.("ed25519"), () => {});
     pending.p256r1.then(() => job.onSignature?.("p256r1"), () => {});
-    const settled = Promise.allSettled([pending.ed25519, pending.p256r1]);
-    // A paused HSM may keep a signature waiting; the operator's abort does not wait for it.
-    const signed = (chain: Promise<Chain>) => {
-      const result = chain.catch((e) => Promise.reject(failure("sign", e)));
-      const signal = job.signal;
-      if (!signal) return result;
-      if (signal.aborted) return Promise.reject(aborted("sign"));
-      return Promise.race([result, new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(aborted("sign")), { once: true }))]);
-    };
+    return pending;
+  }
+
+  /** A chain once signed; a paused HSM may keep it waiting, the operator's abort does not wait. */
+  private signed(chain: Promise<Chain>): Promise<Chain> {
+    const result = chain.catch((e) => Promise.reject(failure("sign", e)));
+    const signal = this.job.signal;
+    if (!signal) return result;
+    if (signal.aborted) return Promise.reject(this.aborted("sign"));
+    return Promise.race([result, new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(this.aborted("sign")), { once: true }))]);
+  }
+
+  /** Checks the folder can take the log, stores, and writes the log at once. */
+  private async storeAndLog(chains: DeviceChains): Promise<void> {
+    const { job } = this;
+    // The log must be writable before the device holds certificates it would lack.
+    const entry = controlLogEntryFor(chains, job.apid, LABEL[job.signer.stage]);
+    checkControlLogRoom(job.controlLogDir, job.minFreeBytes);
+    this.storeSent = true;
+    await this.phase("store", () => this.client.command("cert store"));
+    this.stored = true;
+    job.onStep?.("control-log");
     try {
-      const ed25519 = await signed(pending.ed25519);
+      this.controlLog = await writeControlLog(job.controlLogDir, [entry]);
+    } catch (e) {
+      throw new ProvisioningError("control-log", `control-log: ${(e as Error).message}`, {
+        cause: e,
+        station: true,
+        board: "stored-no-log",
+        advice: `free space in ${job.controlLogDir} (or fix it), then provision this board again: a new identity replaces the stored one`,
+      });
+    }
+  }
+
+  /** init to control log, once; throws DeviceRebooted when the device lost its state. */
+  private async session(): Promise<DeviceChains> {
+    await this.phase("init", () => this.client.command("cert init"));
+    await this.readSmsn();
+    const edCsr = await this.readCsr("ed25519");
+    const p256Csr = await this.readCsr("p256r1");
+    const pending = this.sign(edCsr, p256Csr);
+    // Both signatures settle (and are counted) before the session ends, whatever the device does.
+    const settled = Promise.allSettled([pending.ed25519, pending.p256r1]);
+    try {
+      const ed25519 = await this.signed(pending.ed25519);
       // The Ed25519 chain goes to the device while the HSM makes the P-256 signature.
-      await writeChain("ed25519", encodeChain(ed25519));
-      const p256r1 = await signed(pending.p256r1);
-      await writeChain("p256r1", encodeChain(p256r1));
-      await writeAppKey();
+      await this.writeChain("ed25519", encodeChain(ed25519));
+      const p256r1 = await this.signed(pending.p256r1);
+      await this.writeChain("p256r1", encodeChain(p256r1));
+      await this.writeAppKey();
       const chains = { smsn: pending.smsn, ed25519, p256r1 };
-      // The log must be writable before the device holds certificates it would lack.
-      const entry = controlLogEntryFor(chains, job.apid, LABEL[job.signer.stage]);
-      checkControlLogRoom(job.controlLogDir, job.minFreeBytes);
-      storeSent = true;
-      await phase("store", () => client.command("cert store"));
-      stored = true;
-      job.onStep?.("control-log");
-      try {
-        controlLog = await writeControlLog(job.controlLogDir, [entry]);
-      } catch (e) {
-        throw new ProvisioningError("control-log", `control-log: ${(e as Error).message}`, {
-          cause: e,
-          station: true,
-          board: "stored-no-log",
-          advice: `free space in ${job.controlLogDir} (or fix it), then provision this board again: a new identity replaces the stored one`,
-        });
-      }
+      await this.storeAndLog(chains);
       return chains;
     } catch (e) {
       if (e instanceof DeviceRebooted) {
         const [edSigned, p256Signed] = await settled;
-        stats.wastedSignatures += Number(edSigned!.status === "fulfilled") + Number(p256Signed!.status === "fulfilled");
+        this.stats.wastedSignatures += Number(edSigned!.status === "fulfilled") + Number(p256Signed!.status === "fulfilled");
       }
       throw e;
     } finally {
-      // Counted as they are made; an abort does not wait for a signature a paused HSM holds.
-      if (!job.signal?.aborted) await settled;
+      if (!this.job.signal?.aborted) await settled;
     }
-  };
-
-  let storeSent = false;
-  let stored = false;
-  let controlLog: string | undefined;
-
-  let chains: DeviceChains;
-  try {
-    for (;;) {
-      try {
-        chains = await session();
-        break;
-      } catch (e) {
-        if (!(e instanceof DeviceRebooted)) throw e;
-        if (stats.restarts >= maxRestarts) {
-          throw new ProvisioningError("init", `the device rebooted during provisioning ${stats.restarts + 1} times (${e.message})`, {
-            code: SID_ERRORS.UNINITIALIZED,
-            advice: "check the fixture's power and reset lines",
-          });
-        }
-        stats.restarts++;
-        storeSent = false;
-        await client.resync().catch(() => {});
-      }
-    }
-  } catch (e) {
-    await cleanUp(client);
-    const err = failure("init", e);
-    const board: BoardState = stored ? "stored-no-log" : storeSent ? "store-unconfirmed" : "no-certificate";
-    throw new ProvisioningError(err.step, err.message, { ...err.details, cause: err.details.cause ?? e, board, wastedSignatures: stats.wastedSignatures });
   }
-  // The device is provisioned (stored, logged); a deinit that gets no answer does not undo that.
-  let deinitError: string | undefined;
-  try {
-    await phase("deinit", () => client.command("cert deinit"));
-  } catch (e) {
-    deinitError = (e as Error).message;
-  }
-  return { smsn: toHex(chains.smsn), controlLog: controlLog!, chains, ...stats, ...(deinitError ? { deinitError } : {}) };
 }
 
 /** Ends the device's session after a failure; best effort, the original error is what counts. */
