@@ -41,7 +41,7 @@ describe("-o - and device nodes", () => {
     const r = await swtool(["consolidate", logs, "-o", "-"]);
     expect(r.code).toBe(0);
     expect(parseControlLog(r.stdout)).toEqual(entries);
-    expect(r.stderr).toContain(`[warn] - is not a file: the ledger ${ledgerPath} does not record these devices as consolidated\n`);
+    expect(r.stderr).toContain(`- is not a file: the ledger ${ledgerPath} does not record these devices as consolidated\n`);
     expect(await pending()).toBe(2);
   });
 
