@@ -6,7 +6,15 @@ import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueCl
 import { KEY_ALGORITHMS, parseKeyAlgorithm } from "../x509/keys.ts";
 import { PRIVATE_FILE_PROTECTION } from "../lib/atomic.ts";
 import { printResult, println } from "./output.ts";
-import { wholeNumberArg } from "./args.ts";
+import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
+import { isHsmKey, openCaSigner } from "./ca-key.ts";
+
+/** The CA key in the YubiHSM instead of ca.key: `--ca-key hsm:<id>` with the HSM flags. */
+const caKeyArgs = {
+  "ca-key": { type: "string", description: "hsm:<object id>: the CA's P-256 key is held in the YubiHSM (no ca.key is written or read)" },
+  ...connectorArgs,
+  ...pinArgs,
+} as const;
 
 const algorithms = KEY_ALGORITHMS.join(" | ");
 
@@ -24,9 +32,12 @@ const init = defineCommand({
     upstream: { type: "string", description: "yubihsm-connector address nginx proxies to", default: DEFAULT_UPSTREAM },
     "cert-dir": { type: "string", description: "Directory nginx.conf refers to for the files (default: the absolute --out path)" },
     force: { type: "boolean", description: "Overwrite existing files (invalidates every client certificate of the old CA)" },
+    ...caKeyArgs,
   },
   async run({ args }) {
+    const hsm = isHsmKey(args["ca-key"]) ? await openCaSigner(args["ca-key"], args) : undefined;
     const result = await initAuthority({
+      ...(hsm ? { caSigner: hsm.signer } : {}),
       out: args.out,
       serverNames: ([] as string[]).concat(args["server-name"]),
       keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
@@ -38,14 +49,15 @@ const init = defineCommand({
       upstream: args.upstream,
       ...(args["cert-dir"] ? { certDir: args["cert-dir"] } : {}),
       force: args.force ?? false,
-    });
+    }).finally(() => hsm?.close());
     printResult(result, () => {
-      println(`CA:          ${result.ca.path} (key ${result.ca.keyPath}, ${PRIVATE_FILE_PROTECTION}; keep it on this server only)`);
+      const caKey = hsm ? `key ${result.ca.keyPath}, never leaves the HSM` : `key ${result.ca.keyPath}, ${PRIVATE_FILE_PROTECTION}; keep it on this server only`;
+      println(`CA:          ${result.ca.path} (${caKey})`);
       println(`             expires ${result.ca.notAfter}, SHA-256 ${result.ca.sha256}`);
       println(`server:      ${result.server.path} (key ${result.server.keyPath}, ${PRIVATE_FILE_PROTECTION}) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
       println(`             expires ${result.server.notAfter}`);
       println(`nginx.conf:  ${result.nginxConf}`);
-      println(`next: swtool pki client --ca ${result.dir} --name LINEPC-01`);
+      println(`next: swtool pki client --ca ${result.dir} --name LINEPC-01${hsm ? ` --ca-key ${args["ca-key"]}` : ""}`);
     });
   },
 });
@@ -60,9 +72,12 @@ const client = defineCommand({
     days: { type: "string", description: "Validity in days", default: String(DEFAULTS.clientDays) },
     organization: { type: "string", description: "Organization (O) in the subject" },
     force: { type: "boolean", description: "Overwrite an existing bundle" },
+    ...caKeyArgs,
   },
   async run({ args }) {
+    const hsm = isHsmKey(args["ca-key"]) ? await openCaSigner(args["ca-key"], args) : undefined;
     const result = await issueClient({
+      ...(hsm ? { caSigner: hsm.signer } : {}),
       caDir: args.ca,
       name: args.name,
       ...(args.out ? { out: args.out } : {}),
@@ -70,7 +85,7 @@ const client = defineCommand({
       days: wholeNumberArg(args.days, "days"),
       ...(args.organization ? { organization: args.organization } : {}),
       force: args.force ?? false,
-    });
+    }).finally(() => hsm?.close());
     printResult(result, () => {
       println(`client:  ${result.client.path} (CN=${result.client.subject}, expires ${result.client.notAfter})`);
       println(`key:     ${result.client.keyPath} (${PRIVATE_FILE_PROTECTION})`);

@@ -26,30 +26,12 @@ import { DEFAULT_PROFILE, loadProfile } from "../x509/provision/profile.ts";
 import { STORED_OBJECTS, type Atecc608Board, type StoredObject } from "../x509/simulator/atecc608.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp } from "../x509/simulator/host.ts";
 import { emitEvent, log, output, printResult, println } from "./output.ts";
+import { openCaSigner } from "./ca-key.ts";
 import { mkdirSync } from "node:fs";
 import { wholeNumberArg } from "./args.ts";
 
 /** `--days`: a whole number of days from 1 to 36500, or the command's default. */
 const daysOf = (text: string | undefined, fallback: number): number => wholeNumberArg(text, "days", { min: 1, max: 36500 }) ?? fallback;
-
-type HsmFlags = PinFlags & ConnectorFlags;
-
-/** The CA key named by --ca-key: a key file, or `hsm:<object id>` reached with the HSM flags. */
-async function openCaSigner(spec: string, flags: HsmFlags): Promise<{ signer: CaSigner; close: () => Promise<void> }> {
-  if (!spec.startsWith(HSM_PREFIX)) return { signer: fileSigner(readInput(spec, "--ca-key"), spec), close: async () => {} };
-  const keyId = hsmKeyId(spec);
-  const c = connectorOf(flags);
-  const connector = new Connector({ url: c.connector, tls: c.tls, allowInsecureConnector: c.allowInsecureConnector });
-  const pin = await resolvePin(flags);
-  process.once("SIGINT", () => void closeAllHsmClients().finally(() => process.exit(130)));
-  const client = await openAuthenticatedClient(connector, pin!, authSlotsFor(undefined, pinSlotOf(flags)));
-  try {
-    return { signer: await hsmSigner(client, keyId), close: () => client.close() };
-  } catch (e) {
-    await client.close();
-    throw e;
-  }
-}
 
 const pubkey = defineCommand({
   meta: { name: "pubkey", description: "Read a device public key (console dump, hex, DER, PEM, raw point) and print it as PEM" },

@@ -73,6 +73,8 @@ export interface InitOptions {
   /** Directory nginx.conf names for the files (default: the absolute --out directory). */
   certDir?: string;
   force?: boolean;
+  /** The CA key held elsewhere (the YubiHSM): no ca.key is made or written. */
+  caSigner?: CaSigner;
 }
 
 export interface InitResult {
@@ -99,24 +101,25 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
     nginx: join(dir, "nginx.conf"),
   };
   // Refuse before spending time on key generation.
-  checkNoOverwrite(Object.values(paths), o.force ?? false);
+  checkNoOverwrite(Object.values(paths).filter((p) => !(o.caSigner && p === paths.caKey)), o.force ?? false);
 
-  const caKey = generateKey(algorithm, "new CA key");
-  const ca = await selfSignCa(caKey.signer, { subject: subjectOf(o.caName ?? DEFAULTS.caName, o.organization), days: checkDays(o.caDays ?? DEFAULTS.caDays), pathLength: 0, what: "pki init" });
+  const caKey = o.caSigner ? undefined : generateKey(algorithm, "new CA key");
+  const caSigner = o.caSigner ?? caKey!.signer;
+  const ca = await selfSignCa(caSigner, { subject: subjectOf(o.caName ?? DEFAULTS.caName, o.organization), days: checkDays(o.caDays ?? DEFAULTS.caDays), pathLength: 0, what: "pki init" });
   const serverKey = generateKey(algorithm, "new server key");
   const server = await issueCertificate({
     profile: "server",
     subject: subjectOf(sans.dns[0] ?? sans.ip[0]!, o.organization),
     publicKey: serverKey.publicKey,
     ca: ca.cert,
-    signer: caKey.signer,
+    signer: caSigner,
     days: checkDays(o.serverDays ?? DEFAULTS.serverDays),
     sans,
     what: "pki init",
   });
   const conf = nginxConf({ certDir: o.certDir ?? dir, serverNames: [...sans.dns, ...sans.ip], listenPort, upstream });
   writePlannedFiles([
-    { path: paths.caKey, content: caKey.keyPem, mode: SECRET_MODE },
+    ...(caKey ? [{ path: paths.caKey, content: caKey.keyPem, mode: SECRET_MODE }] : []),
     { path: paths.caPem, content: certificatePem(ca.der), mode: PUBLIC_MODE },
     { path: paths.serverKey, content: serverKey.keyPem, mode: SECRET_MODE },
     { path: paths.serverPem, content: server.pem, mode: PUBLIC_MODE },
@@ -124,7 +127,7 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
   ]);
   return {
     dir,
-    ca: describe(ca.cert, paths.caPem, paths.caKey),
+    ca: describe(ca.cert, paths.caPem, caKey ? paths.caKey : caSigner.description),
     server: { ...describe(server.cert, paths.serverPem, paths.serverKey), dnsNames: sans.dns, ipAddresses: sans.ip },
     nginxConf: paths.nginx,
   };
@@ -142,6 +145,8 @@ export interface ClientOptions {
   days?: number;
   organization?: string;
   force?: boolean;
+  /** The CA key when it is held in the YubiHSM instead of <caDir>/ca.key. */
+  caSigner?: CaSigner;
 }
 
 export interface ClientResult {
@@ -157,10 +162,10 @@ export interface Authority {
 }
 
 /** Loads ca.pem and ca.key from a directory made by `initAuthority`, checking they belong together. */
-export async function loadAuthority(caDir: string): Promise<Authority> {
+export async function loadAuthority(caDir: string, caSigner?: CaSigner): Promise<Authority> {
   const certPath = join(caDir, "ca.pem");
   const keyPath = join(caDir, "ca.key");
-  for (const p of [certPath, keyPath]) {
+  for (const p of caSigner ? [certPath] : [certPath, keyPath]) {
     if (!existsSync(p)) {
       throw new SwtoolError(`${p} not found`, {
         advice: "--ca must be the directory `swtool pki init --out DIR` wrote (on the signing server; line PCs never hold ca.key)",
@@ -168,7 +173,7 @@ export async function loadAuthority(caDir: string): Promise<Authority> {
     }
   }
   const certPem = readFileSync(certPath, "utf8");
-  const signer = fileSigner(readFileSync(keyPath), keyPath);
+  const signer = caSigner ?? fileSigner(readFileSync(keyPath), keyPath);
   const cert = loadCa(new TextEncoder().encode(certPem), signer, certPath);
   if (cert.notAfter.value.getTime() < Date.now()) {
     throw new VerificationError(`the signing authority ${certPath} expired on ${cert.notAfter.value.toISOString()}`, {
@@ -184,7 +189,7 @@ export async function issueClient(o: ClientOptions): Promise<ClientResult> {
       advice: "use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit (e.g. LINEPC-07)",
     });
   }
-  const authority = await loadAuthority(o.caDir);
+  const authority = await loadAuthority(o.caDir, o.caSigner);
   const dir = resolve(o.out ?? join(o.caDir, "clients", o.name));
   const paths = { pem: join(dir, "client.pem"), key: join(dir, "client.key"), ca: join(dir, "ca.pem") };
   checkNoOverwrite(Object.values(paths), o.force ?? false);

@@ -1,6 +1,7 @@
 // A CA key held in the YubiHSM 2 simulator over HTTP on 127.0.0.1: root certificate and device
 // certificates signed through the HSM client, checked by the real OpenSSL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -93,5 +94,25 @@ describe("x509 with the CA key in the HSM", () => {
     const init = await swtool(["x509", "ca", "init", "--out", caDir, "--subject", "CN=again", ...hsmArgs], { env });
     expect(init).toEqual({ code: 1, stdout: "", stderr: `error: --out ${join(caDir, "ca.pem")} already exists\n  fix: choose another path, or add --force to replace it\n` });
     expect(commands).toEqual([]);
+  });
+
+  test("pki init and pki client with the nginx authority's CA key in the HSM: no ca.key anywhere, openssl verifies both", async () => {
+    const env = { SWTOOL_HSM_PIN: "password" };
+    const hsmArgs = ["--ca-key", "hsm:0x0100", "--connector", sim.url, "--pin-slot", "1"];
+    const pki = join(dir, "pki-hsm");
+    const init = await swtool(["pki", "init", "--out", pki, "--server-name", "signing.lan,10.1.2.3", ...hsmArgs], { env });
+    expect(init.stderr).toBe("");
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain("(key HSM key 0x0100, never leaves the HSM)");
+    expect(existsSync(join(pki, "ca.key"))).toBe(false);
+    expect(opensslStdout("verify", "-CAfile", join(pki, "ca.pem"), "-purpose", "sslserver", "-verify_hostname", "signing.lan", join(pki, "server.pem"))).toBe(`${join(pki, "server.pem")}: OK\n`);
+    const client = await swtool(["pki", "client", "--ca", pki, "--name", "LINEPC-09", ...hsmArgs], { env });
+    expect(client.code).toBe(0);
+    const bundle = join(pki, "clients", "LINEPC-09");
+    expect(opensslStdout("verify", "-CAfile", join(bundle, "ca.pem"), "-purpose", "sslclient", join(bundle, "client.pem"))).toBe(`${join(bundle, "client.pem")}: OK\n`);
+    // Without --ca-key the authority's key is looked for on disk, where it is not.
+    const noKey = await swtool(["pki", "client", "--ca", pki, "--name", "LINEPC-10"], { env });
+    expect(noKey.code).toBe(1);
+    expect(noKey.stderr).toContain(`${join(pki, "ca.key")} not found`);
   });
 });
