@@ -103,10 +103,11 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
   };
   const dakLine = () => {
     // The DAK's total over every run the ledger saw, once a device has reported it.
-    const used = totals.dakUsed ?? (options.signaturesBefore ?? 0) + totals.signatures;
+    const used = totals.dakUsed ?? (options.signaturesBefore ?? 0) + Math.ceil(totals.signatures / 2);
     const wasted = totals.wasted ? ` (${totals.wasted} wasted by reboots)` : "";
-    if (options.maxSignatures === undefined) return `DAK signatures ${used} used${wasted}`;
-    return `DAK signatures ${used} used · ${Math.max(0, options.maxSignatures - used)} left of ${options.maxSignatures}${wasted}`;
+    // Each device takes one signature of each DAK key; the profile's maximum is per key.
+    if (options.maxSignatures === undefined) return `DAK signatures ${used} used per key${wasted}`;
+    return `DAK signatures ${used} used per key · ${Math.max(0, options.maxSignatures - used)} left of ${options.maxSignatures}${wasted}`;
   };
   // A fixture's row starts with a short name (the path's last part, at most 16 characters):
   // by-id paths would leave no room for the status.
@@ -249,7 +250,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
 export function summaryLines(summary: LineSummary): string[] {
   const lines = [
     `${summary.provisioned} provisioned, ${summary.failed} failed, ${summary.refused} refused in ${summary.seconds.toFixed(1)} s (${summary.devicesPerHour.toFixed(0)} devices/h); stopped by ${summary.stoppedBy}`,
-    `DAK signatures: ${summary.signatures} made${summary.wastedSignatures ? `, ${summary.wastedSignatures} wasted by reboots` : ""}; ${summary.dakUsed} by this DAK in the ledger`,
+    `DAK signatures: ${summary.signatures} made (both keys)${summary.wastedSignatures ? `, ${summary.wastedSignatures} wasted by reboots` : ""}; the ledger counts ${summary.dakUsed} per DAK key`,
   ];
   for (const [port, t] of Object.entries(summary.perPort)) lines.push(`  ${port}: ${t.provisioned} ok, ${t.failed} failed, yield ${percent(t.provisioned, t.failed).trim()}`);
   if (summary.failures.length) {

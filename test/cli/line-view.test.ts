@@ -88,7 +88,7 @@ describe("TTY view", () => {
     expect(lines.filter((l) => l.startsWith("1/10 ok · 1 failed")).length).toBe(1);
     expect(block[0]).toMatch(/^1\/10 ok · 1 failed · yield 50\.0% · 00:00:00 · \d+\/h$/);
     expect(block[1]).toBe("HSM unreachable since 14:02:11; line paused");
-    expect(block[2]).toBe("DAK signatures 4 used · 996 left of 1000");
+    expect(block[2]).toBe("DAK signatures 4 used per key · 996 left of 1000");
     expect(block[3]).toBe("…3L2M-if00-port0      1/0 100%  PASS SN0000001 2.4 s · done: take the board out");
     expect(block[4]).toBe("ttyUSB1               0/1   0%  FAIL SN0000002 rework: board holds no certifica");
     // The failure also went above the block, into the scroll-back, with its action.
@@ -137,7 +137,7 @@ describe("without a TTY", () => {
     });
     expect(lines).toEqual([
       "1 provisioned, 1 failed, 0 refused in 10.0 s (360 devices/h); stopped by signal",
-      "DAK signatures: 4 made, 2 wasted by reboots; 1204 by this DAK in the ledger",
+      "DAK signatures: 4 made (both keys), 2 wasted by reboots; the ledger counts 1204 per DAK key",
       "  /dev/ttyUSB1: 1 ok, 1 failed, yield 50.0%",
       "failed devices (1):",
       "  SN0000002  /dev/ttyUSB1  at store: rework: board holds no certificate",

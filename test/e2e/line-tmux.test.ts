@@ -61,7 +61,7 @@ describe.skipIf(!hasTmux)("the view in an 80-column terminal", () => {
     expect(lines.filter((l) => l.startsWith("8/8 ok · 0 failed · yield 100.0%")).length).toBe(1);
     expect(lines.filter((l) => /^\d\/8 ok/.test(l) && !l.startsWith("8/8")).length).toBe(0);
     expect(lines.filter((l) => l === "HSM ok").length).toBe(1);
-    expect(lines.filter((l) => /^DAK signatures 16 used/.test(l)).length).toBe(1);
+    expect(lines.filter((l) => l === "DAK signatures 8 used per key").length).toBe(1);
     for (const p of ports) {
       const name = p.replace("socket://", "");
       const rows = lines.filter((l) => l.startsWith(name.length > 16 ? `…${name.slice(-15)}` : name));
