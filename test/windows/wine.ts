@@ -4,7 +4,7 @@
 // Wine's mount manager turns into dosdevices links and HARDWARE\DEVICEMAP\SERIALCOMM entries as
 // a Windows serial driver would. Without wine64 the suite is skipped with a message, unless
 // SWTOOL_REQUIRE_WINE=1 (set by .ci/run), where a missing Wine fails.
-import { existsSync, mkdirSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/vectors.ts";
@@ -22,14 +22,35 @@ export function missing(): string | undefined {
   return undefined;
 }
 
+/** The newest modification time of the sources the exe is built from. */
+function newestSource(dir = join(REPO, "src")): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** `npm test` builds only dist/swtool: a swtool.exe older than the sources is built again here. */
+function rebuildIfStale(): void {
+  if (!existsSync(WINE) || (existsSync(EXE) && statSync(EXE).mtimeMs >= newestSource())) return;
+  const p = Bun.spawnSync([process.execPath, join(REPO, "build.ts"), "--target", "windows"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) console.warn(`building dist/swtool.exe failed: ${p.stderr.toString()}`);
+}
+
+rebuildIfStale();
 export const skipReason = missing();
 if (skipReason) {
   if (process.env.SWTOOL_REQUIRE_WINE === "1") throw new Error(`the Windows suite must run here but cannot: ${skipReason}`);
   console.warn(`Windows suite (test/windows) skipped: ${skipReason}`);
 }
 
-/** The shared prefix: one per user and machine, made on first use. */
-export const PREFIX = process.env.SWTOOL_WINEPREFIX ?? join(tmpdir(), `swtool-wineprefix-${process.getuid?.() ?? 0}`);
+/**
+ * The prefix the suite's files share, made on first use: one per checkout, because restarting
+ * the wineserver (mapComPorts) would cut off another checkout's suite running on the same prefix.
+ */
+export const PREFIX = process.env.SWTOOL_WINEPREFIX ?? join(tmpdir(), `swtool-wineprefix-${process.getuid?.() ?? 0}-${Bun.hash(REPO).toString(16)}`);
 
 const wineEnv = (): Record<string, string> => ({ ...(process.env as Record<string, string>), WINEPREFIX: PREFIX, WINEDEBUG: "-all", NO_COLOR: "1" });
 
