@@ -68,8 +68,8 @@ async function runConsolidate(
     skipInvalid: args["skip-invalid"],
     include: consolidated ? (entry, path) => !consolidated.has(`${entry.serialNumber.toLowerCase()}\t${baseName(path)}`) : undefined,
     written: record,
-    // Marked in the ledger before the output counts as written; a locked or full ledger removes it again.
-    ...(ledger && record && toFile ? { confirm: async (path: string) => void (marked = await record.commit(ledger, path)) } : {}),
+    // Published inside the ledger's transaction: a locked ledger leaves no file, a failed commit removes it.
+    ...(ledger && record && toFile ? { within: async (publish: () => Promise<string>) => void (marked = await record.publishAndMark(ledger, publish)) } : {}),
     onFile: (path) => log.debug(`Processing ${path}`),
     onProblem: (p) => (p.kind === "duplicate" || p.kind === "empty" ? log.warn(describe(p)) : log.error(describe(p))),
   });

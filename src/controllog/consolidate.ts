@@ -34,10 +34,10 @@ export interface ConsolidateOptions {
   /** Told which device logs the output holds (reset when a pass starts over). */
   written?: { reset(): void; add(smsn: string, path: string): void };
   /**
-   * Runs once the output is complete under its final name; if it throws, the output is removed
-   * (the ledger's record of what the file holds: both happen or neither).
+   * Wraps the publishing of the complete output (see PublishOptions.within): the ledger's
+   * record of what the file holds happens with it or the file is removed again.
    */
-  confirm?: (path: string) => void | Promise<void>;
+  within?: (publish: () => Promise<string>) => Promise<unknown>;
 }
 
 export type ProblemKind = "invalid" | "duplicate" | "conflict" | "empty";
@@ -280,7 +280,7 @@ export async function consolidate(options: ConsolidateOptions): Promise<Consolid
       if (summary.devices === 0) throw new NothingToWrite();
       await out.end();
     };
-    const publishOptions = options.confirm ? { confirm: options.confirm } : {};
+    const publishOptions = options.within ? { within: options.within } : {};
     // The write pass starts only once every entry is validated, so `-o -` or a FIFO gets a
     // complete document too (only a log changed in between could still stop it midway).
     const written = options.output !== undefined ? writeOutput(options.output, write, publishOptions) : publishFile(dir, nameFor, write, publishOptions);

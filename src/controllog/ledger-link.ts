@@ -2,12 +2,13 @@
 // recorded only once that file is published. The list of written logs is spooled to a
 // temporary file rather than kept in memory (a shift can have a million devices), then
 // replayed into the ledger in transactions of a few thousand.
-import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, mkdtempSync, openSync, readSync, statSync } from "node:fs";
 import { removeScratchDir } from "../lib/scratch-dir.ts";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { DEFAULT_LEDGER_NAME, openLedger, type Ledger, type OpenLedgerOptions } from "../ledger/ledger.ts";
 import { looksLikeUrl } from "../ledger/location.ts";
+import { writeAllSync } from "../lib/atomic.ts";
 import { retryingLedger } from "../ledger/retry.ts";
 
 /**
@@ -50,17 +51,20 @@ export class ConsolidationRecord {
 
   private flush(): void {
     const data = Buffer.from(this.pending, "utf8");
-    writeSync(this.fd, data, 0, data.length, this.size);
+    writeAllSync(this.fd, data, this.size);
     this.size += data.length;
     this.pending = "";
   }
 
   /**
-   * Writes the spooled logs into the ledger as consolidated into `batchPath`, all in one
-   * transaction (all marked or none); returns how many.
+   * Publishes the consolidated file (`publish` names it) inside one ledger transaction that
+   * then marks every spooled log as consolidated into it: the lock is taken before the file
+   * appears, and a failure rolls the marks back (the publisher then removes the file). A crash
+   * between the name and the commit leaves a file with no marks: its devices are consolidated
+   * again next time (a duplicate at Amazon, never a device in no file). Returns how many.
    */
-  commit(ledger: Ledger, batchPath: string): Promise<number> {
-    return ledger.transaction((tx) => this.replay(tx, batchPath));
+  publishAndMark(ledger: Ledger, publish: () => Promise<string>): Promise<number> {
+    return ledger.transaction(async (tx) => this.replay(tx, await publish()));
   }
 
   private async replay(ledger: Ledger, batchPath: string): Promise<number> {

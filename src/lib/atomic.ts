@@ -87,11 +87,11 @@ function shortWrite(): NodeJS.ErrnoException {
   return Object.assign(new Error("short write"), { code: "ENOSPC" });
 }
 
-/** Writes every byte of `data` at the file's position, or throws. */
-export function writeAllSync(fd: number, data: string | Uint8Array): void {
+/** Writes every byte of `data` at the file's position (or at `position`), or throws. */
+export function writeAllSync(fd: number, data: string | Uint8Array, position?: number): void {
   const buffer = bytesOf(data);
   for (let offset = 0; offset < buffer.length; ) {
-    const n = writeSync(fd, buffer, offset, buffer.length - offset);
+    const n = writeSync(fd, buffer, offset, buffer.length - offset, position === undefined ? null : position + offset);
     if (n <= 0) throw shortWrite();
     offset += n;
   }
@@ -252,10 +252,12 @@ export interface PublishOptions {
   /** File mode (default 0644; 0600 for anything holding a private key). */
   mode?: number;
   /**
-   * Runs once the file is complete under its final name, before the name is reported: if it
-   * throws, the file is removed again (e.g. the ledger marking what the file holds).
+   * Wraps the moment the complete file takes its final name: `publish` names it and returns
+   * the path. The ledger calls it inside its transaction, once the lock is held and before the
+   * marks and the commit, so a locked ledger leaves no file at all; if `within` throws, the file
+   * is removed again.
    */
-  confirm?: (path: string) => void | Promise<void>;
+  within?: (publish: () => Promise<string>) => Promise<unknown>;
 }
 
 /**
@@ -279,10 +281,10 @@ export async function publishFile(dir: string, nameFor: NameFor, write: (out: Ou
     } finally {
       await handle.close();
     }
-    target = await claimName(dir, tmp, nameFor);
-    await options.confirm?.(target);
+    const publish = async () => (target = await claimName(dir, tmp, nameFor));
+    if (options.within) await options.within(publish);
     await fsyncDir(dir);
-    return target;
+    return target ?? (await publish());
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     if (target !== undefined) await unlink(target).catch(() => undefined);
@@ -516,6 +518,6 @@ export async function writeOutput(path: string, write: (out: OutputSink) => Prom
       await handle.close();
     }
   }
-  await options.confirm?.(target.path);
+  await options.within?.(async () => target.path);
   return target.path;
 }

@@ -63,7 +63,12 @@ describe("a ledger held by another process (BEGIN EXCLUSIVE)", () => {
     const { logs, ledger } = await shift();
     const out = join(tempDir(), "batch.txt");
     const holder = await holdLedger(ledger, 9_000);
+    // The file is published inside the ledger's transaction: it never appears while the lock is held.
+    let appeared = false;
+    const watch = setInterval(() => (appeared ||= existsSync(out)), 20);
     const r = await swtool(["consolidate", logs, "--ledger", ledger, "--new-only", "-o", out]);
+    clearInterval(watch);
+    expect(appeared).toBe(false);
     expect(r).toEqual({
       code: 1,
       stdout: "",
