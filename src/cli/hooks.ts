@@ -2,6 +2,8 @@
 // the shell with the device's event record as JSON on stdin. A hook has a timeout; a hook that
 // fails or hangs is reported and never changes the device's result. Hooks run beside the line
 // (the next board does not wait for a label); the run waits for the last ones before it ends.
+import { spawn } from "node:child_process";
+
 export interface HookRunner {
   run(command: string, record: Record<string, unknown>): void;
   /** Resolves when every hook started so far has ended. */
@@ -10,29 +12,46 @@ export interface HookRunner {
 
 export function hookRunner(onFailure: (command: string, record: Record<string, unknown>, error: string) => void, timeoutMs = 30_000): HookRunner {
   const running = new Set<Promise<void>>();
-  const shell = process.platform === "win32" ? ["cmd.exe", "/d", "/s", "/c"] : ["/bin/sh", "-c"];
+  const posix = process.platform !== "win32";
+  const run1 = (command: string, record: Record<string, unknown>) =>
+    new Promise<void>((resolve) => {
+      let stderr = "";
+      let timedOut = false;
+      // Its own process group on POSIX, so a timeout ends what the shell started too.
+      const child = spawn(posix ? "/bin/sh" : "cmd.exe", posix ? ["-c", command] : ["/d", "/s", "/c", command], { stdio: ["pipe", "ignore", "pipe"], detached: posix, windowsHide: true });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          if (posix && child.pid) process.kill(-child.pid, "SIGKILL");
+          else child.kill();
+        } catch {
+          // Already gone.
+        }
+      }, timeoutMs);
+      child.stderr!.on("data", (chunk: Buffer) => {
+        if (stderr.length < 4096) stderr += chunk.toString("utf8");
+      });
+      child.stdin!.on("error", () => {});
+      child.stdin!.end(JSON.stringify(record) + "\n");
+      const done = (error?: string) => {
+        clearTimeout(timer);
+        if (timedOut) onFailure(command, record, `no end within ${timeoutMs / 1000} s (killed)`);
+        else if (error) onFailure(command, record, error);
+        resolve();
+      };
+      child.on("error", (e) => done(e.message));
+      // "exit", not "close": something the hook left running may hold stderr open; its last
+      // words get a moment to arrive.
+      child.on("exit", (code, signal) =>
+        setTimeout(() => {
+          const last = stderr.trim().split("\n").at(-1);
+          done(code === 0 ? undefined : `${code !== null ? `exit ${code}` : `killed by ${signal}`}${last ? `: ${last}` : ""}`);
+        }, 50),
+      );
+    });
   return {
     run(command, record) {
-      const job = (async () => {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        try {
-          const proc = Bun.spawn([...shell, command], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
-          proc.stdin.write(JSON.stringify(record) + "\n");
-          await proc.stdin.end();
-          let timedOut = false;
-          timer = setTimeout(() => {
-            timedOut = true;
-            proc.kill();
-          }, timeoutMs);
-          const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-          if (timedOut) onFailure(command, record, `no end within ${timeoutMs / 1000} s (killed)`);
-          else if (code !== 0) onFailure(command, record, `exit ${code}${stderr.trim() ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`);
-        } catch (e) {
-          onFailure(command, record, (e as Error).message);
-        } finally {
-          clearTimeout(timer);
-        }
-      })();
+      const job = run1(command, record);
       running.add(job);
       void job.finally(() => running.delete(job));
     },

@@ -129,3 +129,15 @@ describe("--port usb:SERIAL", () => {
     }
   }, 30_000);
 });
+
+describe("default banners", () => {
+  test("a boot whose `*** Booting` line is lost still shows by `*** Using Zephyr OS`", async () => {
+    const { bootBannerWith, DEFAULT_BOOT_BANNER } = await import("../../src/device/protocol/client.ts");
+    expect(DEFAULT_BOOT_BANNER.test("*** Using Zephyr OS v3.6.99-100befc70c74 ***")).toBe(true);
+    expect(DEFAULT_BOOT_BANNER.test("*** Booting Sidewalk v2.7.0 ***")).toBe(true);
+    expect(DEFAULT_BOOT_BANNER.test("[00000012] <info> app: Sidewalk factory test application started")).toBe(false);
+    const extended = bootBannerWith(["factory test application started"]);
+    expect(extended.test("[00000012] <info> app: Sidewalk factory test application started")).toBe(true);
+    expect(extended.test("*** Using Zephyr OS v3.6.99 ***")).toBe(true);
+  });
+});

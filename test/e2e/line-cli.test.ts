@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
+import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from "../../src/sidewalk/index.ts";
 import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
@@ -73,6 +74,23 @@ describe("machine interface", () => {
       ["device-done", "SN0000002", "swtool.sign.event"],
     ]);
   }, 60_000);
+});
+
+describe("one schema for every mode", () => {
+  test("a one-shot --json run prints one device-done record of the schema, the signing output in it", async () => {
+    const schema = JSON.parse((await swtool(["sign", "--json-schema"])).stdout) as Schema;
+    const smsn = computeSmsn({ deviceType: DEVICE_TYPE, dsn: "SN0000042", apid: APID, stage: "test" });
+    const keys = { ed25519: CURVES.ed25519.randomPrivateKey(), p256r1: CURVES.p256r1.randomPrivateKey() };
+    const csr = (c: Curve) => toBase64(encodeCsr(makeCsr(c, keys[c], smsn)));
+    const dir = tempDir();
+    const r = await swtool(["sign", "-p", hsm.productTag, "-c", hsm.url, "--eddsa_csr", csr("ed25519"), "--ecdsa_csr", csr("p256r1"), "-a", APID, "--control_log_dir", dir, "--json"], { env });
+    expect(r.code).toBe(0);
+    const all = records(r.stdout);
+    expect(all.length).toBe(1);
+    expect(conforms(schema, all[0]!)).toEqual([]);
+    expect(all[0]).toMatchObject({ type: "device-done", mode: "one", smsn: toHex(smsn), controlLog: expect.stringContaining("C_CONTROL_LOG_") });
+    expect((all[0]!.signingOutput as { label: string }).label).toBe("test");
+  }, 30_000);
 });
 
 describe("operator control", () => {
