@@ -7,7 +7,8 @@ import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, t
 import { looksLikeUrl } from "../ledger/location.ts";
 import { retryingLedger } from "../ledger/retry.ts";
 import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
-import { printResult, println } from "./output.ts";
+import { checkOutputPath, writeOutputSync } from "../lib/atomic.ts";
+import { log, printResult, println } from "./output.ts";
 
 const COLUMNS: (keyof AttemptRecord)[] = ["id", "startedAt", "finishedAt", "port", "dsn", "smsn", "apid", "stage", "result", "failedStep", "error", "errorCode", "deviceAnswer", "controlLog", "hsmSerial", "dak", "host", "pid", "pidStart", "station", "operator", "workOrder"];
 
@@ -59,16 +60,20 @@ export default defineCommand({
     since: { type: "string", description: "Only attempts started since (2024-05-01, ISO time, or 2h / 7d ago)" },
     status: { type: "string", description: `Only ${ATTEMPT_RESULTS.join(" | ")}` },
     csv: { type: "boolean", description: "CSV on stdout (for spreadsheets and MES)" },
+    output: { type: "string", alias: "o", description: "With --csv: write the CSV to this file instead (complete or absent, never over an existing file)" },
   },
   async run({ args }) {
     checkExists(args.ledger);
     if (args.status && !(ATTEMPT_RESULTS as readonly string[]).includes(args.status)) throw new UsageError(`--status ${args.status}: use ${ATTEMPT_RESULTS.join(", ")}`);
+    if (args.output !== undefined && !args.csv) throw new UsageError("-o writes the CSV export", { advice: "add --csv" });
+    if (args.output !== undefined) checkOutputPath(args.output);
     const ledger = retryingLedger(await openLedger(args.ledger, ledgerPasswordOption(args)), { giveUpAfterMs: 30_000 });
     try {
       const rows = await ledger.list({ ...(args.since ? { since: parseSince(args.since) } : {}), ...(args.status ? { status: args.status as AttemptResult } : {}) });
       if (args.csv) {
-        println(COLUMNS.join(","));
-        for (const r of rows) println(COLUMNS.map((c) => csvField(r[c])).join(","));
+        const lines = [COLUMNS.join(","), ...rows.map((r) => COLUMNS.map((c) => csvField(r[c])).join(","))];
+        if (args.output === undefined) lines.forEach((line) => println(line));
+        else log.info(`${rows.length} attempts written to ${writeOutputSync(args.output, lines.join("\n") + "\n")}`);
         return;
       }
       printResult(rows, () => {

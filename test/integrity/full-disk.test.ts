@@ -135,6 +135,20 @@ describe("full disk", () => {
     expect(left(disk, "ca")).toEqual([]);
   });
 
+  test("ledger --csv -o: the export is complete or absent", async () => {
+    const disk = fullDisk(72 * 1024, 512 * 1024);
+    if (!disk) return;
+    const ledgerPath = join(tempDir(), "swtool.db");
+    const ledger = await openLedger(ledgerPath);
+    await ledger.transaction(async (tx) => {
+      for (let i = 0; i < 1000; i++) await tx.recordAttempt({ port: "/dev/ttyUSB0", dsn: `SN${i}`, smsn: i.toString(16).padStart(64, "b"), apid: "pd25", stage: "test", result: "provisioned" });
+    });
+    await ledger.close();
+    const out = join(disk.dir, "attempts.csv");
+    expect(await swtool(["ledger", "--ledger", ledgerPath, "--csv", "-o", out])).toEqual({ code: 1, stdout: "", stderr: FULL(out) });
+    expect(left(disk)).toEqual([]);
+  });
+
   test("control logs: the writer throws, no partial log", async () => {
     const disk = fullDisk(0);
     if (!disk) return;

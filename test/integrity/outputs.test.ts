@@ -3,7 +3,7 @@
 // ledger unmarked when there is no file to name.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseControlLog, type ControlLogEntry } from "../../src/controllog/format.ts";
@@ -49,6 +49,18 @@ describe("-o - and device nodes", () => {
     const r = await swtool(["import-csv", "--from", logs, "-o", "-"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(["smsn", ...entries.map((e) => e.serialNumber)].join("\r\n") + "\r\n");
+  });
+
+  test("ledger --csv -o: written whole, never over an existing file", async () => {
+    const out = join(tempDir(), "attempts.csv");
+    const first = await swtool(["ledger", "--ledger", ledgerPath, "--csv", "-o", out]);
+    expect(first.code).toBe(0);
+    expect(readFileSync(out, "utf8").split("\n")[0]).toStartWith("id,startedAt,finishedAt,port,dsn,smsn");
+    expect(await swtool(["ledger", "--ledger", ledgerPath, "--csv", "-o", out])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `error: -o ${out} already exists\n  fix: choose another output name, or move the old file away first\n`,
+    });
   });
 
   test("a device node as -o stays a device node", async () => {
