@@ -56,3 +56,13 @@ export function smallDisk(size = 64 * 1024, options: { readOnly?: boolean } = {}
 
 /** Whether tests may make device nodes and mounts (root on Linux). */
 export const IS_ROOT = process.platform === "linux" && process.getuid?.() === 0;
+
+/**
+ * A character device node like /dev/null at `path` (mknod c 1 3); false, with a message, where
+ * device nodes cannot be made (not root, or a container without CAP_MKNOD).
+ */
+export function makeNullDevice(path: string): boolean {
+  const made = IS_ROOT && spawnSync("mknod", [path, "c", "1", "3"]).status === 0;
+  if (!made) console.warn(`skipping a device-node test: cannot mknod ${path} here (needs root and CAP_MKNOD)`);
+  return made;
+}
