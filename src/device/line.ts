@@ -271,7 +271,12 @@ export class Station {
     return fixtures;
   }
 
+  /** What each fixture last said it waits for: said once, not on every wake-up. */
+  private readonly waitingFor = new Map<string, WaitingFor>();
+
   private waiting(port: string, what: WaitingFor): void {
+    if (this.waitingFor.get(port) === what) return;
+    this.waitingFor.set(port, what);
     this.emit({ type: "waiting", port, for: what, text: WAITING_TEXT[what] });
   }
 
@@ -385,6 +390,7 @@ export class Station {
       this.emit({ type: "refused", port, dsn, smsn, reason });
       return false;
     }
+    this.waitingFor.delete(port);
     this.emit({ type: "device-start", port, dsn, smsn });
     const t0 = performance.now();
     const perPort = this.perPort.get(port)!;
