@@ -37,7 +37,13 @@ export interface PresenceOptions {
   probeTimeoutMs?: number;
   /** Consecutive silent probes that mean the fixture is empty (default 3: about 0.7 s). */
   misses?: number;
+  /** How long the boot output after a banner is read before deciding (default 300 ms). */
+  bootSettleMs?: number;
 }
+
+/** sid_mfg's start-up line on a board whose manufacturing store is written. */
+export const PROVISIONED_BOOT = /sid_mfg: Successfully parsed mfg data/;
+const MFG_BOOT = /sid_mfg: /;
 
 /** The operator's lines (Enter, or a scanned DSN), handed to the fixtures in the order they wait. */
 export interface OperatorInput {
@@ -106,6 +112,8 @@ export class FixturePort {
 export interface NextBoardOptions {
   presence?: PresenceOptions;
   onWaiting: (what: WaitingFor) => void;
+  /** The finished board rebooted without leaving the fixture (it is not started again). */
+  onRebooted?: () => void;
   signal: AbortSignal;
 }
 
@@ -122,7 +130,7 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
   const { signal } = options;
   let client = port.client;
   let gone = !finished;
-  const bootMark = finished && client ? client.answerMark : Infinity;
+  let bootMark = finished && client ? client.answerMark : Infinity;
   let quiet = 0;
   let announced: WaitingFor | undefined;
   const say = (what: WaitingFor) => {
@@ -141,7 +149,17 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
     }
     const heard = client.lineMark;
     const result = await client.probe(probeTimeout, finished && !gone ? bootMark : Infinity);
-    if (result === "boot") return client;
+    if (result === "boot") {
+      // A banner from a board that never left and says it holds a manufacturing store is the
+      // finished board rebooting in the fixture (a power blip): starting it again would give a
+      // logged board a new identity.
+      // sid_mfg speaks right after the banner; a firmware that does not gets bootSettleMs.
+      for (let waited = 0; waited < (options.presence?.bootSettleMs ?? 300) && !client.bootLines.some((l) => MFG_BOOT.test(l)); waited += 20) await sleep(20, signal);
+      if (!client.bootLines.some((l) => PROVISIONED_BOOT.test(l))) return client;
+      bootMark = client.bootMark;
+      options.onRebooted?.();
+      continue;
+    }
     if (result === "closed") continue;
     if (result === "answered" || client.lineMark > heard) {
       // Something in the fixture answers: a new board once the old one went away.

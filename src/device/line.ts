@@ -283,7 +283,12 @@ export class Station {
   private async worker(fixture: FixturePort): Promise<void> {
     const port = fixture.name;
     const signal = this.stopper.signal;
-    const next = { presence: this.options.presence, onWaiting: (w: WaitingFor) => this.waiting(port, w), signal } as const;
+    const next = {
+      presence: this.options.presence,
+      onWaiting: (w: WaitingFor) => this.waiting(port, w),
+      onRebooted: () => this.emit({ type: "warning", message: `${port}: the finished board rebooted in the fixture (it holds its manufacturing store); it is not provisioned again: take it out` }),
+      signal,
+    } as const;
     let finished = false;
     try {
       while (!this.stopped) {

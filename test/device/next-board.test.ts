@@ -141,3 +141,11 @@ describe("default banners", () => {
     expect(extended.test("*** Using Zephyr OS v3.6.99 ***")).toBe(true);
   });
 });
+
+describe("a finished board that reboots in the fixture", () => {
+  test("its banner, with sid_mfg saying its store is written, does not start it again; the next board does start", async () => {
+    const run = await runStation({ transport: "pty", banner: "sidewalk", lingerMs: 2000, swapMs: 1000, rebootLingering: true }, { count: 2 });
+    expectOncePerBoard(run, 2);
+    expect(run.events.filter((e) => e.type === "warning" && e.message.includes("the finished board rebooted in the fixture")).length).toBe(1);
+  }, 30_000);
+});

@@ -115,8 +115,9 @@ export class CertClient {
     this.options.onTraffic?.("rx", line);
     if (this.bootBanner.test(line)) {
       this.bootSeq = this.seq;
+      this.bootLines = [];
       for (const l of this.bootListeners.splice(0)) l();
-    }
+    } else if (this.bootLines.length < 40) this.bootLines.push(line);
     if (this.waiter) {
       this.consumedSeq = this.seq;
       this.wake(line);
@@ -245,6 +246,9 @@ export class CertClient {
       advice: "check that a device is in the fixture, powered, and running the Factory Diagnostic Firmware",
     });
   }
+
+  /** The lines that followed the last boot banner (the first 40): what the firmware said at start-up. */
+  bootLines: string[] = [];
 
   /** Lines received up to the last boot banner (a mark to compare with `lineMark`). */
   get bootMark(): number {

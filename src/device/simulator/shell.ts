@@ -39,6 +39,8 @@ export interface FixtureOptions {
   lingerMs?: number;
   /** The boot output of each board (default: the shell style's own banner line). */
   banner?: BannerStyle;
+  /** The finished board reboots (a power blip) halfway through its `lingerMs` in the fixture. */
+  rebootLingering?: boolean;
   /** Devices this fixture presents; unlimited when absent. */
   count?: number;
   random?: () => number;
@@ -170,7 +172,9 @@ export class FixtureSimulator {
   private boot(): void {
     this.bootedAt = Date.now();
     const lines = this.bannerLines();
-    this.emit(`\r\n${lines.map((l) => `${l}\r\n`).join("")}${this.logLine({ level: "info", text: "Sidewalk factory firmware ready" })}\r\n${this.prompt}`);
+    // What sid_mfg says at start-up: a provisioned board parsed its manufacturing store.
+    const mfg = this.cli.lib.stored ? `[${this.timestamp()}] <info> sid_mfg: Successfully parsed mfg data` : `[${this.timestamp()}] <warning> sid_mfg: The mfg.hex version mismatch`;
+    this.emit(`\r\n${lines.map((l) => `${l}\r\n`).join("")}${mfg}\r\n${this.logLine({ level: "info", text: "Sidewalk factory firmware ready" })}\r\n${this.prompt}`);
   }
 
   private bannerLines(): string[] {
@@ -365,7 +369,10 @@ export class FixtureSimulator {
           if (!this.stopped) this.insertDevice();
         }, this.options.swapMs ?? (this.options.realistic ? 500 : 0));
       };
-      if (this.options.lingerMs) setTimeout(() => void remove(), this.options.lingerMs);
+      if (this.options.lingerMs) {
+        if (this.options.rebootLingering) setTimeout(() => this.current === record && !this.stopped && this.boot(), this.options.lingerMs / 2);
+        setTimeout(() => void remove(), this.options.lingerMs);
+      }
       else void remove();
     }
   }
