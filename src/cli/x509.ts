@@ -14,7 +14,7 @@ import { authSlotsFor } from "../signer/hsm/layout.ts";
 import { connectorArgs, pinArgs } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
-import { checkNewFile, writeNewFile } from "../x509/files.ts";
+import { checkNewFile, writeNewFile, writeNewFiles } from "../x509/files.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
@@ -82,8 +82,7 @@ const caInit = defineCommand({
     } else {
       const ca = await createLabCa({ subject: args.subject, keyType, days });
       keyPath = join(args.out, "ca.key");
-      writeNewFile(certPath, ca.certPem, { force: args.force });
-      writeNewFile(keyPath, ca.keyPem, { force: args.force, secret: true });
+      writeNewFiles([{ path: certPath, data: ca.certPem }, { path: keyPath, data: ca.keyPem, secret: true }], { force: args.force });
       cert = ca.cert;
     }
     const summary = { ...summarize(cert), keyType, subjectKeyId: toHex(subjectKeyId(cert)), certificate: certPath, key: keyPath };

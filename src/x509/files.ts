@@ -1,7 +1,7 @@
 // Output files of every CA swtool runs (`swtool x509`, `swtool pki`): never overwritten by
 // accident (a replaced CA key orphans every certificate it issued), private keys owner-only
 // from the first byte, each file complete or absent (the publisher in lib/atomic.ts).
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
 import { checkOutputPath, OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
@@ -26,14 +26,38 @@ export function checkNoOverwrite(paths: readonly string[], force: boolean): void
   }
 }
 
+/**
+ * Writes files that only work together (a CA key and its certificate) as one set: when one
+ * cannot be written (a full disk), the ones this call created are removed again, so a rerun
+ * is not refused for half a set.
+ */
+function asOneSet<T extends { path: string }>(files: readonly T[], writeEach: (file: T) => void): void {
+  const created: string[] = [];
+  try {
+    for (const file of files) {
+      const existed = existsSync(file.path);
+      writeEach(file);
+      if (!existed) created.push(file.path);
+    }
+  } catch (error) {
+    for (const path of created) rmSync(path, { force: true });
+    throw error;
+  }
+}
+
 /** Writes a set of files checked with checkNoOverwrite (so replacing is what was asked). */
 export function writePlannedFiles(files: readonly PlannedFile[]): void {
-  for (const file of files) {
+  asOneSet(files, (file) => {
     mkdirSync(dirname(file.path), { recursive: true, mode: 0o700 });
     const path = writeOutputSync(file.path, file.content, { replace: true, mode: file.mode });
     // The umask may have narrowed a public file; a key is created 0600 and never widened.
     if (file.mode !== SECRET_MODE && path !== "-") chmodSync(path, file.mode);
-  }
+  });
+}
+
+/** New files written as one set (see asOneSet), each refused if it exists unless `force`. */
+export function writeNewFiles(files: readonly { path: string; data: string | Uint8Array; secret?: boolean }[], options: { force?: boolean } = {}): void {
+  asOneSet(files, (file) => writeNewFile(file.path, file.data, { ...options, ...(file.secret ? { secret: true } : {}) }));
 }
 
 const FORCE_ADVICE = "choose another path, or add --force to replace it";

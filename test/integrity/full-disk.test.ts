@@ -117,21 +117,22 @@ describe("full disk", () => {
     }
   });
 
-  test("pki init: no file of the authority is left half-written", async () => {
-    const disk = fullDisk(0);
+  // One 4 KiB page free: the first file of the set fits, the second does not.
+  test("pki init: no file of the authority is left, not even the one that fitted", async () => {
+    const disk = fullDisk(4096);
     if (!disk) return;
     const out = join(disk.dir, "pki");
     const r = await swtool(["pki", "init", "--out", out, "--server-name", "signing.local"]);
-    expect(r).toEqual({ code: 1, stdout: "", stderr: FULL(join(out, "ca.key")) });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: FULL(join(out, "ca.pem")) });
     expect(left(disk, "pki")).toEqual([]);
   });
 
-  test("x509 ca init: no half-written CA (ca.key has a temporary file and fsync too)", async () => {
-    const disk = fullDisk(0);
+  test("x509 ca init: no certificate without its key (ca.key has a temporary file and fsync too)", async () => {
+    const disk = fullDisk(4096);
     if (!disk) return;
     const out = join(disk.dir, "ca");
     const r = await swtool(["x509", "ca", "init", "--out", out, "--subject", "CN=Line CA"]);
-    expect(r).toEqual({ code: 1, stdout: "", stderr: FULL(join(out, "ca.pem")) });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: FULL(join(out, "ca.key")) });
     expect(left(disk, "ca")).toEqual([]);
   });
 
