@@ -6,6 +6,7 @@ import { writeOutputSync } from "../../lib/atomic.ts";
 import { readAppKey } from "../../sign/profile.ts";
 import { checkSignOptions, deviceRequest } from "../../sign/request.ts";
 import { signRequest } from "../../sign/sign.ts";
+import { validateApid } from "../../sidewalk/smsn.ts";
 import { output, println } from "../output.ts";
 import { printEvent } from "../events.ts";
 import { toHex } from "../../lib/bytes.ts";
@@ -17,6 +18,8 @@ export async function signOne(mode: OneMode): Promise<void> {
   checkSignOptions(mode.options);
   const request = deviceRequest(mode.options, mode.stage);
   const appKey = mode.appKey ? readAppKey(mode.appKey).key : undefined;
+  // checkSignOptions has refused a control log without an APID; validateApid says so again if not.
+  const controlLog = mode.controlLogDir === undefined ? undefined : { dir: mode.controlLogDir, apid: validateApid(request.apid) };
   checkOutputs({ ...(mode.output !== undefined ? { output: mode.output } : {}), ...(mode.controlLogDir !== undefined ? { controlLogDir: mode.controlLogDir } : {}) });
   await withSigner(mode.signer, async (signer) => {
     const result = await signRequest(signer, request, appKey);
@@ -25,8 +28,7 @@ export async function signOne(mode: OneMode): Promise<void> {
     // -o is rewritten per device by line scripts (the reference overwrites too). With --json
     // and no -o, the signing output rides in the one event instead.
     if (!(output.json && toStdout)) writeOutputSync(mode.output ?? "-", text, { replace: true, mode: outputMode(result) });
-    // checkSignOptions refuses a control log without an APID.
-    const path = mode.controlLogDir ? await writeControlLog(mode.controlLogDir, [controlLogEntryFor(result.chains, request.apid!, result.stage)]) : undefined;
+    const path = controlLog ? await writeControlLog(controlLog.dir, [controlLogEntryFor(result.chains, controlLog.apid, result.stage)]) : undefined;
     if (output.json) {
       printEvent(
         { type: "device-done", smsn: toHex(result.chains.smsn), ...(mode.options.dsn ? { dsn: mode.options.dsn } : {}), ...(toStdout ? { signingOutput: JSON.parse(formatJson(result)) } : { output: mode.output }), ...(path ? { controlLog: path } : {}) },
