@@ -39,6 +39,9 @@ export function lockName(port: string): string {
   return `LCK..${target.replace(/^\/dev\//, "").replace(/[/\\:]/g, "_")}`;
 }
 
+/** Locks this process holds now: a file naming this pid that is not here was left by an earlier open. */
+const held = new Set<string>();
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -65,7 +68,7 @@ export function lockPort(port: string): PortLock {
       } catch {
         // Gone meanwhile: try again.
       }
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && (owner === process.pid ? held.has(path) : alive(owner))) {
         throw new SwtoolError(`${port} is in use by process ${owner} (lock file ${path})`, {
           advice: owner === process.pid ? "each fixture port may be given once" : `stop that program (another swtool, a terminal) first; a lock left by a dead process is taken over by itself`,
         });
@@ -85,11 +88,13 @@ export function lockPort(port: string): PortLock {
       closeSync(fd);
     }
     let released = false;
+    held.add(path);
     return {
       path,
       release() {
         if (released) return;
         released = true;
+        held.delete(path);
         try {
           if (existsSync(path) && Number.parseInt(readFileSync(path, "latin1").trim(), 10) === process.pid) unlinkSync(path);
         } catch {
