@@ -11,7 +11,7 @@
 import { SQL } from "bun";
 import { randomUUID } from "node:crypto";
 import { SwtoolError } from "../lib/errors.ts";
-import type { Ledger } from "./ledger.ts";
+import type { Ledger } from "./types.ts";
 import type { PostgresLocation } from "./location.ts";
 import { conflictKey, CURRENT_SCHEMA, POSTGRES_MIGRATIONS } from "./migrations.ts";
 import { sameProcessAlive } from "./process-start.ts";

@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
 import { LEDGER_BUSY_TIMEOUT_MS, ledgerError } from "./errors.ts";
-import type { Ledger } from "./ledger.ts";
+import type { Ledger } from "./types.ts";
 import { conflictKey, CURRENT_SCHEMA, SQLITE_MIGRATIONS } from "./migrations.ts";
 import { sameProcessAlive } from "./process-start.ts";
 import {
