@@ -121,6 +121,7 @@ const one = rate(killedAt + SETTLE_S * 1000, endAt);
 const [dupDsn] = await sql`SELECT count(*)::int AS n FROM (SELECT dsn FROM attempts WHERE result = 'provisioned' GROUP BY dsn HAVING count(*) > 1) d`;
 const [dupSmsn] = await sql`SELECT count(*)::int AS n FROM (SELECT smsn FROM attempts WHERE result = 'provisioned' GROUP BY smsn HAVING count(*) > 1) d`;
 const [failedRows] = await sql`SELECT count(*)::int AS n FROM attempts WHERE result <> 'provisioned'`;
+const failures = (await sql`SELECT station, port, dsn, failed_step, error, finished_at FROM attempts WHERE result <> 'provisioned' ORDER BY id`) as Record<string, string>[];
 const perStation = (await sql`SELECT station, count(*)::int AS n FROM attempts WHERE result = 'provisioned' GROUP BY station ORDER BY station`) as { station: string; n: number }[];
 const perHsm = (await sql`SELECT hsm_serial, count(*)::int AS n FROM attempts WHERE result = 'provisioned' GROUP BY hsm_serial ORDER BY n DESC`) as { hsm_serial: string; n: number }[];
 await sql.close();
@@ -132,6 +133,7 @@ console.log(`both HSMs                ${both.toFixed(0)} devices/h = ${((100 * b
 console.log(`one HSM (after the kill) ${one.toFixed(0)} devices/h = ${((100 * one) / oneHsmPerHour).toFixed(1)} % of one HSM's limit ${oneHsmPerHour.toFixed(0)}/h`);
 console.log(`duplicates               ${dupDsn.n} DSNs, ${dupSmsn.n} SMSNs (target 0)`);
 console.log(`failed devices           ${events.failed} reported, ${failedRows.n} non-provisioned ledger rows, ${events.refused} refused (target 0)`);
+for (const f of failures) console.log(`  failed: ${f.station} ${f.port} ${f.dsn} at ${f.failed_step} (t=${((Date.parse(f.finished_at!) - t0) / 1000).toFixed(0)} s): ${f.error}`);
 console.log(`line PCs exit codes      ${codes.join(", ")}`);
 console.log(`CPU (both HSMs phase)    ${cpuBoth.toFixed(2)} cores used by the factory's processes (this machine: ${navigator.hardwareConcurrency} cores, load average ${load1} at the start of the phase)`);
 const hsmWarnings = events.warnings.filter((w) => /HSM/.test(w));
