@@ -1,0 +1,59 @@
+// A factory through the compiled binary: two line-PC processes (`swtool sign --port ...`) with
+// `-c A -c B` (two HSM simulators holding different DAKs of one product) and one PostgreSQL
+// ledger (a private cluster), the same DSN template: every DSN once across both, each attempt
+// naming its station and the HSM that signed it, DAK signatures counted factory-wide.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { toHex } from "../../src/lib/bytes.ts";
+import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
+import { deviceFixtures, swtool } from "../helpers/cli.ts";
+import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
+import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+
+const bin = findPostgres();
+if (!bin) console.warn(SKIP_MESSAGE);
+
+describe.skipIf(!bin)("two line PCs, two HSMs, one PostgreSQL ledger", () => {
+  let pg: PgCluster;
+  let hsms: LoadedHsm[];
+  const fixtures = deviceFixtures();
+  beforeAll(async () => {
+    pg = await startPostgres(bin!);
+    hsms = await Promise.all([startLoadedHsm("TEST_DAK_FACTORY"), startLoadedHsm("TEST_DAK_FACTORY")]);
+  }, 120_000);
+  afterAll(async () => {
+    await fixtures.stopAll();
+    for (const h of hsms ?? []) await h.stop();
+    await pg?.destroy();
+  });
+
+  test("8 devices over two stations: no DSN twice, stations and HSM serials recorded", async () => {
+    const url = await pg.createDatabase("factory");
+    const migrate = await swtool(["ledger", "migrate", "--ledger", url]);
+    expect([migrate.code, migrate.stdout.trim()]).toEqual([0, `ledger ${url}: schema version 0 -> 3`]);
+    const station = async (name: string) => {
+      const port = await fixtures.fixture();
+      const dir = tempDir();
+      return swtool(
+        [
+          "sign", "--port", port, "-p", "TEST_DAK_FACTORY", "-c", hsms[0]!.url, "-c", hsms[1]!.url,
+          "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
+          "--control_log_dir", dir, "--dsn-template", "FA{seq:5}", "--count", "4", "--ledger", url, "--station", name, "--operator", "amy", "--json",
+        ],
+        { env: { SWTOOL_HSM_PIN: TEST_PIN } },
+      );
+    };
+    const runs = await Promise.all([station("LINE-1"), station("LINE-2")]);
+    for (const r of runs) expect([r.code, r.stdout.trim().split("\n").at(-1)]).toEqual([0, expect.stringContaining('"provisioned":4')]);
+    const sql = new SQL({ url });
+    const rows = (await sql`SELECT dsn, station, operator, hsm_serial, result FROM attempts ORDER BY id`) as Record<string, string>[];
+    expect(rows.length).toBe(8);
+    expect(rows.every((r) => r.result === "provisioned" && r.operator === "amy")).toBe(true);
+    expect(rows.map((r) => r.dsn).sort()).toEqual(["FA00001", "FA00002", "FA00003", "FA00004", "FA00005", "FA00006", "FA00007", "FA00008"]);
+    expect(new Set(rows.map((r) => r.station))).toEqual(new Set(["LINE-1", "LINE-2"]));
+    for (const r of rows) for (const serial of r.hsm_serial!.split(",")) expect(serial).toMatch(/^\d{8}$/);
+    const [signatures] = await sql`SELECT sum(count)::int AS n FROM dak_signatures`;
+    expect(signatures.n).toBe(16);
+    await sql.close();
+  }, 120_000);
+});
