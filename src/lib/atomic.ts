@@ -190,33 +190,6 @@ function claimNameSync(dir: string, tmp: string, nameFor: NameFor): string {
   throw tooMany(dir, nameFor);
 }
 
-async function claimName(dir: string, tmp: string, nameFor: NameFor): Promise<string> {
-  for (let copy = 1; copy < MAX_COPIES; copy++) {
-    const target = join(dir, nameFor(copy));
-    try {
-      if (windows) {
-        moveNoReplace(tmp, target);
-        return target;
-      }
-      await link(tmp, target);
-      await unlink(tmp);
-      return target;
-    } catch (e) {
-      if (code(e) === "EEXIST") continue;
-      if (windows || !NO_HARD_LINKS.has(code(e) ?? "")) throw failed("create", target, e);
-      try {
-        await (await open(target, "wx")).close();
-      } catch (e2) {
-        if (code(e2) === "EEXIST") continue;
-        throw failed("create", target, e2);
-      }
-      await rename(tmp, target);
-      return target;
-    }
-  }
-  throw tooMany(dir, nameFor);
-}
-
 /** Writes `data` to a new file in `dir` named by `nameFor`; returns its path. */
 export function publishFileSync(dir: string, nameFor: NameFor, data: string | Uint8Array, mode = 0o644): string {
   const tmp = temporaryPath(dir);
@@ -281,7 +254,8 @@ export async function publishFile(dir: string, nameFor: NameFor, write: (out: Ou
     } finally {
       await handle.close();
     }
-    const publish = async () => (target = await claimName(dir, tmp, nameFor));
+    // Claiming the name is a few quick syscalls (link, unlink): the async path uses the same code.
+    const publish = async () => (target = claimNameSync(dir, tmp, nameFor));
     if (options.within) await options.within(publish);
     await fsyncDir(dir);
     return target ?? (await publish());
