@@ -149,8 +149,11 @@ export class Connector {
     try {
       const plain = new URL(this.statusUrl);
       plain.protocol = "http:";
-      await (await fetch(plain.href, { signal: AbortSignal.timeout(1000) })).body?.cancel();
-      return true;
+      const response = await fetch(plain.href, { signal: AbortSignal.timeout(1000) });
+      const text = new TextDecoder().decode((await readCapped(response, MAX_STATUS_BYTES)) ?? new Uint8Array(0));
+      // nginx answers plain HTTP on its TLS port too ("400 The plain HTTP request was sent to
+      // HTTPS port"): that port does speak TLS, the handshake failed for another reason.
+      return !/sent to HTTPS port/i.test(text);
     } catch {
       return false;
     }
