@@ -6,6 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHsmSimulator } from "../../src/hsm/index.ts";
+import { HsmClient } from "../../src/hsm/client.ts";
+import { OBJECT_TYPE } from "../../src/hsm/protocol.ts";
 import { CURVES } from "../../src/sidewalk/curves.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
 import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
@@ -98,4 +100,23 @@ describe("HsmFleet", () => {
     expect(total).toBe(8);
     await run.ledger.close();
   }, 60_000);
+});
+
+describe("HsmFleet: an HSM's own error", () => {
+  test("is answered by the other HSM (no device fails over one HSM's fault); with every HSM refusing, the error stands", async () => {
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess()]);
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 1, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    // Someone deletes HSM A's DAK keys mid-shift (with the factory key, still present on a test HSM).
+    const deleteKeys = async (url: string) => {
+      const admin = await HsmClient.connect({ url, authKeyId: 1, password: "password" });
+      for (const k of await admin.listObjects({ type: OBJECT_TYPE.ASYMMETRIC_KEY })) await admin.deleteObject(k.id, OBJECT_TYPE.ASYMMETRIC_KEY);
+      await admin.close();
+    };
+    await deleteKeys(a.url);
+    const signed = await Promise.all(Array.from({ length: 4 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    expect(signed.every((s) => s.hsmSerial === String(b.serial))).toBe(true);
+    await deleteKeys(b.url);
+    await expect(fleet.signWithChain("ed25519", message(9))).rejects.toThrow(/OBJECT_NOT_FOUND/);
+  }, 30_000);
 });

@@ -236,10 +236,10 @@ export class HsmFleet implements DakSigner {
    * Least loaded first: fewest signatures in flight; ties go to the one sent fewer of this
    * curve so far (so both DAKs of each curve sign, and the two signatures of a device can overlap).
    */
-  private pick(curve: Curve): Member | undefined {
+  private pick(curve: Curve, skip: ReadonlySet<Member> = new Set()): Member | undefined {
     let best: Member | undefined;
     const now = Date.now();
-    for (const m of this.up.filter((x) => x.fullUntil <= now)) if (!best || m.inFlight < best.inFlight || (m.inFlight === best.inFlight && m.sent[curve] < best.sent[curve])) best = m;
+    for (const m of this.up.filter((x) => x.fullUntil <= now && !skip.has(x))) if (!best || m.inFlight < best.inFlight || (m.inFlight === best.inFlight && m.sent[curve] < best.sent[curve])) best = m;
     return best;
   }
 
@@ -248,11 +248,16 @@ export class HsmFleet implements DakSigner {
   }
 
   async signWithChain(curve: Curve, message: Uint8Array): Promise<DakSignature> {
+    // HSMs that answered this signature with an error of their own (not an outage): another
+    // one is asked before the error stands, so one HSM's fault does not fail a device.
+    const refusedBy = new Set<Member>();
+    let refused: unknown;
     for (;;) {
       if (this.closed) throw new SwtoolError("the HSMs were closed");
-      const m = this.pick(curve);
+      const m = this.pick(curve, refusedBy);
       if (!m) {
-        const full = this.up;
+        const full = this.up.filter((x) => !refusedBy.has(x));
+        if (full.length === 0 && refusedBy.size > 0 && this.up.length > 0) throw refused!;
         if (full.length > 0) {
           // Every HSM in service is full of other clients' sessions: wait for the first back-off to end.
           await sleep(Math.max(10, Math.min(...full.map((x) => x.fullUntil)) - Date.now()));
@@ -282,7 +287,16 @@ export class HsmFleet implements DakSigner {
           this.changed();
           continue;
         }
-        if (!isHsmUnavailable(e) || this.closed) throw e;
+        if (this.closed) throw e;
+        if (!isHsmUnavailable(e)) {
+          refusedBy.add(m);
+          refused = e;
+          if (this.up.some((x) => !refusedBy.has(x))) {
+            this.lastError = `${m.name}: ${(e as Error).message}`;
+            continue;
+          }
+          throw e;
+        }
         // Made again on another HSM (or on this one once it rejoins).
         this.takeOut(m, store, e as Error);
       } finally {
