@@ -148,7 +148,12 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
       continue;
     }
     const heard = client.lineMark;
+    const asked = Date.now();
     const result = await client.probe(probeTimeout, finished && !gone ? bootMark : Infinity);
+    // Bytes that came in while this process was busy are read before "silent" is believed.
+    if (result === "silent") await sleep(0, signal);
+    // A probe that took far longer than its timeout says nothing (the PC was stalled).
+    const stalled = Date.now() - asked > 2 * probeTimeout + 100;
     if (result === "boot") {
       // A banner from a board that never left and says it holds a manufacturing store is the
       // finished board rebooting in the fixture (a power blip): starting it again would give a
@@ -165,7 +170,7 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
       // Something in the fixture answers: a new board once the old one went away.
       if (gone) return client;
       quiet = 0;
-    } else if (++quiet >= misses && !gone) {
+    } else if (!stalled && ++quiet >= misses && !gone) {
       gone = true;
       say("next-board");
     }
