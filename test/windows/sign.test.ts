@@ -52,9 +52,13 @@ suite("swtool.exe signing (Wine)", () => {
     expect(warnings.map((l) => l.slice(l.indexOf("Z:\\")))).toEqual(
       names.map((n) => `${win(join(keys, n))} is not private to this user: its access list has 3 entries instead of one; other accounts on this PC may read it (keep key files on an NTFS disk)`),
     );
+    // MoveFileExW without REPLACE_EXISTING refuses the taken name: the old key stays, no temporary is left.
+    const before = readFileSync(join(keys, names[0]!), "utf8");
     const third = await exe(["keygen", "--out-dir", win(keys), "--count", "2"]);
     expect(third.code).toBe(1);
     expect(third.stderr).toContain(`error: ${win(join(keys, names[0]!))} already exists`);
+    expect(readFileSync(join(keys, names[0]!), "utf8")).toBe(before);
+    expect(readdirSync(keys).sort()).toEqual(names);
   }, 60_000);
 
   test("one-shot CSR mode: chains verify, the control log goes to a UNC share (\\\\linepc\\logs)", async () => {
