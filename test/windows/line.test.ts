@@ -14,7 +14,7 @@ import { readUntil, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
 import { startSshd, type Sshd } from "../upload/sshd.ts";
-import { exe, mapComPorts, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
+import { exe, mapComPorts, registerUsbAdapter, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const suite = skipReason ? describe.skip : describe;
@@ -38,6 +38,7 @@ beforeAll(async () => {
   lineFixtures = line.first.ports as string[];
   slowFixture = (slow.first.ports as string[])[0]!;
   mapComPorts({ COM5: lineFixtures[0]!, COM12: lineFixtures[1]!, COM7: slowFixture });
+  registerUsbAdapter("COM7", { vid: "10C4", pid: "EA60", serial: "FIXTURE07", mfg: "Silicon Labs" });
 }, 120_000);
 
 afterAll(async () => {
@@ -67,12 +68,13 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
   test("ports: the COM ports come from HKLM\\HARDWARE\\DEVICEMAP\\SERIALCOMM (the Windows code path)", async () => {
     const r = await exe(["ports", "--json"]);
     expect(r.code).toBe(0);
-    const ports = (JSON.parse(r.stdout) as { path: string; pnpId?: string }[]).filter((p) => p.path !== "COM1");
-    // Wine's mount manager names the device \Device\SerialN-1, as serial.sys does.
-    expect(ports.map((p) => [p.path, p.pnpId])).toEqual([
-      ["COM5", "\\Device\\Serial4"],
-      ["COM7", "\\Device\\Serial6"],
-      ["COM12", "\\Device\\Serial11"],
+    const ports = (JSON.parse(r.stdout) as Record<string, string | undefined>[]).filter((p) => p.path !== "COM1");
+    // Wine's mount manager names the device \Device\SerialN-1, as serial.sys does; COM7 is also
+    // in the device tree as a CP210x, so it has USB ids and a serial number.
+    expect(ports.map((p) => [p.path, p.pnpId, p.vendorId, p.productId, p.serialNumber, p.manufacturer])).toEqual([
+      ["COM5", "\\Device\\Serial4", undefined, undefined, undefined, undefined],
+      ["COM7", "USB\\VID_10C4&PID_EA60\\FIXTURE07", "10c4", "ea60", "FIXTURE07", "Silicon Labs"],
+      ["COM12", "\\Device\\Serial11", undefined, undefined, undefined, undefined],
     ]);
   }, 60_000);
 
@@ -151,7 +153,8 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
   test("Ctrl-C (SIGINT to the Wine process) during a line run: the device in flight finishes, summary, no attempt left open", async () => {
     const logs = join(dir, "interrupted");
     mkdirSync(logs);
-    const station = spawnExe([...lineArgs(logs), "--port", "COM7", "--dsn-template", "INT{seq:4}", "--json"], { env });
+    // The fixture by its adapter's USB serial number, as after a re-plug it may come back as another COM port.
+    const station = spawnExe([...lineArgs(logs), "--port", "usb:FIXTURE07", "--dsn-template", "INT{seq:4}", "--json"], { env });
     let { seen, reader } = await readUntil(station.stdout, '"step":"chain-ed25519"');
     station.kill("SIGINT");
     for (;;) {

@@ -92,6 +92,18 @@ export function mapComPorts(ports: Record<string, string>): void {
   stopWineserver();
 }
 
+/**
+ * Records a USB serial adapter in the prefix's device tree as its Windows driver does (the
+ * device's Enum key with Mfg, and PortName under its Device Parameters), for `ports` and
+ * `--port usb:SERIAL`. Wine has no USB adapters behind its pty ports, so this is the fixture.
+ */
+export function registerUsbAdapter(port: string, usb: { vid: string; pid: string; serial: string; mfg: string }): void {
+  ensurePrefix();
+  const key = `HKLM\\SYSTEM\\CurrentControlSet\\Enum\\USB\\VID_${usb.vid}&PID_${usb.pid}\\${usb.serial}`;
+  run([WINE, "reg", "add", key, "/v", "Mfg", "/d", `@oem41.inf,%mfgname%;${usb.mfg}`, "/f"], "reg add");
+  run([WINE, "reg", "add", `${key}\\Device Parameters`, "/v", "PortName", "/d", port, "/f"], "reg add");
+}
+
 export function stopWineserver(): void {
   Bun.spawnSync([WINESERVER, "-k"], { env: wineEnv() });
   Bun.spawnSync([WINESERVER, "-w"], { env: wineEnv() });
