@@ -285,8 +285,11 @@ class DeviceRun {
       } catch (e) {
         throw new DamagedAnswer(new ProvisioningError(`csr-${curve}` as Step, `csr-${curve}: the device's CSR cannot be read: ${(e as Error).message}`, { deviceAnswer: answer.pieces, cause: e }));
       }
-      // A CSR damaged on the wire is asked for again (a fresh key pair; nothing is signed yet).
-      if (answer.unreadable > 0 && !verifyCsr(csr)) throw new DamagedAnswer(new ProvisioningError("verify-csr", `verify-csr: the device's ${CURVES[curve].display} CSR arrived damaged`, { deviceAnswer: answer.lines }));
+      // A CSR damaged on the wire (a flipped character can still be base64) is asked for
+      // again: a fresh key pair, nothing is signed yet; a device whose crypto is faulty fails.
+      if (csr.signature !== undefined && !verifyCsr(csr)) {
+        throw new DamagedAnswer(new ProvisioningError("verify-csr", `verify-csr: the device's ${CURVES[curve].display} CSR signature does not verify with its public key (asked ${this.retries + 1} times)`, { deviceAnswer: answer.pieces, advice: "the device's crypto is faulty or its UART corrupts data; the device is not provisioned" }));
+      }
       return csr;
     });
   }
