@@ -94,7 +94,15 @@ const cpuSeconds = (pid: number) => {
 };
 const pids = () => [...lines.map((l) => l.proc.pid), ...sims.map((s) => s.pid), ...hsms.map((h) => h.pid)];
 const cpuOf = () => pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+const cpuByRole = () => ({
+  lines: lines.reduce((n, l) => n + cpuSeconds(l.proc.pid), 0),
+  fixtures: sims.reduce((n, x) => n + cpuSeconds(x.pid), 0),
+  hsms: hsms.reduce((n, h) => n + cpuSeconds(h.pid), 0),
+});
 const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+
+/** Devices the line PCs reported done so far. */
+const finishedSoFar = () => events.done;
 
 const perDeviceMs = commandLatencyMs("yubihsm2", CMD.SIGN_EDDSA, 2 + 64) + commandLatencyMs("yubihsm2", CMD.SIGN_ECDSA, 2 + 32);
 const oneHsmPerHour = 3_600_000 / perDeviceMs;
@@ -102,9 +110,13 @@ const t0 = Date.now();
 console.log(`${LINE_PCS} line PCs x ${FIXTURES} realistic fixtures, 2 HSMs (--latency yubihsm2, ${perDeviceMs} ms per device each), PostgreSQL ${ledgerUrl}`);
 await Bun.sleep(WARMUP_S * 1000);
 const cpu1 = cpuOf();
+const roles1 = cpuByRole();
+const done1 = events.done;
 const load1 = loadAverage();
 await Bun.sleep(PHASE_S * 1000);
 const cpuBoth = (cpuOf() - cpu1) / PHASE_S;
+const roles2 = cpuByRole();
+const bothDevices = finishedSoFar() - done1;
 const killedAt = Date.now();
 process.kill(hsms[1]!.pid, "SIGKILL");
 console.log(`t=${((killedAt - t0) / 1000).toFixed(0)} s: HSM 2 killed (SIGKILL)`);
@@ -136,6 +148,8 @@ console.log(`failed devices           ${events.failed} reported, ${failedRows.n}
 for (const f of failures) console.log(`  failed: ${f.station} ${f.port} ${f.dsn} at ${f.failed_step} (t=${((Date.parse(f.finished_at!) - t0) / 1000).toFixed(0)} s): ${f.error}`);
 console.log(`line PCs exit codes      ${codes.join(", ")}`);
 console.log(`CPU (both HSMs phase)    ${cpuBoth.toFixed(2)} cores used by the factory's processes (this machine: ${navigator.hardwareConcurrency} cores, load average ${load1} at the start of the phase)`);
+const perDevice = (k: keyof typeof roles1) => (((roles2[k] - roles1[k]) * 1000) / Math.max(1, bothDevices)).toFixed(1);
+console.log(`CPU per device           line PC ${perDevice("lines")} ms, fixture simulators ${perDevice("fixtures")} ms, HSM simulators ${perDevice("hsms")} ms`);
 const hsmWarnings = events.warnings.filter((w) => /HSM/.test(w));
 console.log(`HSM warnings             ${hsmWarnings.length}${hsmWarnings.length ? ` (first: ${hsmWarnings[0]})` : ""}`);
 for (const [i, l] of lines.entries()) {
