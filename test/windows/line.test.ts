@@ -98,6 +98,8 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
     expect(rows.map((a) => a.dsn).sort()).toEqual(dsns);
     expect(rows.filter((a) => a.port === "COM5")).toHaveLength(3);
     expect(rows.filter((a) => a.port === "COM12")).toHaveLength(3);
+    // Crash recovery's process identity on Windows: the creation time (FILETIME) with the pid.
+    expect(rows.every((a) => /^\d{17,}$/.test((a as { pidStart?: string }).pidStart ?? ""))).toBe(true);
     const files = readdirSync(logs).filter((f) => f.startsWith("C_CONTROL_LOG_")).sort();
     expect(files).toHaveLength(6);
     expect(rows.map((a) => a.controlLog!.slice(win(logs).length + 1)).sort()).toEqual(files);
