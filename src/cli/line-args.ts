@@ -136,7 +136,9 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
   }
   mkdirSync(base.controlLogDir, { recursive: true });
   const ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
-  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin) : undefined;
+  // On a terminal the operator's Enter (and a scanner's DSN) is echoed below the view's block.
+  let typed = () => {};
+  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, () => typed()) : undefined;
   try {
     let dsnSource: DsnSource;
     if (scan) dsnSource = { description: "scanned DSNs", single: true, next: async () => undefined };
@@ -145,6 +147,7 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
     else dsnSource = dsnTemplate(args["dsn-template"]!, wholeNumberArg(args["dsn-start"], "dsn-start", { min: 0 }) ?? 1, ledger);
     const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
     const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
+    if (process.stdin.isTTY) typed = () => reporter.typed?.();
     const hooks = hookRunner((hook, record, error) => {
       const event = { type: "hook-failed", hook, dsn: String(record.dsn ?? ""), error };
       if (output.json) printEvent(event, "line");

@@ -14,6 +14,8 @@ export interface LineReporter {
   onEvent(event: LineEvent): void;
   /** Final redraw (TTY) before the summary is printed. */
   finish(): void;
+  /** The terminal echoed a line the operator typed below the block (TTY). */
+  typed?(): void;
 }
 
 export interface ViewOptions {
@@ -242,6 +244,10 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
     finish() {
       unsubscribeResize?.();
       if (mode === "tty") draw();
+    },
+    typed() {
+      // The echo took the line under the block: the next redraw starts one line higher.
+      if (mode === "tty" && drawn) drawn++;
     },
   };
 }

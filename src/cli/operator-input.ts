@@ -4,12 +4,13 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { OperatorInput } from "../device/fixture.ts";
 
-export function operatorInputFrom(stream: Readable): OperatorInput & { close(): void } {
+export function operatorInputFrom(stream: Readable, onLine: (line: string) => void = () => {}): OperatorInput & { close(): void } {
   const lines: string[] = [];
   const waiters: { resolve: (line: string | undefined) => void; signal: AbortSignal; onAbort: () => void }[] = [];
   let ended = false;
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on("line", (line) => {
+    onLine(line);
     const w = waiters.shift();
     if (w) {
       w.signal.removeEventListener("abort", w.onAbort);

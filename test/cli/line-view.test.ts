@@ -144,3 +144,18 @@ describe("without a TTY", () => {
     ]);
   });
 });
+
+describe("TTY view with the operator typing", () => {
+  test("a line the terminal echoed under the block is drawn over, not left as a stale copy", () => {
+    const { screen, reporter } = view(80);
+    reporter.onEvent(done(PORTS[0]!, "SN0000001", 1));
+    // The operator scans a DSN: the terminal echoes it and the newline below the block.
+    screen.write("SCAN0002\n");
+    reporter.typed!();
+    reporter.onEvent(done(PORTS[1]!, "SN0000002", 2));
+    const lines = screen.text();
+    expect(lines.filter((l) => l.startsWith("1/10 ok")).length).toBe(0);
+    expect(lines.filter((l) => l.startsWith("2/10 ok")).length).toBe(1);
+    expect(lines.filter((l) => l.startsWith("SCAN0002")).length).toBe(0);
+  });
+});
