@@ -4,7 +4,7 @@
 // Wine's mount manager turns into dosdevices links and HARDWARE\DEVICEMAP\SERIALCOMM entries as
 // a Windows serial driver would. Without wine64 the suite is skipped with a message, unless
 // SWTOOL_REQUIRE_WINE=1 (set by .ci/run), where a missing Wine fails.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/vectors.ts";
@@ -104,9 +104,35 @@ export function registerUsbAdapter(port: string, usb: { vid: string; pid: string
   run([WINE, "reg", "add", `${key}\\Device Parameters`, "/v", "PortName", "/d", port, "/f"], "reg add");
 }
 
+/** Pids of the processes running in this suite's prefix (their environment names it). */
+function prefixProcesses(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, "latin1").split("\0").includes(`WINEPREFIX=${PREFIX}`)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/**
+ * Stops the prefix's wineserver and everything of the prefix still running: a device host
+ * (winedevice.exe) that services.exe started while the server was going down never connects
+ * and would spin on after the suite.
+ */
 export function stopWineserver(): void {
   Bun.spawnSync([WINESERVER, "-k"], { env: wineEnv() });
   Bun.spawnSync([WINESERVER, "-w"], { env: wineEnv() });
+  for (const pid of prefixProcesses()) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 }
 
 export interface ExeOptions {
