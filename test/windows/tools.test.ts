@@ -3,7 +3,7 @@
 // decode; pki init and pki client on Windows paths, then signing through a real nginx with
 // mutual TLS; x509 ca init and x509 provision of a secure-element board over a COM port.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CURVES, computeSmsn, decodeChainBase64, encodeCsr, makeCsr, toBase64, verifyChain, type Curve } from "../../src/sidewalk/index.ts";
@@ -49,6 +49,12 @@ suite("swtool.exe tools (Wine)", () => {
     const r = await exe(["mfg", "build", win(signing), "--app_srv_pub", APP_KEY_HEX, "--config", win(config), "--output_bin", win(page)]);
     expect(r.code).toBe(0);
     expect(new Uint8Array(readFileSync(page))).toEqual(expectedBin("testpki-acs-legacy"));
+    // Building again merges into the page and replaces it whole (MoveFileExW with REPLACE_EXISTING | WRITE_THROUGH).
+    const again = await exe(["mfg", "build", win(signing), "--app_srv_pub", APP_KEY_HEX, "--config", win(config), "--output_bin", win(page)]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`bin:     ${win(page)} (merged into the existing page)`);
+    expect(new Uint8Array(readFileSync(page))).toEqual(expectedBin("testpki-acs-legacy"));
+    expect(readdirSync(dir).filter((f) => f.startsWith(".swtool-"))).toEqual([]);
     const d = await exe(["mfg", "decode", win(page), "--json"]);
     expect(d.code).toBe(0);
     expect(JSON.parse(d.stdout)).toMatchObject({ ok: true });
