@@ -2,12 +2,15 @@
 // supply several HSMs for a product, holding the same DAK or different DAKs of it:
 // - at start every HSM must answer, hold the product tag and a complete chain that verifies
 //   (each checked on its own, as openCertStore does); they must agree on stage and layout;
-// - each signature goes to the least loaded HSM (in-flight signatures per session allowed);
+// - each signature goes to the least loaded HSM (fewest signatures in flight; a tie to the one
+//   that made fewer of that curve, so a device's two signatures overlap on two HSMs);
 // - an HSM that stops answering is taken out: the signatures it had in flight are made again
 //   on another (with that HSM's own chain), so no device fails; it is retried in the
 //   background (2 s doubling to 30 s) and rejoins once it answers and its chain verifies
 //   again. A rejected PIN waits 30 s before the next try: the device keeps the slot of a
 //   failed authentication for its 30 s timeout, and retrying sooner would fill its 16 slots;
+// - an HSM's own error (a refused command, a missing DAK) is answered by another HSM before
+//   it stands;
 // - an HSM whose 16 sessions are all taken by other clients (SESSIONS_FULL with none of ours)
 //   is passed over for a back-off (0.5 s doubling to 8 s) while the others sign;
 // - when no HSM answers, a station's signatures wait (`health` says so: the line pauses) until
