@@ -8,6 +8,10 @@ import { join } from "node:path";
 import { startHsmSimulator } from "../../src/hsm/index.ts";
 import { HsmClient } from "../../src/hsm/client.ts";
 import { OBJECT_TYPE } from "../../src/hsm/protocol.ts";
+import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
+import { HsmSession } from "../../src/hsm/session.ts";
+import { Connector } from "../../src/hsm/transport.ts";
+import { echo } from "../../src/hsm/commands/echo.ts";
 import { CURVES } from "../../src/sidewalk/curves.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
 import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
@@ -118,5 +122,36 @@ describe("HsmFleet: an HSM's own error", () => {
     expect(signed.every((s) => s.hsmSerial === String(b.serial))).toBe(true);
     await deleteKeys(b.url);
     await expect(fleet.signWithChain("ed25519", message(9))).rejects.toThrow(/OBJECT_NOT_FOUND/);
+  }, 30_000);
+});
+
+describe("HsmFleet: SESSIONS_FULL", () => {
+  test("an HSM whose 16 sessions another client holds: its signatures go to the other, nothing fails; it is used again once free", async () => {
+    // In-process simulators with a short idle timeout, so the fleet's own session on A expires.
+    const simA = await startHsmSimulator({ listen: "127.0.0.1:0", idleTimeoutMs: 1500 });
+    const simB = await startHsmSimulator({ listen: "127.0.0.1:0" });
+    cleanups.push(() => simA.stop(), () => simB.stop());
+    for (const s of [simA, simB]) await loadTestChain({ connector: s.url, productTag: TAG, pin: TEST_PIN });
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [simA, simB].map((s) => ({ connector: s.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    await Bun.sleep(1700);
+    // Another program takes every session of A.
+    const connector = new Connector({ url: simA.url });
+    const others = await Promise.all(Array.from({ length: 16 }, () => HsmSession.open(connector, 1, deriveAuthKey("password"))));
+    // ... and keeps them busy (an idle one would expire after 1.5 s).
+    const keepAlive = setInterval(() => others.forEach((o) => void o.send(echo, new Uint8Array([1])).catch(() => {})), 300);
+    const signed = await Promise.all(Array.from({ length: 6 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    // None fails. (The fleet's stale session on A, whose slot another client now has, ends that
+    // client's session on the device, as a real YubiHSM 2 does: A may then sign again.)
+    expect(signed.length).toBe(6);
+    for (const [i, s] of signed.entries()) expect(CURVES.ed25519.verify(s.signature, message(i), s.caCerts[0]!.publicKey)).toBe(true);
+    expect(signed.filter((s) => s.hsmSerial === String(simB.device.state.serial)).length).toBeGreaterThan(0);
+    expect(fleet.health.state).toBe("ok");
+    clearInterval(keepAlive);
+    for (const s of others) await s.close();
+    // After its back-off A takes signatures again.
+    await Bun.sleep(600);
+    const later = await Promise.all(Array.from({ length: 8 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    expect(later.some((s) => s.hsmSerial === String(simA.device.state.serial))).toBe(true);
   }, 30_000);
 });
