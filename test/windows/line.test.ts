@@ -6,7 +6,7 @@
 // on the exe, the end of the shift (consolidate with the ledger, --new-only, import-csv, upload
 // and feedback against a real sshd), and Ctrl-C (SIGINT to the Wine process) stopping the line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
@@ -47,6 +47,7 @@ afterAll(async () => {
   await Promise.all(simulators.map((p) => p.exited));
   await Promise.all([hsm.stop(), sshd.stop()]);
   stopWineserver();
+  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 const lineArgs = (logs: string) => [

@@ -24,6 +24,7 @@ afterAll(async () => {
   if (skipReason) return;
   await hsm.stop();
   stopWineserver();
+  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 const base = () => ["sign", "-p", hsm.productTag, "-c", hsm.url];

@@ -3,7 +3,7 @@
 // decode; pki init and pki client on Windows paths, then signing through a real nginx with
 // mutual TLS; x509 ca init and x509 provision of a secure-element board over a COM port.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CURVES, computeSmsn, decodeChainBase64, encodeCsr, makeCsr, toBase64, verifyChain, type Curve } from "../../src/sidewalk/index.ts";
@@ -35,6 +35,7 @@ afterAll(async () => {
   await nginx?.stop();
   await hsm.stop();
   stopWineserver();
+  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 const crlf = (text: string) => text.replace(/\r?\n/g, "\r\n");
