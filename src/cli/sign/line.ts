@@ -9,7 +9,7 @@ import { checkOutputs } from "./preflight.ts";
 export async function signLine(mode: LineMode, args: LineArgValues, rawArgs: readonly string[]): Promise<void> {
   const { key, maxSignatures } = readAppKey(mode.appKey);
   checkOutputs({ controlLogDir: mode.controlLogDir, createControlLogDir: true });
-  await withSigner(mode.signer, (signer) =>
+  await withSigner({ ...mode.signer, waitForSession: "unbounded" }, (signer) =>
     runLineCommand(args, rawArgs, mode.ports, {
       signer,
       deviceType: mode.deviceType,

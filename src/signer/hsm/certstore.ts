@@ -32,7 +32,8 @@ import {
   type LayoutKind,
   type ProductChains,
 } from "./layout.ts";
-import { ALGORITHM, hex16, OBJECT_TYPE } from "../../hsm/protocol.ts";
+import { ALGORITHM, hex16, MAX_SESSIONS, OBJECT_TYPE } from "../../hsm/protocol.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { Connector, type TlsFiles } from "../../hsm/transport.ts";
 
 export interface CertStoreOptions {
@@ -54,6 +55,59 @@ export interface CertStoreOptions {
   certCacheDir?: string;
   /** Told what the operator should know but that does not stop signing (an unusable cache). */
   onWarning?: (message: string) => void;
+  /** At start, SESSIONS_FULL (all 16 held) means wait for a session, not fail: see openWhenFree. */
+  sessionWait?: SessionWait;
+}
+
+export interface SessionWait {
+  /** Give up after this long (one-shot, batch); undefined waits until a session frees (the line). */
+  timeoutMs?: number;
+  /** Told at once and then at most every `repeatMs` while waiting. */
+  onWaiting: (message: string) => void;
+  repeatMs?: number;
+  /** Ends the wait (Ctrl-C): the open rejects with SessionWaitAborted. */
+  signal?: AbortSignal;
+}
+
+export class SessionWaitAborted extends SwtoolError {
+  override readonly exitCode = 130;
+}
+
+const WAIT_FIRST_MS = 250;
+const WAIT_MAX_MS = 2_000;
+
+/**
+ * Opens the first session, waiting while the HSM has none free (SESSIONS_FULL): another line PC
+ * holds them, or this PC's own sessions from a killed run, which live 30 s on the device. Only
+ * the first session is waited for; the pool opens the others later as they free up. Nothing is
+ * signed before this returns, so no DSN or DAK signature is spent while waiting.
+ */
+async function openWhenFree(url: string, wait: SessionWait | undefined, open: () => Promise<HsmClient>): Promise<HsmClient> {
+  const started = Date.now();
+  let told = 0;
+  let delay = WAIT_FIRST_MS;
+  const held = `HSM ${url} has no free session (all ${MAX_SESSIONS} held)`;
+  for (;;) {
+    try {
+      return await open();
+    } catch (e) {
+      if (!wait || !isDeviceError(e, "SESSIONS_FULL")) throw e;
+    }
+    const waited = Date.now() - started;
+    if (wait.timeoutMs !== undefined && waited >= wait.timeoutMs) {
+      throw new SwtoolError(`${held} after waiting ${Math.round(wait.timeoutMs / 1000)} s; nothing was signed`, {
+        advice: "another line PC or a previous run holds them (sessions time out after 30 s); stop it, or give a longer --hsm-wait",
+      });
+    }
+    if (told === 0 || Date.now() - told >= (wait.repeatMs ?? 5_000)) {
+      told = Date.now();
+      wait.onWaiting(`${held}; waiting — another line PC or a previous run holds them; sessions time out after 30 s`);
+    }
+    const left = wait.timeoutMs === undefined ? delay : Math.min(delay, wait.timeoutMs - waited);
+    await sleep(Math.max(1, left), wait.signal);
+    if (wait.signal?.aborted) throw new SessionWaitAborted(`stopped while waiting for a free session of HSM ${url}; nothing was signed`);
+    delay = Math.min(delay * 2, WAIT_MAX_MS);
+  }
 }
 
 export type { ProductChains };
@@ -302,7 +356,7 @@ async function cachedProductChains(client: HsmClient, serial: number, productTag
 export async function openCertStore(options: CertStoreOptions): Promise<HsmCertStore> {
   const stage = stageOfProductTag(options.productTag, { testCert: options.testCert ?? false });
   const connector = new Connector({ ...options, url: options.connector });
-  const client = await openAuthenticatedClient(connector, options.pin, authSlotsFor(stage, options.pinSlot), options.sessions ?? 4);
+  const client = await openWhenFree(options.connector, options.sessionWait, () => openAuthenticatedClient(connector, options.pin, authSlotsFor(stage, options.pinSlot), options.sessions ?? 4));
   try {
     const serial = (await client.deviceInfo()).serial;
     let chains: ProductChains;

@@ -23,9 +23,9 @@ import type { Cert, ChainKind } from "../../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
 import type { DakSignature, DakSigner, SignerHealth, SignerState, SigningPolicy } from "../../sidewalk/signer.ts";
 import type { Stage } from "../../sidewalk/smsn.ts";
-import { HsmCertStore, openCertStore, type CertStoreOptions } from "./certstore.ts";
+import { HsmCertStore, openCertStore, type CertStoreOptions, SessionWaitAborted, type SessionWait } from "./certstore.ts";
 
-export interface HsmEndpoint extends Omit<CertStoreOptions, "productTag" | "sessions"> {
+export interface HsmEndpoint extends Omit<CertStoreOptions, "productTag" | "sessions" | "sessionWait"> {
   /** For messages (default: the connector URL). */
   name?: string;
 }
@@ -43,6 +43,12 @@ export interface FleetOptions {
   onEvent?: (e: FleetEvent) => void;
   /** First background retry of a failed HSM (default 2000 ms; doubles to 30 s). */
   retryMs?: number;
+  /**
+   * At start, an HSM with all 16 sessions held is waited for (each HSM on its own, in parallel),
+   * and the start goes on once every HSM has given a session and passed its checks; a line does
+   * not start on some HSMs with others unchecked.
+   */
+  sessionWait?: SessionWait;
   /** How an HSM is opened (default openCertStore). */
   open?: (options: CertStoreOptions) => Promise<HsmCertStore>;
 }
@@ -109,7 +115,10 @@ export class HsmFleet implements DakSigner {
     if (options.endpoints.length === 0) throw new SwtoolError("no HSM given", { advice: "give --connector URL (repeat it for more HSMs) or --hsm-config FILE" });
     const members = options.endpoints.map((e, i) => new Member(e, i));
     const open = options.open ?? openCertStore;
-    const results = await Promise.allSettled(members.map((m) => open({ ...m.endpoint, productTag: options.productTag, sessions: options.sessions ?? 4 })));
+    const wait = options.sessionWait;
+    const results = await Promise.allSettled(
+      members.map((m) => open({ ...m.endpoint, productTag: options.productTag, sessions: options.sessions ?? 4, ...(wait ? { sessionWait: wait } : {}) })),
+    );
     results.forEach((r, i) => {
       if (r.status === "fulfilled") members[i]!.store = r.value;
     });
@@ -117,6 +126,7 @@ export class HsmFleet implements DakSigner {
     if (failed >= 0) {
       await Promise.allSettled(members.map((m) => m.store?.close()));
       const e = (results[failed] as PromiseRejectedResult).reason as Error;
+      if (e instanceof SessionWaitAborted) throw e;
       throw new SwtoolError(`HSM ${failed + 1} of ${members.length} (${members[failed]!.name}): ${e.message}`, {
         advice: (e as SwtoolError).advice ?? "every HSM given must answer and hold the product's complete chain; fix it or leave it out",
         cause: e,
