@@ -136,7 +136,7 @@ describe("SESSIONS_FULL at start", () => {
     await Promise.all(others.map((s) => s.close()));
   }, 30_000);
 
-  test("two HSMs, one full at start: the start waits for it (checked like the other), then the line signs on both", async () => {
+  test("two HSMs, one full at start: the start waits for it (checked like the other), then the line provisions every device", async () => {
     const [a, b] = [await loadedHsm(), await loadedHsm()];
     const others = await hold(b.url, 16);
     const release = Bun.sleep(2000).then(() => Promise.all(others.map((s) => s.close())));
