@@ -5,7 +5,7 @@
 // gap; a one-shot sign gives up after --hsm-wait with one line and exit 1; Ctrl-C ends the wait
 // with exit 130; with two HSMs the start waits for the full one. Nothing is signed while waiting.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { echo } from "../../src/hsm/commands/echo.ts";
 import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
@@ -114,9 +114,13 @@ describe("SESSIONS_FULL at start", () => {
     expect(restart.code).toBe(0);
     expect(lines(restart.stderr, hsm.url).length).toBe(1);
     expect(Date.now() - started).toBeGreaterThan(2000);
-    // The killed run's open attempt is closed as failed; the restart provisions two more.
     const rows = await ledgerRows(dir);
-    expect(rows.filter((r) => r[1] === "provisioned")).toHaveLength(2);
+    // The killed run's attempt (SN0000001) is closed by the restart (failed, or provisioned if it
+    // had finished); the restart takes the next DSNs, no gap.
+    expect(rows[0]![0]).toBe("SN0000001");
+    expect(["failed", "provisioned"]).toContain(rows[0]![1]!);
+    expect(rows.slice(1)).toEqual([["SN0000002", "provisioned"], ["SN0000003", "provisioned"]]);
+    expect(restart.stderr).toBe(`\n WARN  ${waitingLine(hsm.url)}\n\n`);
     await Promise.all(others.map((s) => s.close()));
   }, 60_000);
 
@@ -131,10 +135,33 @@ describe("SESSIONS_FULL at start", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(lines(r.stderr, hsm.url).length).toBe(1);
-    expect(r.stderr).toContain(`error: HSM ${hsm.url} has no free session (all 16 held) after waiting 2 s; nothing was signed\n`);
+    expect(r.stderr).toBe(
+      `\n WARN  ${waitingLine(hsm.url)}\n\n` +
+        `error: HSM ${hsm.url} has no free session (all 16 held) after waiting 2 s; nothing was signed\n` +
+        "  fix: another line PC or a previous run holds them (sessions time out after 30 s); stop it, or give a longer --hsm-wait\n",
+    );
     expect(logsIn(dir)).toEqual([]);
     await Promise.all(others.map((s) => s.close()));
   }, 30_000);
+
+  test("batch with all 16 held, released after 2 s within --hsm-wait 30: waits with one line, then signs every row", async () => {
+    const hsm = await loadedHsm();
+    const dir = tempDir();
+    const keys = join(dir, "keys");
+    expect((await swtool(["keygen", "--out-dir", keys, "--count", "2"])).code).toBe(0);
+    const csv = join(dir, "batch.csv");
+    const k = (i: number, c: string) => join(keys, `device-${i}_${c}.pem`);
+    writeFileSync(csv, ["dsn,ed25519_private_key_file,p256r1_private_key_file", `SNB0001,${k(1, "ed25519")},${k(1, "p256r1")}`, `SNB0002,${k(2, "ed25519")},${k(2, "p256r1")}`].join("\n"));
+    const others = await hold(hsm.url, 16);
+    const release = Bun.sleep(2000).then(() => Promise.all(others.map((s) => s.close())));
+    const out = join(dir, "out");
+    const r = await swtool(["sign", "-p", TAG, "-c", hsm.url, "--batch", csv, "-g", "-d", "A17XHX23H06INH", "-a", "pd25", "-o", out, "--hsm-wait", "30"], { env });
+    await release;
+    expect(r.code).toBe(0);
+    expect(lines(r.stderr, hsm.url).length).toBe(1);
+    expect(r.stdout).toContain("batch: 2 signed, 0 failed of 2 rows");
+    expect(readdirSync(out).sort()).toEqual(["SNB0001.json", "SNB0002.json"]);
+  }, 60_000);
 
   test("two HSMs, one full at start: the start waits for it (checked like the other), then the line provisions every device", async () => {
     const [a, b] = [await loadedHsm(), await loadedHsm()];
