@@ -163,7 +163,7 @@ describe("SESSIONS_FULL at start", () => {
     expect(readdirSync(out).sort()).toEqual(["SNB0001.json", "SNB0002.json"]);
   }, 60_000);
 
-  test("two HSMs, one full at start: the start waits for it (checked like the other), then the line provisions every device", async () => {
+  test("two HSMs, one full at start: the start waits for it (checked like the other), then the line provisions every device on both", async () => {
     const [a, b] = [await loadedHsm(), await loadedHsm()];
     const others = await hold(b.url, 16);
     const release = Bun.sleep(2000).then(() => Promise.all(others.map((s) => s.close())));
@@ -175,5 +175,10 @@ describe("SESSIONS_FULL at start", () => {
     expect(lines(r.stderr, b.url).length).toBe(1);
     expect(lines(r.stderr, a.url)).toEqual([]);
     expect(await ledgerRows(dir)).toEqual(provisioned(4));
+    // Both HSMs signed: the one that was full is in service like the other.
+    const ledger = await openLedger(join(dir, "swtool.db"));
+    const serials = new Set((await ledger.list()).map((a) => a.hsmSerial));
+    await ledger.close();
+    expect(serials.size).toBe(2);
   }, 60_000);
 });
