@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
 import { loadTestChain, openCertStore } from "../../src/signer/hsm/index.ts";
 import { HsmDeviceError, HsmPinRejectedError } from "../../src/hsm/errors.ts";
+import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
+import { HsmSession } from "../../src/hsm/session.ts";
+import { Connector } from "../../src/hsm/transport.ts";
 import { VerificationError } from "../../src/lib/errors.ts";
 import { CURVES, CURVE_NAMES, makeCsr, signDevice, verifyChain } from "../../src/sidewalk/index.ts";
 import { computeSmsn } from "../../src/sidewalk/smsn.ts";
@@ -150,5 +153,52 @@ describe("persistence", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("an HSM with no free session at start (sessionWait)", () => {
+  async function full() {
+    const s = await sim();
+    await loadTestChain({ connector: s.url, productTag: "TEST_DAK_WAIT", pin: PIN });
+    const connector = new Connector({ url: s.url });
+    const held: HsmSession[] = [];
+    for (let i = 0; i < 16; i++) held.push(await HsmSession.open(connector, 5, deriveAuthKey(PIN)));
+    return { s, held };
+  }
+
+  test("waits, telling at once and at most every repeatMs, opens once a session frees, and grows later", async () => {
+    const { s, held } = await full();
+    const told: number[] = [];
+    const started = Date.now();
+    setTimeout(() => void Promise.all(held.splice(0, 3).map((h) => h.close())), 1000);
+    const store = await openCertStore({ connector: s.url, pin: PIN, productTag: "TEST_DAK_WAIT", sessions: 4, sessionWait: { onWaiting: () => told.push(Date.now() - started), repeatMs: 400 } });
+    // Told at once, then again at most every 400 ms while the wait (about 1 s) lasts.
+    expect(told[0]).toBeLessThan(400);
+    expect(told.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < told.length; i++) expect(told[i]! - told[i - 1]!).toBeGreaterThanOrEqual(400);
+    const sigs = await Promise.all([1, 2, 3, 4].map((i) => store.sign("ed25519", new Uint8Array(64).fill(i))));
+    expect(sigs.every((x, i) => CURVES.ed25519.verify(x, new Uint8Array(64).fill(i + 1), store.dakPublicKey("ed25519")))).toBe(true);
+    // Started on one session, the pool took the two others that were free: the HSM is full again.
+    expect(s.device.sessions.inUse).toBe(16);
+    await store.close();
+    await Promise.all(held.map((h) => h.close()));
+  });
+
+  test("gives up after timeoutMs with one error naming the HSM; an abort ends the wait (exit code 130)", async () => {
+    const { s, held } = await full();
+    const told: string[] = [];
+    const err = await openCertStore({ connector: s.url, pin: PIN, productTag: "TEST_DAK_WAIT", sessionWait: { onWaiting: (m) => told.push(m), timeoutMs: 600 } }).catch((e) => e);
+    expect(err.message).toBe(`HSM ${s.url} has no free session (all 16 held) after waiting 1 s; nothing was signed`);
+    expect(err.exitCode).toBe(1);
+    expect(told).toEqual([`HSM ${s.url} has no free session (all 16 held); waiting — another line PC or a previous run holds them; sessions time out after 30 s`]);
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 300);
+    const aborted = await openCertStore({ connector: s.url, pin: PIN, productTag: "TEST_DAK_WAIT", sessionWait: { onWaiting: () => {}, signal: stop.signal } }).catch((e) => e);
+    expect(aborted.message).toBe(`stopped while waiting for a free session of HSM ${s.url}; nothing was signed`);
+    expect(aborted.exitCode).toBe(130);
+    // Without sessionWait (a tool that must not wait) SESSIONS_FULL stands at once.
+    const at = await openCertStore({ connector: s.url, pin: PIN, productTag: "TEST_DAK_WAIT" }).catch((e) => e);
+    expect(at).toBeInstanceOf(HsmDeviceError);
+    await Promise.all(held.map((h) => h.close()));
   });
 });
