@@ -84,10 +84,13 @@ describe("SESSIONS_FULL at start", () => {
     const port = await fixtures.fixture();
     const dir = tempDir();
     const station = Bun.spawn([...swtoolCommand(), ...line(hsm.url, port, dir)], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-    const { seen } = await readUntil(station.stderr, "sessions time out after 30 s");
+    const waiting = await readUntil(station.stderr, "sessions time out after 30 s");
+    const reader = waiting.reader;
+    let seen = waiting.seen;
     station.kill("SIGINT");
     expect(await station.exited).toBe(130);
-    expect(seen).toContain(waitingLine(hsm.url));
+    for (let r = await reader.read(); !r.done; r = await reader.read()) seen += new TextDecoder().decode(r.value);
+    expect(seen).toBe(`\n WARN  ${waitingLine(hsm.url)}\n\nerror: stopped while waiting for a free session of HSM ${hsm.url}; nothing was signed\n`);
     expect(existsSync(join(dir, "swtool.db")) ? await ledgerRows(dir) : []).toEqual([]);
     expect(logsIn(dir)).toEqual([]);
     await Promise.all(others.map((s) => s.close()));
