@@ -2,7 +2,48 @@
 // the shell with the device's event record as JSON on stdin. A hook has a timeout; a hook that
 // fails or hangs is reported and never changes the device's result. Hooks run beside the line
 // (the next board does not wait for a label); the run waits for the last ones before it ends.
+// The same flags and the same behaviour for the line, batch and one-shot runs (issue 15.8).
+import type { ArgsDef } from "citty";
 import { spawn } from "node:child_process";
+import { wholeNumberArg } from "./args.ts";
+import { printEvent, type RunMode } from "./events.ts";
+import { log, output } from "./output.ts";
+
+/** The hook flags of `swtool sign`, every mode: the one place they are defined. */
+export const hookArgs = {
+  "on-device-done": { type: "string", description: "Command run after each signed device, its event JSON (as --json prints it) on stdin: label printer, MES" },
+  "on-device-failed": { type: "string", description: "Command run after each failed device, its event JSON on stdin" },
+  "hook-timeout": { type: "string", description: "Seconds a hook may run before it is killed (default 30)" },
+} as const satisfies ArgsDef;
+
+export type HookArgValues = { [K in keyof typeof hookArgs]?: string };
+
+export interface DeviceHooks {
+  /** Runs --on-device-done or --on-device-failed (by the record's type) with the event record. */
+  device(record: Record<string, unknown>): void;
+  /** Resolves when every hook started so far has ended. */
+  settle(): Promise<void>;
+}
+
+/** The hooks a run's flags ask for; a failing one is reported (a `hook-failed` event with --json) and changes nothing else. */
+export function deviceHooks(args: HookArgValues, mode: RunMode): DeviceHooks {
+  const timeout = wholeNumberArg(args["hook-timeout"], "hook-timeout", { min: 1 }) ?? 30;
+  const runner = hookRunner((hook, record, error) => {
+    const id = { ...(record.dsn !== undefined ? { dsn: String(record.dsn) } : {}), ...(record.smsn !== undefined ? { smsn: String(record.smsn) } : {}), ...(record.row !== undefined ? { row: record.row } : {}) };
+    if (output.json) printEvent({ type: "hook-failed", hook, ...id, error }, mode);
+    else {
+      const what = id.dsn ?? (id.row !== undefined ? `row ${id.row}` : (id.smsn ?? "the device"));
+      log.warn(`hook ${JSON.stringify(hook)} for ${what}: ${error} (the device's result stands)`);
+    }
+  }, timeout * 1000);
+  return {
+    device(record) {
+      const command = record.type === "device-done" ? args["on-device-done"] : record.type === "device-failed" ? args["on-device-failed"] : undefined;
+      if (command) runner.run(command, record);
+    },
+    settle: () => runner.settle(),
+  };
+}
 
 export interface HookRunner {
   run(command: string, record: Record<string, unknown>): void;

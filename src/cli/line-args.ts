@@ -13,12 +13,15 @@ import { checkPortName, type SerialSettings } from "../transport/open.ts";
 import { lineReporter, summaryLines } from "./line-view.ts";
 import { bootBannerWith } from "../device/protocol/client.ts";
 import { eventRecord, printEvent } from "./events.ts";
-import { hookRunner } from "./hooks.ts";
+
+/** Boards failed in a row after which a fixture stops (a tray with the wrong firmware, a broken fixture). */
+export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 5;
+import { deviceHooks, type HookArgValues } from "./hooks.ts";
 import { operatorInputFrom } from "./operator-input.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
-import { log, output, println } from "./output.ts";
+import { output, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 
 /** How a fixture's serial port is driven (also `swtool device probe`). */
@@ -47,9 +50,7 @@ export const lineArgs = {
   "next-device": { type: "string", description: "auto (banner, presence or port re-enumeration; default) or prompt (the operator presses Enter)" },
   "dsn-scan": { type: "boolean", description: "With --next-device prompt: the line the operator scans is the board's DSN" },
   "allow-missing-fixtures": { type: "boolean", description: "Start although a --port cannot be opened, and wait for it" },
-  "on-device-done": { type: "string", description: "Command run after each provisioned device, the event JSON on stdin (label printer, MES)" },
-  "on-device-failed": { type: "string", description: "Command run after each failed device, the event JSON on stdin" },
-  "hook-timeout": { type: "string", description: "Seconds a hook may run before it is killed (default 30)" },
+  "max-consecutive-failures": { type: "string", description: `Stop a fixture after this many boards in a row failed on it (default ${DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0: never)` },
   ...serialArgs,
 } as const satisfies ArgsDef;
 
@@ -112,7 +113,7 @@ export interface LineBase {
 }
 
 /** Runs the station for `swtool sign --port ...` and prints its summary; returns it too. */
-export async function runLineCommand(args: LineArgValues, rawArgs: readonly string[], ports: string[], base: LineBase): Promise<LineSummary> {
+export async function runLineCommand(args: LineArgValues & HookArgValues, rawArgs: readonly string[], ports: string[], base: LineBase): Promise<LineSummary> {
   const scan = args["dsn-scan"] ?? false;
   const nextDevice = args["next-device"] ?? (scan ? "prompt" : "auto");
   if (nextDevice !== "auto" && nextDevice !== "prompt") throw new UsageError(`--next-device ${nextDevice}: use auto or prompt`);
@@ -125,7 +126,8 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
   const count = wholeNumberArg(args.count, "count", { min: 1 });
   if (base.dsn !== undefined && count !== undefined && count > 1) throw new UsageError(`--count ${count} with a single --dsn`, { advice: "use --dsn-file or --dsn-template for more than one device" });
   const timeoutMs = commandTimeoutOf(args);
-  const hookTimeout = wholeNumberArg(args["hook-timeout"], "hook-timeout", { min: 1 });
+  const hooks = deviceHooks(args, "line");
+  const maxConsecutiveFailures = wholeNumberArg(args["max-consecutive-failures"], "max-consecutive-failures", { min: 0 }) ?? DEFAULT_MAX_CONSECUTIVE_FAILURES;
   const banners = repeatedArg(rawArgs, "boot-banner");
   for (const b of banners) {
     try {
@@ -148,11 +150,6 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
     const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
     const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
     if (process.stdin.isTTY) typed = () => reporter.typed?.();
-    const hooks = hookRunner((hook, record, error) => {
-      const event = { type: "hook-failed", hook, dsn: String(record.dsn ?? ""), error };
-      if (output.json) printEvent(event, "line");
-      else log.warn(`hook ${JSON.stringify(hook)} for ${record.dsn}: ${error} (the device's result stands)`);
-    }, (hookTimeout ?? 30) * 1000);
     const stop = new AbortController();
     const abort = new AbortController();
     // Ctrl-C, SIGTERM (a service manager) and SIGHUP (the terminal closed) all stop the line
@@ -185,12 +182,12 @@ export async function runLineCommand(args: LineArgValues, rawArgs: readonly stri
         nextDevice,
         ...(operator ? { operatorInput: operator } : {}),
         dsnScan: scan,
+        maxConsecutiveFailures,
         signal: stop.signal,
         abortSignal: abort.signal,
         onEvent: (e) => {
           reporter.onEvent(e);
-          if (e.type === "device-done" && args["on-device-done"]) hooks.run(args["on-device-done"], eventRecord(e, "line"));
-          if (e.type === "device-failed" && args["on-device-failed"]) hooks.run(args["on-device-failed"], eventRecord(e, "line"));
+          if (e.type === "device-done" || e.type === "device-failed") hooks.device(eventRecord(e, "line"));
         },
       });
       reporter.finish();

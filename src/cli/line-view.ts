@@ -229,12 +229,18 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
           line = ["", `LINE STOPPED: ${event.message}; board ${event.dsn} on ${event.port}: ${event.action}; to recover: ${event.recover}`];
           above.push(paint(color, "1;31", `LINE STOPPED: ${event.message}`), `board ${event.dsn} on ${event.port}: ${event.action}`, `to recover: ${event.recover}`);
           break;
+        case "fixture-stopped":
+          row(event.port).state = `STOPPED: ${event.failures} failed in a row (${event.last})`;
+          line = [event.port, `STOPPED: ${event.message}`];
+          above.push(paint(color, "1;31", `FIXTURE STOPPED: ${event.message}`));
+          break;
         case "warning":
           line = ["", `warning: ${event.message}`];
           above.push(`warning: ${event.message}`);
           break;
         case "port-closed":
-          row(event.port).state = event.error ? `closed: ${event.error}` : "closed";
+          // A fixture that stopped keeps saying why.
+          if (!row(event.port).state.startsWith("STOPPED")) row(event.port).state = event.error ? `closed: ${event.error}` : "closed";
           line = [event.port, event.error ? `closed: ${event.error}` : "closed"];
           break;
       }
@@ -258,7 +264,7 @@ export function summaryLines(summary: LineSummary): string[] {
     `${summary.provisioned} provisioned, ${summary.failed} failed, ${summary.refused} refused in ${summary.seconds.toFixed(1)} s (${summary.devicesPerHour.toFixed(0)} devices/h); stopped by ${summary.stoppedBy}`,
     `DAK signatures: ${summary.signatures} made (both keys)${summary.wastedSignatures ? `, ${summary.wastedSignatures} wasted by reboots` : ""}; the ledger counts ${summary.dakUsed} per DAK key`,
   ];
-  for (const [port, t] of Object.entries(summary.perPort)) lines.push(`  ${port}: ${t.provisioned} ok, ${t.failed} failed, yield ${percent(t.provisioned, t.failed).trim()}`);
+  for (const [port, t] of Object.entries(summary.perPort)) lines.push(`  ${port}: ${t.provisioned} ok, ${t.failed} failed, yield ${percent(t.provisioned, t.failed).trim()}${t.stopped ? `; stopped: ${t.stopped.replace(/^fixture \S+: /, "")}` : ""}`);
   if (summary.failures.length) {
     lines.push(`failed devices (${summary.failures.length}):`);
     for (const f of summary.failures) lines.push(`  ${f.dsn}  ${f.port}  at ${f.step}: ${f.action}`);

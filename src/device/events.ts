@@ -49,10 +49,11 @@ export type LineEvent =
   | { type: "hsm"; state: SignerState; since?: string; message: string }
   | { type: "stopping"; reason: StopReason; inFlight: number; message: string }
   | { type: "station-error"; port: string; dsn: string; message: string; action: string; recover: string }
+  | { type: "fixture-stopped"; port: string; failures: number; last: string; message: string }
   | { type: "warning"; message: string }
   | { type: "port-closed"; port: string; error?: string };
 
-export type StopReason = "count" | "signal" | "abort" | "dsn-source" | "ports" | "io-error";
+export type StopReason = "count" | "signal" | "abort" | "dsn-source" | "ports" | "io-error" | "failures";
 
 export interface FailedDevice {
   port: string;
@@ -66,6 +67,8 @@ export interface FailedDevice {
 export interface PortTotals {
   provisioned: number;
   failed: number;
+  /** Why the fixture stopped on its own (boards failed in a row). */
+  stopped?: string;
 }
 
 export interface LineSummary {

@@ -59,6 +59,11 @@ export interface LineOptions {
   allowMissingFixtures?: boolean;
   /** Where `usb:SERIAL` ports are looked up (default: the system's serial ports). */
   listPorts?: PortLister;
+  /**
+   * A fixture stops after this many boards in a row failed on it (a whole tray with the wrong
+   * firmware, a broken fixture); the others go on. Absent or 0: never.
+   */
+  maxConsecutiveFailures?: number;
   /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
   minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
@@ -131,6 +136,10 @@ export class Station {
   readonly dak: DakCounter;
   readonly started = performance.now();
   stoppedBy: StopReason = "ports";
+  /** Per fixture: boards failed in a row since its last good one, and the last failure. */
+  private readonly streaks = new Map<string, { failed: number; last?: string }>();
+  /** Fixtures stopped by --max-consecutive-failures. */
+  private failureStops = 0;
   private readonly stopper = new AbortController();
   private readonly aborter = new AbortController();
   private changeWaiters: (() => void)[] = [];
@@ -171,7 +180,9 @@ export class Station {
     if (this.stopper.signal.aborted) return;
     this.stoppedBy = why;
     this.stopper.abort();
-    if (why === "signal" || why === "io-error") {
+    if (why === "failures") {
+      this.emit({ type: "stopping", reason: why, inFlight: this.totals.inFlight, message: "line stopped: every fixture failed its boards in a row" });
+    } else if (why === "signal" || why === "io-error") {
       const n = this.totals.inFlight;
       const message = why === "signal" ? `stopping: finishing ${n} device${n === 1 ? "" : "s"} (Ctrl-C again to abort them)` : `line stopped: finishing ${n} device${n === 1 ? "" : "s"} in flight, starting no new one`;
       this.emit({ type: "stopping", reason: why, inFlight: n, message });
@@ -308,12 +319,31 @@ export class Station {
           this.totals.inFlight--;
           this.changed();
         }
+        if (this.failingFixture(port)) break;
         if (this.options.count !== undefined && this.totals.provisioned >= this.options.count) this.stop("count");
         if (this.options.dsnSource.exhausted && !this.options.dsnScan) this.stop("dsn-source");
       }
     } finally {
       this.emit({ type: "port-closed", port });
     }
+  }
+
+  /**
+   * True when the fixture has failed --max-consecutive-failures boards in a row: it stops (the
+   * board after them would most likely fail the same way), the others go on; when every
+   * fixture has stopped so, the line ends.
+   */
+  private failingFixture(port: string): boolean {
+    const max = this.options.maxConsecutiveFailures;
+    const streak = this.streaks.get(port);
+    if (!max || !streak || streak.failed < max || this.stopped) return false;
+    const message = `fixture ${port}: ${streak.failed} boards failed in a row (last: ${streak.last}); check the fixture and firmware, then restart`;
+    this.perPort.get(port)!.stopped = message;
+    this.emit({ type: "fixture-stopped", port, failures: streak.failed, last: streak.last ?? "", message });
+    if (++this.failureStops === this.options.ports.length) this.stop("failures");
+    // A fixture waiting for a --count slot this one held may go on.
+    this.changed();
+    return true;
   }
 
   /** Waits until a board may start: the HSM can sign and --count leaves room. False when stopped. */
@@ -428,6 +458,8 @@ export class Station {
       });
       this.totals.failed++;
       perPort.failed++;
+      const streak = this.streaks.get(port) ?? { failed: 0 };
+      this.streaks.set(port, { failed: streak.failed + 1, last: `${err.step}: ${err.message}` });
       const wasted = err.details.wastedSignatures ?? 0;
       this.totals.wastedSignatures += wasted;
       const action = boardAction(err);
@@ -459,6 +491,7 @@ export class Station {
     await ledger.recordControlLog(result.controlLog, result.smsn);
     this.totals.provisioned++;
     perPort.provisioned++;
+    this.streaks.delete(port);
     this.totals.wastedSignatures += result.wastedSignatures;
     const seconds = (performance.now() - t0) / 1000;
     this.emit({

@@ -4,6 +4,7 @@
 import type { ArgsDef, ParsedArgs } from "citty";
 import { lineArgs, serialArgs } from "../line-args.ts";
 import { signerArgs } from "../signer-args.ts";
+import { hookArgs } from "../hooks.ts";
 
 export const deviceArgs = {
   device_type: { type: "string", alias: ["d"], description: "Device type id of the product" },
@@ -38,9 +39,10 @@ export const batchArgs = {
   "fail-fast": { type: "boolean", description: "With --batch: stop at the first failing row" },
 } as const satisfies ArgsDef;
 
-/** The machine interface (--json events), every mode. */
+/** The machine interface (--json events and device hooks), every mode. */
 export const eventArgs = {
   "json-schema": { type: "boolean", description: "Print the JSON Schema of the --json events (line, batch, one device) and exit" },
+  ...hookArgs,
 } as const satisfies ArgsDef;
 
 export const signArgs = { ...signerArgs, ...deviceArgs, ...oneDeviceArgs, ...legacyKeyArgs, ...batchArgs, ...lineArgs, ...eventArgs } as const satisfies ArgsDef;
