@@ -4,12 +4,14 @@ import { readBatchFile, runBatch } from "../../sign/batch.ts";
 import { readAppKey } from "../../sign/profile.ts";
 import { checkSignOptions } from "../../sign/request.ts";
 import { log, output, println } from "../output.ts";
-import { printEvent } from "../events.ts";
+import { eventRecord, printEvent } from "../events.ts";
+import { deviceHooks, type HookArgValues } from "../hooks.ts";
 import { withSigner } from "../signer-args.ts";
 import type { BatchMode } from "./mode.ts";
 import { checkOutputs } from "./preflight.ts";
 
-export async function signBatch(mode: BatchMode): Promise<void> {
+export async function signBatch(mode: BatchMode, hookFlags: HookArgValues = {}): Promise<void> {
+  const hooks = deviceHooks(hookFlags, "batch");
   const rows = readBatchFile(mode.file, mode.defaults);
   const appKey = mode.appKey ? readAppKey(mode.appKey).key : undefined;
   checkOutputs({ outDir: mode.outDir, ...(mode.controlLogDir !== undefined ? { controlLogDir: mode.controlLogDir } : {}) });
@@ -23,14 +25,16 @@ export async function signBatch(mode: BatchMode): Promise<void> {
       ...(appKey ? { applicationServerPublicKey: appKey } : {}),
       check: (inputs) => checkSignOptions({ ...mode.options, ...inputs }),
       onResult: (r) => {
-        if (output.json) {
-          const { ok, line, ...rest } = r;
-          printEvent({ type: ok ? "device-done" : "device-failed", row: line, ...rest }, "batch");
-        }
+        const { ok, line, ...rest } = r;
+        // The record --json prints is the one the hook gets.
+        const record = eventRecord({ type: ok ? "device-done" : "device-failed", row: line, ...rest }, "batch");
+        if (output.json) process.stdout.write(JSON.stringify(record) + "\n");
         else if (r.ok) log.success(`line ${r.line} ${r.dsn ?? ""} ${r.smsn} -> ${r.output}${r.controlLog ? `, ${r.controlLog}` : ""}`);
         else log.error(`line ${r.line} ${r.dsn ?? ""}: ${r.error}`);
+        hooks.device(record);
       },
     });
+    await hooks.settle();
     const failed = results.filter((r) => !r.ok);
     const summary = { rows: rows.length, signed: results.length - failed.length, failed: failed.length, notAttempted: rows.length - results.length };
     if (output.json) printEvent({ type: "summary", ...summary }, "batch");

@@ -21,8 +21,8 @@ export default withHelpGroups(
       const apid = mode.kind === "line" ? mode.apid : mode.kind === "batch" ? mode.defaults.apid : mode.options.apid;
       if (mode.appKey && apid) checkApidAgainstProfile(mode.appKey, apid);
       if (mode.kind === "line") return signLine(mode, args, rawArgs);
-      if (mode.kind === "batch") return signBatch(mode);
-      return signOne(mode);
+      if (mode.kind === "batch") return signBatch(mode, args);
+      return signOne(mode, args);
     },
   }),
   SIGN_HELP_GROUPS,
