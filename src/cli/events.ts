@@ -5,7 +5,7 @@
 import schemaDocument from "../../schemas/sign-events.schema.json";
 
 export const EVENT_SCHEMA = "swtool.sign.event";
-export const EVENT_SCHEMA_VERSION = 1;
+export const EVENT_SCHEMA_VERSION = 2;
 
 export type RunMode = "line" | "batch" | "one";
 

@@ -49,7 +49,7 @@ describe("machine interface", () => {
     const schemaRun = await swtool(["sign", "--json-schema"]);
     expect(schemaRun.code).toBe(0);
     const schema = JSON.parse(schemaRun.stdout) as Schema;
-    expect(schema).toMatchObject({ $id: expect.stringContaining("sign-events-v1"), title: "swtool sign --json events, version 1" });
+    expect(schema).toMatchObject({ $id: expect.stringContaining("sign-events-v2"), title: "swtool sign --json events, version 2" });
     expect(JSON.parse(readFileSync(join(import.meta.dir, "../../schemas/sign-events.schema.json"), "utf8"))).toEqual(schema);
 
     const port = await fixture();
