@@ -459,7 +459,7 @@ export class Station {
       this.totals.failed++;
       perPort.failed++;
       const streak = this.streaks.get(port) ?? { failed: 0 };
-      this.streaks.set(port, { failed: streak.failed + 1, last: `${err.step}: ${err.message}` });
+      this.streaks.set(port, { failed: streak.failed + 1, last: err.message.startsWith(`${err.step}: `) ? err.message : `${err.step}: ${err.message}` });
       const wasted = err.details.wastedSignatures ?? 0;
       this.totals.wastedSignatures += wasted;
       const action = boardAction(err);

@@ -46,9 +46,10 @@ export interface FixtureOptions {
   random?: () => number;
   /**
    * Answer every command that starts with `command` with `{CERT ERROR code}` (a failing chip
-   * or flash); with `devices`, only on those boards (1 = the first put in this fixture).
+   * or flash); with `devices`, only on those boards (1 = the first put in this fixture); with
+   * `fixtures`, only in those fixtures (as numbered by the simulator: a tray with the wrong firmware).
    */
-  errorAt?: { command: string; code: number; devices?: number[] };
+  errorAt?: { command: string; code: number; devices?: number[]; fixtures?: number[] };
   /**
    * A fault at a chosen place: the `nth` (default 1) line starting with `command` of every
    * device gets `kind` (`garble-input` damages what the chip reads, `garble-output` its answer).
@@ -317,7 +318,7 @@ export class FixtureSimulator {
     let deinitDone = false;
     if (argv.length > 0) {
       const failing = this.options.errorAt;
-      if (failing && line.startsWith(failing.command) && (!failing.devices || failing.devices.includes(this.current?.device ?? 0))) {
+      if (failing && line.startsWith(failing.command) && (!failing.devices || failing.devices.includes(this.current?.device ?? 0)) && (!failing.fixtures || failing.fixtures.includes(this.fixture))) {
         answer = [this.logLine({ level: "info", text: `{CERT ERROR ${failing.code}}` })];
       } else if (argv[0] === "cert") {
         const out = this.cli.run(argv.slice(1));
