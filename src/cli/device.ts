@@ -37,6 +37,7 @@ const simulate = defineCommand({
     "linger-ms": { type: "string", description: "How long a finished board stays in the fixture, answering, before it is taken out (default 0)" },
     reenumerate: { type: "boolean", description: "Pty fixtures: the port path vanishes while the fixture is empty and comes back (a USB UART on the board)" },
     "noise-rate": { type: "string", description: "With --noise: probability of a noise line before each answer line (default 0.15)" },
+    "error-at": { type: "string", description: "Answer every command starting with COMMAND with {CERT ERROR CODE} on every board (firmware that fails a step, a whole tray): 'COMMAND=CODE', e.g. 'cert smsn=-11'" },
     record: { type: "string", description: "Append each stored device (SMSN, keys, chain serials) as a JSON line to this file" },
   },
   async run({ args }) {
@@ -52,6 +53,8 @@ const simulate = defineCommand({
     if (args.reenumerate && listen) throw new UsageError("--reenumerate is for pty fixtures (a TCP serial server does not vanish)");
     const lingerMs = wholeNumberArg(args["linger-ms"], "linger-ms", { min: 0 });
     const noiseRate = decimalArg(args["noise-rate"], "noise-rate", { min: 0, max: 1 });
+    const errorAt = args["error-at"] === undefined ? undefined : /^(cert [^=]+)=(-\d+)$/.exec(args["error-at"]);
+    if (args["error-at"] !== undefined && !errorAt) throw new UsageError(`--error-at ${JSON.stringify(args["error-at"])}: use COMMAND=CODE, e.g. 'cert smsn=-11'`);
     const sim = await startDeviceSimulator({
       transport: listen ? "tcp" : "pty",
       ...(listen ? { host: listen.host, port: listen.port } : {}),
@@ -68,6 +71,7 @@ const simulate = defineCommand({
       ...(lingerMs !== undefined ? { lingerMs } : {}),
       ...(noiseRate !== undefined ? { noiseRate } : {}),
       ...(args.reenumerate ? { reenumerate: true } : {}),
+      ...(errorAt ? { errorAt: { command: errorAt[1]!, code: Number(errorAt[2]) } } : {}),
       onStored: (record) => {
         if (args.record) appendFileSync(args.record, JSON.stringify(record) + "\n");
         if (output.json) emitEvent({ type: "stored", fixture: record.fixture, device: record.device, smsn: record.stored?.smsn });

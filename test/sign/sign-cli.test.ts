@@ -204,7 +204,7 @@ describe("swtool sign (PEM-key mode)", () => {
     expect(r.code).toBe(1);
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     // The versioned event schema shared with the line and one-shot runs.
-    expect(events.every((e) => e.schema === "swtool.sign.event" && e.version === 1 && e.mode === "batch")).toBe(true);
+    expect(events.every((e) => e.schema === "swtool.sign.event" && e.version === 2 && e.mode === "batch")).toBe(true);
     expect(events.map((e) => [e.type, e.row])).toEqual([["device-done", 2], ["device-failed", 3], ["device-done", 4], ["summary", undefined]]);
     expect(events[1].error).toContain("device-2_p256r1.pem: is a P-256 key, not Ed25519");
     expect(events[3]).toMatchObject({ rows: 3, signed: 2, failed: 1, notAttempted: 0 });
