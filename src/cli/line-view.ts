@@ -229,18 +229,22 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
           line = ["", `LINE STOPPED: ${event.message}; board ${event.dsn} on ${event.port}: ${event.action}; to recover: ${event.recover}`];
           above.push(paint(color, "1;31", `LINE STOPPED: ${event.message}`), `board ${event.dsn} on ${event.port}: ${event.action}`, `to recover: ${event.recover}`);
           break;
-        case "fixture-stopped":
-          row(event.port).state = `STOPPED: ${event.failures} failed in a row (${event.last})`;
+        case "fixture-stopped": {
+          // Why it stopped matters more than its last board (that one is in the scroll-back).
+          const r = row(event.port);
+          r.last = undefined;
+          r.state = `${paint(color, "1;31", "STOPPED")}: ${event.failures} failed in a row (${event.last})`;
           line = [event.port, `STOPPED: ${event.message}`];
           above.push(paint(color, "1;31", `FIXTURE STOPPED: ${event.message}`));
           break;
+        }
         case "warning":
           line = ["", `warning: ${event.message}`];
           above.push(`warning: ${event.message}`);
           break;
         case "port-closed":
           // A fixture that stopped keeps saying why.
-          if (!row(event.port).state.startsWith("STOPPED")) row(event.port).state = event.error ? `closed: ${event.error}` : "closed";
+          if (!row(event.port).state.includes("STOPPED")) row(event.port).state = event.error ? `closed: ${event.error}` : "closed";
           line = [event.port, event.error ? `closed: ${event.error}` : "closed"];
           break;
       }

@@ -99,6 +99,21 @@ describe("TTY view", () => {
     expect(screen.text().at(-1)).not.toContain("FAIL");
   });
 
+  test("a fixture stopped by boards failing in a row says so in its row, also after its port closed", () => {
+    const { screen, reporter } = view(80);
+    for (const p of PORTS) reporter.onEvent({ type: "port-open", port: p });
+    reporter.onEvent(failed(PORTS[1]!, "SN0000002", "rework: board holds no certificate"));
+    const last = "smsn: the device answered `cert smsn` with ERROR -11 INVALID_ARGS";
+    const message = `fixture ${PORTS[1]}: 5 boards failed in a row (last: ${last}); check the fixture and firmware, then restart`;
+    reporter.onEvent({ type: "fixture-stopped", port: PORTS[1]!, failures: 5, last, message });
+    reporter.onEvent({ type: "port-closed", port: PORTS[1]! });
+    reporter.finish();
+    const lines = screen.text();
+    expect(lines.at(-1)).toBe("ttyUSB1               0/1   0%  STOPPED: 5 failed in a row (smsn: the device an");
+    // The whole message went above the block, into the scroll-back, once.
+    expect(lines.filter((l) => l.startsWith("FIXTURE STOPPED: fixture /dev/ttyUSB1: 5 boards failed in a row (last: smsn: ")).length).toBe(1);
+  });
+
   test("a resize to 60 columns redraws the block once, cut to the new width", () => {
     const { screen, reporter, resize } = view(80);
     for (let n = 1; n <= 5; n++) reporter.onEvent(done(PORTS[n % 2]!, `SN000000${n}`, n));
