@@ -118,6 +118,14 @@ describe("hooks in one-shot runs", () => {
     expect(r.stderr).toBe(without.stderr);
     const error = without.stderr.split("\n")[0]!.replace(/^error: /, "");
     expect(JSON.parse(readFileSync(seen, "utf8"))).toEqual({ ...envelope("one"), type: "device-failed", smsn: toHex(smsnOf("SNH0301")), dsn: "SNH0301", error });
+    // With --json the same record is printed, and the hook reads exactly it.
+    const json = await swtool([...args, "--json", "--on-device-failed", `cat > '${seen}'`], { env });
+    expect(json.code).toBe(1);
+    const [printed, ...after] = records(json.stdout);
+    expect(printed).toEqual(JSON.parse(readFileSync(seen, "utf8")));
+    expect(printed).toMatchObject({ type: "device-failed", mode: "one", error });
+    // Then, as for every command with --json, the error object itself.
+    expect(after).toEqual([{ ok: false, error: expect.objectContaining({ message: error, exitCode: 1 }) }]);
   }, 30_000);
 
   test("a hanging hook is killed at --hook-timeout; the device stands", async () => {

@@ -41,8 +41,10 @@ export async function signOne(mode: OneMode, hookFlags: HookArgValues = {}): Pro
       if (output.json) process.stdout.write(JSON.stringify(record) + "\n");
       else if (path) println(`CONTROL_LOG: ${path}`);
     } catch (e) {
-      // The error itself is reported as ever (stderr, exit code); the hook hears of it first.
-      hooks.device(eventRecord({ type: "device-failed", smsn: toHex(request.expectedSmsn ?? request.csrs.ed25519.smsn), ...dsn, error: (e as Error).message }, "one"));
+      // The error itself is reported as ever (stderr, exit code); --json and the hook hear of it first.
+      const failed = eventRecord({ type: "device-failed", smsn: toHex(request.expectedSmsn ?? request.csrs.ed25519.smsn), ...dsn, error: (e as Error).message }, "one");
+      if (output.json) process.stdout.write(JSON.stringify(failed) + "\n");
+      hooks.device(failed);
       await hooks.settle();
       throw e;
     }
