@@ -137,9 +137,15 @@ describe("sign --help", () => {
       "batch:",
       "line (--port, repeat per fixture):",
       "serial:",
-      "machine interface (with --json):",
+      "machine interface (--json, device hooks; every mode):",
       "global:",
     ]);
+    // The hook flags are defined once, for every mode: shown once, under the machine interface.
+    const machine = lines.slice(lines.indexOf("machine interface (--json, device hooks; every mode):"), lines.indexOf("global:"));
+    for (const flag of ["--on-device-done", "--on-device-failed", "--hook-timeout"]) {
+      expect(lines.filter((l) => l.trimStart().startsWith(`${flag} `)).length).toBe(1);
+      expect(machine.some((l) => l.trimStart().startsWith(`${flag} `))).toBe(true);
+    }
     expect(lines.some((l) => l.startsWith("  -o <value> "))).toBe(true);
     expect(r.stdout).not.toMatch(/--o[ =<]/);
     expect(r.stdout).toContain("  -p, --product <value>");

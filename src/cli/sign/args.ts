@@ -60,5 +60,5 @@ export const SIGN_HELP_GROUPS: [string, ArgsDef][] = [
   ["batch", batchArgs],
   ["line (--port, repeat per fixture)", lineOnly],
   ["serial", serialArgs],
-  ["machine interface (with --json)", eventArgs],
+  ["machine interface (--json, device hooks; every mode)", eventArgs],
 ];
