@@ -157,6 +157,19 @@ describe("the line: boards failing in a row", () => {
     expect(out.at(-1)).toMatchObject({ type: "summary", provisioned: 0, failed: 3, stoppedBy: "failures", perPort: { [port]: { provisioned: 0, failed: 3, stopped: stop.message } } });
   }, 60_000);
 
+  test("by default a fixture stops after 5 boards in a row failed", async () => {
+    const port = await fixtures.fixture("--error-at", "cert csr \"ed25519\"=-1");
+    const dir = tempDir();
+    const r = await swtool([
+      "sign", "--port", port, "-p", hsm.productTag, "-c", hsm.url, "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
+      "--control_log_dir", dir, "--dsn-template", "SN{seq:7}",
+    ], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${port} STOPPED: fixture ${port}: 5 boards failed in a row \\(last: csr-ed25519: .*ERROR -1 .*\\); check the fixture and firmware, then restart\n`));
+    expect(r.stdout).toContain("0 provisioned, 5 failed, 0 refused");
+    expect(r.stdout).toContain("stopped by failures");
+  }, 60_000);
+
   test("--max-consecutive-failures must be a whole number", async () => {
     const r = await swtool(["sign", "--port", "/dev/null", "-p", hsm.productTag, "-c", hsm.url, "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY), "--control_log_dir", tempDir(), "--dsn-template", "SN{seq:7}", "--max-consecutive-failures", "many"], { env });
     expect(r.code).toBe(2);
