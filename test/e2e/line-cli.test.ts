@@ -11,6 +11,7 @@ import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from ".
 import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+import { conforms, type Schema } from "../helpers/events.ts";
 
 let hsm: LoadedHsm;
 const fixtures = deviceFixtures();
@@ -30,19 +31,6 @@ const line = (port: string, dir: string, ...more: string[]) => [
 ];
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
 const records = (stdout: string) => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-
-type Schema = { properties: Record<string, { const?: unknown; enum?: unknown[] }>; required: string[]; oneOf: { title: string; required: string[]; properties: Record<string, { enum?: unknown[] }> }[] };
-
-/** Checks a record against the schema's envelope and its type's required fields and enums. */
-function conforms(schema: Schema, r: Record<string, unknown>): string[] {
-  const problems = schema.required.filter((k) => !(k in r)).map((k) => `missing ${k}`);
-  if (r.schema !== schema.properties.schema!.const || r.version !== schema.properties.version!.const) problems.push("wrong schema/version");
-  const type = schema.oneOf.find((t) => t.title === r.type);
-  if (!type) return [...problems, `unknown type ${r.type}`];
-  for (const k of type.required) if (!(k in r)) problems.push(`${r.type}: missing ${k}`);
-  for (const [k, p] of Object.entries(type.properties)) if (p.enum && k in r && !p.enum.includes(r[k])) problems.push(`${r.type}.${k} = ${JSON.stringify(r[k])}`);
-  return problems;
-}
 
 describe("machine interface", () => {
   test("sign --json-schema prints the schema, and every record of a line run follows it; a failing hook is reported, the devices stand", async () => {

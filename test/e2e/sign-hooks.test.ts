@@ -11,6 +11,7 @@ import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from ".
 import { deviceFixtures, swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+import { conforms, type Schema } from "../helpers/events.ts";
 
 let hsm: LoadedHsm;
 const fixtures = deviceFixtures();
@@ -70,6 +71,8 @@ describe("hooks in batch runs", () => {
     expect(printed("device-failed")[0]).toEqual({ ...envelope("batch"), type: "device-failed", row: 3, dsn: "SNH0002", error: expect.stringContaining("SMSN") });
     expect(printed("hook-failed")[0]).toEqual({ ...envelope("batch"), type: "hook-failed", hook: failHook, dsn: "SNH0002", row: 3, error: "exit 2: label printer offline" });
     expect(out.at(-1)).toMatchObject({ type: "summary", rows: 3, signed: 2, failed: 1, notAttempted: 0 });
+    const schema = JSON.parse((await swtool(["sign", "--json-schema"])).stdout) as Schema;
+    for (const rec of out) expect(conforms(schema, rec)).toEqual([]);
   }, 60_000);
 
   test("a hook that hangs is killed at --hook-timeout; the batch signs every row and exits 0", async () => {
@@ -150,6 +153,8 @@ describe("the line: boards failing in a row", () => {
     ], { env });
     expect(r.code).toBe(1);
     const out = records(r.stdout);
+    const schema = JSON.parse((await swtool(["sign", "--json-schema"])).stdout) as Schema;
+    for (const rec of out) expect(conforms(schema, rec)).toEqual([]);
     expect(out.filter((e) => e.type === "device-failed").map((e) => [e.dsn, e.step])).toEqual([["SN0000001", "smsn"], ["SN0000002", "smsn"], ["SN0000003", "smsn"]]);
     const stop = out.find((e) => e.type === "fixture-stopped")!;
     expect(stop).toEqual({ ...envelope("line"), type: "fixture-stopped", port, failures: 3, last: expect.stringMatching(/^smsn: the device answered `cert smsn .*` with ERROR -11 INVALID_ARGS$/), message: expect.any(String) });
