@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { SwtoolError } from "../lib/errors.ts";
 import { fromHex } from "../lib/bytes.ts";
 import { checkDirectory, checkOutputPath, publishFile, writeOutput, type NameFor, type OutputSink } from "../lib/atomic.ts";
-import { controlLogFileName, entryObject, readEntry, type ControlLogEntry } from "./format.ts";
+import { controlLogFileName, entryObject, type ControlLogEntry } from "./format.ts";
 import { controlLogFiles } from "./inputs.ts";
 import { DIGEST_LENGTH, SmsnIndex } from "./smsn-index.ts";
 import { readEntries, STREAM_THRESHOLD } from "./stream-entries.ts";
@@ -83,12 +83,13 @@ const FOOTER = "\n  ]\n}";
 const FLUSH_AT = 1 << 20;
 const GC_EVERY_FILES = 1000;
 
-function entryText(entry: ControlLogEntry): string {
-  return "    " + JSON.stringify(entryObject(entry), null, 2).replaceAll("\n", "\n    ");
+/** An entry as the output has it (json.dump, indent 2, inside the controlLogs array). */
+function entryText(object: ReturnType<typeof entryObject>): string {
+  return "    " + JSON.stringify(object, null, 2).replaceAll("\n", "\n    ");
 }
 
-function digestOf(entry: ControlLogEntry): Uint8Array {
-  return createHash("sha256").update(JSON.stringify(entryObject(entry))).digest().subarray(0, DIGEST_LENGTH);
+function digestOf(object: ReturnType<typeof entryObject>): Uint8Array {
+  return createHash("sha256").update(JSON.stringify(object)).digest().subarray(0, DIGEST_LENGTH);
 }
 
 /** Buffered writer of the output document. */
@@ -98,8 +99,8 @@ class OutputWriter {
   private count = 0;
   constructor(private readonly file: OutputSink) {}
 
-  async add(entry: ControlLogEntry): Promise<void> {
-    const text = (this.count++ === 0 ? HEADER : ",\n") + entryText(entry);
+  async add(entry: string): Promise<void> {
+    const text = (this.count++ === 0 ? HEADER : ",\n") + entry;
     this.pending.push(text);
     this.pendingBytes += text.length;
     if (this.pendingBytes >= FLUSH_AT) await this.flush();
@@ -124,17 +125,14 @@ function emptySummary(): ConsolidateSummary {
 /** What the index pass found: the problems and counts, and what the write pass must leave out. */
 interface Indexed {
   summary: ConsolidateSummary;
+  /** SMSNs with different entries (few: kept in memory); their first entry is kept, then left out. */
   conflicts: Set<string>;
-  /** Invalid files, and invalid entries as `path NUL index` (few: kept in memory). */
-  invalid: Set<string>;
 }
 
-const entryKey = (path: string, index?: number) => (index === undefined ? path : `${path}\0${index}`);
-
-/** Every entry of every input, read, or validated when `validator` is given. */
+/** Every entry of every input, validated. */
 async function forEachEntry(
   options: ConsolidateOptions,
-  validator: EntryValidator | undefined,
+  validator: EntryValidator,
   onEntry: (entry: ControlLogEntry, path: string, index: number) => Promise<void> | void,
   onFile: (path: string) => void,
   onBad: (problem: Problem) => void,
@@ -153,7 +151,7 @@ async function forEachEntry(
         path,
         (raw, i) => {
           try {
-            accepted.push([validator ? validator.check(raw, i) : readEntry(raw, i), i]);
+            accepted.push([validator.check(raw, i), i]);
           } catch (e) {
             if (!(e instanceof SwtoolError)) throw e;
             onBad({ kind: "invalid", path, index: i, reason: e.message });
@@ -172,12 +170,12 @@ async function forEachEntry(
 
 /**
  * The index pass: validates every entry fully, records each SMSN with the digest of its entry
- * in the on-disk index, and finds the identical duplicates and the conflicts. Writes nothing.
+ * in the on-disk index, keeps the text of each SMSN's first entry there for the write pass, and
+ * finds the identical duplicates and the conflicts. Writes no output.
  */
 async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise<Indexed> {
   const summary = emptySummary();
   const conflicts = new Set<string>();
-  const invalid = new Set<string>();
   const report = (problem: Problem) => {
     if (problem.kind !== "duplicate" || summary.duplicates <= MAX_DUPLICATE_PROBLEMS) summary.problems.push(problem);
     options.onProblem?.(problem);
@@ -192,7 +190,8 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
         summary.excluded++;
         return;
       }
-      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(entry), source);
+      const object = entryObject(entry);
+      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(object), source);
       if (seen.status === "duplicate") {
         summary.duplicates++;
         report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
@@ -202,6 +201,7 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
         report({ kind: "conflict", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}` });
       } else {
         // The figures the output would have; the write pass recounts what it writes.
+        index.keep(entry.serialNumber, entry.apid, entry.label, source, entryText(object));
         summary.devices++;
         summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
         summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
@@ -215,47 +215,30 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
     (problem) => {
       summary.entries += problem.index === undefined ? 0 : 1;
       summary.invalid++;
-      invalid.add(entryKey(problem.path, problem.index));
       report(problem);
     },
     (path) => report({ kind: "empty", path, reason: "no control logs here" }),
   );
-  return { summary, conflicts, invalid };
+  return { summary, conflicts };
 }
 
 /**
- * The write pass: reads the inputs again and writes each SMSN once, leaving out the conflicts;
- * every entry must be the one the index pass validated (a log changed in between is refused).
+ * The write pass: writes the entries the index pass validated and kept (each SMSN's first one,
+ * in the order read), leaving out the conflicts. It reads them from the index, not from the
+ * logs again, so the output holds exactly what was validated even if a log changes meanwhile.
  * Returns the output's figures.
  */
 async function writePass(options: ConsolidateOptions, index: SmsnIndex, indexed: Indexed, out: OutputWriter): Promise<Pick<ConsolidateSummary, "devices" | "perApid" | "perLabel">> {
   const figures = { devices: 0, perApid: {} as Record<string, number>, perLabel: {} as Record<string, number> };
   options.written?.reset();
-  await forEachEntry(
-    options,
-    undefined,
-    async (entry, path, i) => {
-      if (indexed.invalid.has(entryKey(path, i)) || indexed.invalid.has(path)) return;
-      if (options.include && !options.include(entry, path)) return;
-      if (indexed.conflicts.has(entry.serialNumber)) return;
-      const smsn = fromHex(entry.serialNumber, "serialNumber");
-      if (!index.has(smsn, digestOf(entry))) {
-        throw new SwtoolError(`${path} changed while it was being consolidated (${entry.serialNumber})`, { advice: "run consolidate again once the logs stop changing" });
-      }
-      // Identical duplicates: the first one read is written (without any, every SMSN is written once anyway).
-      if (indexed.summary.duplicates > 0 && !index.takeOnce(smsn)) return;
-      await out.add(entry);
-      options.written?.add(entry.serialNumber, path);
-      figures.devices++;
-      figures.perApid[entry.apid] = (figures.perApid[entry.apid] ?? 0) + 1;
-      figures.perLabel[entry.label] = (figures.perLabel[entry.label] ?? 0) + 1;
-    },
-    () => {},
-    (problem) => {
-      if (indexed.invalid.has(entryKey(problem.path, problem.index)) || indexed.invalid.has(problem.path)) return;
-      throw new SwtoolError(`${problem.path} changed while it was being consolidated: ${problem.reason}`, { advice: "run consolidate again once the logs stop changing" });
-    },
-  );
+  for (const entry of index.kept()) {
+    if (indexed.conflicts.has(entry.smsn)) continue;
+    await out.add(entry.text);
+    options.written?.add(entry.smsn, entry.path);
+    figures.devices++;
+    figures.perApid[entry.apid] = (figures.perApid[entry.apid] ?? 0) + 1;
+    figures.perLabel[entry.label] = (figures.perLabel[entry.label] ?? 0) + 1;
+  }
   return figures;
 }
 

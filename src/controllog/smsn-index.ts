@@ -1,5 +1,7 @@
 // The bookkeeping of consolidating up to millions of logs: which SMSNs were seen, with a
-// digest of their entry and the file they came from, and the files by number. It lives in a
+// digest of their entry and the file they came from, the files by number, and the text of
+// each validated entry to write, in the order read (so the write pass reads this one file
+// sequentially instead of opening and parsing every log again). It lives in a
 // scratch SQLite database on disk (bun:sqlite), not in the JS heap, so consolidate's memory
 // is the same for a thousand logs or ten million (issue 6: memory must not grow with the
 // number of logs); only SQLite's page cache (32 MiB) is held in memory. The database is a
@@ -18,6 +20,8 @@ const BATCH = 20_000;
 /** SQLite's page cache in KiB (negative cache_size means KiB). */
 const CACHE_KIB = 32 * 1024;
 
+const SCRATCH_ADVICE = "point TMPDIR (TEMP on Windows) at a writable directory with room for about as much again as the consolidated file";
+
 export type SeenBefore = { status: "new" } | { status: "duplicate" | "conflict"; source: number };
 
 interface DeviceRow {
@@ -25,12 +29,22 @@ interface DeviceRow {
   source: number;
 }
 
+/** An entry kept for the write pass: its SMSN (hex), APID, label, file and output text. */
+export interface KeptEntry {
+  smsn: string;
+  apid: string;
+  label: string;
+  path: string;
+  text: string;
+}
+
 export class SmsnIndex {
   private readonly dir: string;
   private readonly db: Database;
   private readonly insertDevice: Statement;
   private readonly findDevice: Statement<DeviceRow>;
-  private readonly takeDevice: Statement;
+  private readonly insertEntry: Statement;
+  private readonly listEntries: Statement<KeptEntry>;
   private readonly insertFile: Statement;
   private readonly findFile: Statement<{ path: string }>;
   private writes = 0;
@@ -41,13 +55,13 @@ export class SmsnIndex {
   files = 0;
 
   /** `parent`: where the scratch database goes (default: the system's temporary directory). */
-  constructor(parent = tmpdir()) {
+  constructor(private readonly parent = tmpdir()) {
     try {
       this.dir = mkdtempSync(join(parent, "swtool-index-"));
       this.db = new Database(join(this.dir, "index.db"), { create: true, strict: true });
     } catch (e) {
       throw new SwtoolError(`cannot create the scratch index under ${parent}: ${(e as Error).message}`, {
-        advice: "point TMPDIR (TEMP on Windows) at a writable directory with room for about 100 bytes per log",
+        advice: SCRATCH_ADVICE,
         cause: e,
       });
     }
@@ -55,11 +69,13 @@ export class SmsnIndex {
     for (const pragma of ["journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE", "temp_store = FILE", `cache_size = -${CACHE_KIB}`]) {
       this.db.run(`PRAGMA ${pragma}`);
     }
-    this.db.run("CREATE TABLE devices (smsn BLOB PRIMARY KEY, digest BLOB NOT NULL, source INTEGER NOT NULL, taken INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID");
+    this.db.run("CREATE TABLE devices (smsn BLOB PRIMARY KEY, digest BLOB NOT NULL, source INTEGER NOT NULL) WITHOUT ROWID");
     this.db.run("CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT NOT NULL)");
+    this.db.run("CREATE TABLE entries (seq INTEGER PRIMARY KEY, smsn TEXT NOT NULL, apid TEXT NOT NULL, label TEXT NOT NULL, source INTEGER NOT NULL, text TEXT NOT NULL)");
     this.insertDevice = this.db.prepare("INSERT INTO devices (smsn, digest, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
     this.findDevice = this.db.prepare<DeviceRow, [Uint8Array]>("SELECT digest, source FROM devices WHERE smsn = ?");
-    this.takeDevice = this.db.prepare("UPDATE devices SET taken = 1 WHERE smsn = ? AND taken = 0");
+    this.insertEntry = this.db.prepare("INSERT INTO entries (smsn, apid, label, source, text) VALUES (?, ?, ?, ?, ?)");
+    this.listEntries = this.db.prepare<KeptEntry, []>("SELECT e.smsn, e.apid, e.label, f.path, e.text FROM entries e JOIN files f ON f.id = e.source ORDER BY e.seq");
     this.insertFile = this.db.prepare("INSERT INTO files (id, path) VALUES (?, ?)");
     this.findFile = this.db.prepare<{ path: string }, [number]>("SELECT path FROM files WHERE id = ?");
     this.db.run("BEGIN");
@@ -67,14 +83,29 @@ export class SmsnIndex {
 
   private wrote(): void {
     if (++this.writes % BATCH === 0) {
-      this.db.run("COMMIT");
-      this.db.run("BEGIN");
+      this.guard(() => {
+        this.db.run("COMMIT");
+        this.db.run("BEGIN");
+      });
+    }
+  }
+
+  /** A full temporary disk is one clear line, not a SQLite stack. */
+  private guard<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (e) {
+      const code = String((e as { code?: unknown }).code ?? "");
+      if (code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR")) {
+        throw new SwtoolError(`the scratch index under ${this.parent} cannot grow: the disk is full`, { advice: SCRATCH_ADVICE, cause: e });
+      }
+      throw e;
     }
   }
 
   /** Records an SMSN's first entry (its digest and file number), or says how a later one relates to it. */
   add(smsn: Uint8Array, digest: Uint8Array, source: number): SeenBefore {
-    if (this.insertDevice.run(smsn, digest, source).changes === 1) {
+    if (this.guard(() => this.insertDevice.run(smsn, digest, source)).changes === 1) {
       this.size++;
       this.wrote();
       return { status: "new" };
@@ -83,23 +114,21 @@ export class SmsnIndex {
     return { status: equal(first.digest, digest) ? "duplicate" : "conflict", source: first.source };
   }
 
-  /** Whether `smsn` is known with exactly this digest. */
-  has(smsn: Uint8Array, digest: Uint8Array): boolean {
-    const row = this.findDevice.get(smsn);
-    return row !== null && equal(row.digest, digest);
+  /** Keeps an entry's output text for the write pass (after `source`'s file was numbered). */
+  keep(smsn: string, apid: string, label: string, source: number, text: string): void {
+    this.guard(() => this.insertEntry.run(smsn, apid, label, source, text));
+    this.wrote();
   }
 
-  /** For a second pass over the same inputs: true the first time an SMSN is taken. */
-  takeOnce(smsn: Uint8Array): boolean {
-    const taken = this.takeDevice.run(smsn).changes === 1;
-    if (taken) this.wrote();
-    return taken;
+  /** The kept entries, in the order kept, one row in memory at a time. */
+  kept(): IterableIterator<KeptEntry> {
+    return this.listEntries.iterate();
   }
 
   /** Numbers a file, for `add`'s `source`. */
   addFile(path: string): number {
     const n = this.files++;
-    this.insertFile.run(n, path);
+    this.guard(() => this.insertFile.run(n, path));
     this.wrote();
     return n;
   }
@@ -116,7 +145,7 @@ export class SmsnIndex {
     if (this.closed) return;
     this.closed = true;
     // Statements first: an open statement would keep the file open (and locked on Windows).
-    for (const statement of [this.insertDevice, this.findDevice, this.takeDevice, this.insertFile, this.findFile]) statement.finalize();
+    for (const statement of [this.insertDevice, this.findDevice, this.insertEntry, this.listEntries, this.insertFile, this.findFile]) statement.finalize();
     this.db.close();
     // A scratch file left in the temporary directory must not fail the run that used it.
     removeScratchDir(this.dir);

@@ -6,6 +6,7 @@ import { FormatError } from "./errors.ts";
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const COLON = 0x3a;
 
 interface Structure {
   /** The first key repeated within one object, if any. */
@@ -73,6 +74,39 @@ function structure(text: string): Structure {
   return { closers: closersOf(objects), inString: false };
 }
 
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/** How many keys valid JSON `text` spells out: strings followed by a colon. */
+function keysInText(text: string): number {
+  let keys = 0;
+  for (let open = text.indexOf('"'); open !== -1; ) {
+    let end = text.indexOf('"', open + 1);
+    for (;;) {
+      let backslashes = 0;
+      while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+      if (backslashes % 2 === 0) break;
+      end = text.indexOf('"', end + 1);
+    }
+    let next = end + 1;
+    while (isSpace(text.charCodeAt(next))) next++;
+    if (text.charCodeAt(next) === COLON) keys++;
+    open = text.indexOf('"', next);
+  }
+  return keys;
+}
+
+/** How many keys a parsed value holds, at every depth. */
+function keysInValue(value: unknown): number {
+  if (typeof value !== "object" || value === null) return 0;
+  let keys = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) keys += keysInValue(item);
+    return keys;
+  }
+  for (const key of Object.keys(value)) keys += 1 + keysInValue((value as Record<string, unknown>)[key]);
+  return keys;
+}
+
 const closersOf = (open: (Set<string> | undefined)[]) => open.map((o) => (o ? "}" : "]")).reverse().join("");
 
 /**
@@ -113,7 +147,9 @@ export function parseStrictJson(text: string, what: string): unknown {
     }
     throw new FormatError(`${what}: not valid JSON (${(e as Error).message})`);
   }
-  const duplicate = structure(text).duplicate;
+  // Parsing keeps one key of each repeated pair: when the text has as many keys as the value,
+  // none is repeated, and only then is the slower structure() needed to name the repeated one.
+  const duplicate = keysInText(text) === keysInValue(value) ? undefined : (structure(text).duplicate ?? "?");
   if (duplicate !== undefined) {
     throw new FormatError(`${what}: the key ${JSON.stringify(duplicate)} appears twice in one object (a reader would silently keep only the last)`, {
       advice: "the file was edited or merged by hand: take the original from the line PC, or rebuild it with swtool consolidate",

@@ -41,16 +41,17 @@ describe("SmsnIndex", () => {
     }
   });
 
-  test("has and takeOnce serve a second pass", () => {
+  test("keeps entry texts for the write pass, in the order kept, with their file", () => {
     const index = new SmsnIndex();
     try {
-      index.add(smsn(3), digest(3), 0);
-      expect(index.has(smsn(3), digest(3))).toBe(true);
-      expect(index.has(smsn(3), digest(4))).toBe(false);
-      expect(index.has(smsn(4), digest(3))).toBe(false);
-      expect(index.takeOnce(smsn(3))).toBe(true);
-      expect(index.takeOnce(smsn(3))).toBe(false);
-      expect(index.takeOnce(smsn(4))).toBe(false);
+      const a = index.addFile("logs/a.txt");
+      const b = index.addFile("logs/b.txt");
+      index.keep("03".repeat(32), "pd25", "test", b, "text of 3");
+      index.keep("01".repeat(32), "ab12", "production", a, "text of 1\nwith a line break");
+      expect([...index.kept()]).toEqual([
+        { smsn: "03".repeat(32), apid: "pd25", label: "test", path: "logs/b.txt", text: "text of 3" },
+        { smsn: "01".repeat(32), apid: "ab12", label: "production", path: "logs/a.txt", text: "text of 1\nwith a line break" },
+      ]);
     } finally {
       index.close();
     }
@@ -81,6 +82,6 @@ test("an unusable temporary directory is named, with the fix", () => {
   try {
     new SmsnIndex("/nonexistent-swtool-dir");
   } catch (e) {
-    expect((e as { advice?: string }).advice).toBe("point TMPDIR (TEMP on Windows) at a writable directory with room for about 100 bytes per log");
+    expect((e as { advice?: string }).advice).toBe("point TMPDIR (TEMP on Windows) at a writable directory with room for about as much again as the consolidated file");
   }
 });
