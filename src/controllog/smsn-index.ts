@@ -1,13 +1,16 @@
 // The bookkeeping of consolidating up to millions of logs: which SMSNs were seen, with a
 // digest of their entry and the file they came from, the files by number, and the text of
-// each validated entry to write, in the order read (so the write pass reads this one file
-// sequentially instead of opening and parsing every log again). It lives in a
-// scratch SQLite database on disk (bun:sqlite), not in the JS heap, so consolidate's memory
+// each validated entry to write, in the order read (so the write pass reads one file
+// sequentially instead of opening and parsing every log again). The index lives in a
+// scratch SQLite database on disk (bun:sqlite), the entries in a spool file beside it (appended
+// and read back in 1 MiB blocks: a SQLite table cost seconds per 100,000 entries), neither in
+// the JS heap, so consolidate's memory
 // is the same for a thousand logs or ten million (issue 6: memory must not grow with the
 // number of logs); only SQLite's page cache (32 MiB) is held in memory. The database is a
 // private temporary file, deleted by close().
 import { Database, type Statement } from "bun:sqlite";
-import { mkdtempSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync } from "node:fs";
+import { writeAllSync } from "../lib/atomic.ts";
 import { removeScratchDir } from "../lib/scratch-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +22,8 @@ export const DIGEST_LENGTH = 16;
 const BATCH = 20_000;
 /** SQLite's page cache in KiB (negative cache_size means KiB). */
 const CACHE_KIB = 32 * 1024;
+/** The entry spool's write buffer and read block. */
+const SPOOL_BLOCK = 1 << 20;
 
 const SCRATCH_ADVICE = "point TMPDIR (TEMP on Windows) at a writable directory with room for about as much again as the consolidated file";
 
@@ -43,8 +48,10 @@ export class SmsnIndex {
   private readonly db: Database;
   private readonly insertDevice: Statement;
   private readonly findDevice: Statement<DeviceRow>;
-  private readonly insertEntry: Statement;
-  private readonly listEntries: Statement<KeptEntry>;
+  private readonly spool: number;
+  private spooled: string[] = [];
+  private spooledChars = 0;
+  private spoolSize = 0;
   private readonly insertFile: Statement;
   private readonly findFile: Statement<{ path: string }>;
   private writes = 0;
@@ -59,6 +66,7 @@ export class SmsnIndex {
     try {
       this.dir = mkdtempSync(join(parent, "swtool-index-"));
       this.db = new Database(join(this.dir, "index.db"), { create: true, strict: true });
+      this.spool = openSync(join(this.dir, "entries.spool"), "w+", 0o600);
     } catch (e) {
       throw new SwtoolError(`cannot create the scratch index under ${parent}: ${(e as Error).message}`, {
         advice: SCRATCH_ADVICE,
@@ -71,11 +79,8 @@ export class SmsnIndex {
     }
     this.db.run("CREATE TABLE devices (smsn BLOB PRIMARY KEY, digest BLOB NOT NULL, source INTEGER NOT NULL) WITHOUT ROWID");
     this.db.run("CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT NOT NULL)");
-    this.db.run("CREATE TABLE entries (seq INTEGER PRIMARY KEY, smsn TEXT NOT NULL, apid TEXT NOT NULL, label TEXT NOT NULL, source INTEGER NOT NULL, text TEXT NOT NULL)");
     this.insertDevice = this.db.prepare("INSERT INTO devices (smsn, digest, source) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
     this.findDevice = this.db.prepare<DeviceRow, [Uint8Array]>("SELECT digest, source FROM devices WHERE smsn = ?");
-    this.insertEntry = this.db.prepare("INSERT INTO entries (smsn, apid, label, source, text) VALUES (?, ?, ?, ?, ?)");
-    this.listEntries = this.db.prepare<KeptEntry, []>("SELECT e.smsn, e.apid, e.label, f.path, e.text FROM entries e JOIN files f ON f.id = e.source ORDER BY e.seq");
     this.insertFile = this.db.prepare("INSERT INTO files (id, path) VALUES (?, ?)");
     this.findFile = this.db.prepare<{ path: string }, [number]>("SELECT path FROM files WHERE id = ?");
     this.db.run("BEGIN");
@@ -116,13 +121,69 @@ export class SmsnIndex {
 
   /** Keeps an entry's output text for the write pass (after `source`'s file was numbered). */
   keep(smsn: string, apid: string, label: string, source: number, text: string): void {
-    this.guard(() => this.insertEntry.run(smsn, apid, label, source, text));
-    this.wrote();
+    // A record: a JSON header line (no raw line break in it) with the text's byte length, then the text.
+    const record = JSON.stringify([smsn, apid, label, source, Buffer.byteLength(text)]) + "\n" + text;
+    this.spooled.push(record);
+    this.spooledChars += record.length;
+    if (this.spooledChars >= SPOOL_BLOCK) this.flushSpool();
   }
 
-  /** The kept entries, in the order kept, one row in memory at a time. */
-  kept(): IterableIterator<KeptEntry> {
-    return this.listEntries.iterate();
+  private flushSpool(): void {
+    if (this.spooled.length === 0) return;
+    const data = Buffer.from(this.spooled.join(""), "utf8");
+    this.spooled = [];
+    this.spooledChars = 0;
+    try {
+      writeAllSync(this.spool, data, this.spoolSize);
+    } catch (e) {
+      throw new SwtoolError(`cannot write the scratch spool under ${this.parent}: ${(e as NodeJS.ErrnoException).code === "ENOSPC" ? "the disk is full" : (e as Error).message}`, { advice: SCRATCH_ADVICE, cause: e });
+    }
+    this.spoolSize += data.length;
+  }
+
+  /** The kept entries, in the order kept, one block in memory at a time. */
+  *kept(): Generator<KeptEntry> {
+    this.flushSpool();
+    const block = Buffer.allocUnsafe(SPOOL_BLOCK);
+    let position = 0;
+    let data = Buffer.alloc(0);
+    let at = 0;
+    // Appends the next block to what is left unread; false at the end of the spool.
+    const more = () => {
+      const n = readSync(this.spool, block, 0, SPOOL_BLOCK, position);
+      if (n === 0) return false;
+      position += n;
+      data = Buffer.concat([data.subarray(at), block.subarray(0, n)]);
+      at = 0;
+      return true;
+    };
+    let path = "";
+    let pathOf = -1;
+    for (;;) {
+      let newline = data.indexOf(0x0a, at);
+      while (newline === -1) {
+        const scanned = data.length - at;
+        if (!more()) {
+          if (at < data.length) throw new SwtoolError(`the scratch spool under ${this.parent} is cut short`, { advice: SCRATCH_ADVICE });
+          return;
+        }
+        newline = data.indexOf(0x0a, scanned);
+      }
+      const [smsn, apid, label, source, length] = JSON.parse(data.toString("utf8", at, newline)) as [string, string, string, number, number];
+      while (data.length - (newline + 1) < length) {
+        const offset = newline - at;
+        if (!more()) throw new SwtoolError(`the scratch spool under ${this.parent} is cut short`, { advice: SCRATCH_ADVICE });
+        newline = offset;
+      }
+      const text = data.toString("utf8", newline + 1, newline + 1 + length);
+      at = newline + 1 + length;
+      // Entries come file by file: one lookup per file.
+      if (source !== pathOf) {
+        path = this.file(source);
+        pathOf = source;
+      }
+      yield { smsn, apid, label, path, text };
+    }
   }
 
   /** Numbers a file, for `add`'s `source`. */
@@ -145,8 +206,9 @@ export class SmsnIndex {
     if (this.closed) return;
     this.closed = true;
     // Statements first: an open statement would keep the file open (and locked on Windows).
-    for (const statement of [this.insertDevice, this.findDevice, this.insertEntry, this.listEntries, this.insertFile, this.findFile]) statement.finalize();
+    for (const statement of [this.insertDevice, this.findDevice, this.insertFile, this.findFile]) statement.finalize();
     this.db.close();
+    closeSync(this.spool);
     // A scratch file left in the temporary directory must not fail the run that used it.
     removeScratchDir(this.dir);
   }

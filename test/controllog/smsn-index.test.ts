@@ -57,6 +57,23 @@ describe("SmsnIndex", () => {
     }
   });
 
+  test("kept entries cross the spool's 1 MiB blocks intact (multi-byte text, varied lengths)", () => {
+    const index = new SmsnIndex();
+    try {
+      const f = index.addFile("logs/ü.txt");
+      const text = (i: number) => `entry ${i} é€ ` + "x".repeat((i * 7919) % 5000) + "\n    }";
+      for (let i = 0; i < 2000; i++) index.keep(i.toString(16).padStart(64, "0"), "pd25", "test", f, text(i));
+      let i = 0;
+      for (const kept of index.kept()) {
+        expect(kept).toEqual({ smsn: i.toString(16).padStart(64, "0"), apid: "pd25", label: "test", path: "logs/ü.txt", text: text(i) });
+        i++;
+      }
+      expect(i).toBe(2000);
+    } finally {
+      index.close();
+    }
+  });
+
   test("holds more entries than one transaction batch, and close deletes its database", () => {
     const parent = mkdtempSync(join(tmpdir(), "smsn-index-test-"));
     const index = new SmsnIndex(parent);
