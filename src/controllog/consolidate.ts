@@ -5,6 +5,7 @@
 // Nothing is written when anything is invalid, unless skipInvalid asks for the valid rest.
 import { createHash } from "node:crypto";
 import { SwtoolError } from "../lib/errors.ts";
+import { ByteBlock } from "../lib/byte-block.ts";
 import { fromHex } from "../lib/bytes.ts";
 import { checkDirectory, checkOutputPath, publishFile, writeOutput, type NameFor, type OutputSink } from "../lib/atomic.ts";
 import { controlLogFileName, entryObject, type ControlLogEntry } from "./format.ts";
@@ -92,28 +93,30 @@ function digestOf(object: ReturnType<typeof entryObject>): Uint8Array {
   return createHash("sha256").update(JSON.stringify(object)).digest().subarray(0, DIGEST_LENGTH);
 }
 
-/** Buffered writer of the output document. */
+/** Buffered writer of the output document, through one reused block of bytes. */
 class OutputWriter {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  private readonly block = new ByteBlock(FLUSH_AT);
   private count = 0;
   constructor(private readonly file: OutputSink) {}
 
   async add(entry: string): Promise<void> {
-    const text = (this.count++ === 0 ? HEADER : ",\n") + entry;
-    this.pending.push(text);
-    this.pendingBytes += text.length;
-    if (this.pendingBytes >= FLUSH_AT) await this.flush();
+    await this.put(this.count++ === 0 ? HEADER : ",\n");
+    await this.put(entry);
+  }
+
+  private async put(text: string): Promise<void> {
+    if (this.block.tryAdd(text)) return;
+    await this.flush();
+    if (!this.block.tryAdd(text)) await this.file.write(text);
   }
 
   private async flush(): Promise<void> {
-    if (this.pending.length) await this.file.write(this.pending.join(""));
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.block.size) await this.file.write(this.block.bytes());
+    this.block.clear();
   }
 
   async end(): Promise<void> {
-    this.pending.push(FOOTER);
+    await this.put(FOOTER);
     await this.flush();
   }
 }

@@ -11,6 +11,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { closeSync, mkdtempSync, openSync, readSync } from "node:fs";
 import { writeAllSync } from "../lib/atomic.ts";
+import { ByteBlock } from "../lib/byte-block.ts";
 import { removeScratchDir } from "../lib/scratch-dir.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,8 +50,7 @@ export class SmsnIndex {
   private readonly insertDevice: Statement;
   private readonly findDevice: Statement<DeviceRow>;
   private readonly spool: number;
-  private spooled: string[] = [];
-  private spooledChars = 0;
+  private readonly spooled = new ByteBlock(SPOOL_BLOCK);
   private spoolSize = 0;
   private readonly insertFile: Statement;
   private readonly findFile: Statement<{ path: string }>;
@@ -123,16 +123,18 @@ export class SmsnIndex {
   keep(smsn: string, apid: string, label: string, source: number, text: string): void {
     // A record: a JSON header line (no raw line break in it) with the text's byte length, then the text.
     const record = JSON.stringify([smsn, apid, label, source, Buffer.byteLength(text)]) + "\n" + text;
-    this.spooled.push(record);
-    this.spooledChars += record.length;
-    if (this.spooledChars >= SPOOL_BLOCK) this.flushSpool();
+    if (this.spooled.tryAdd(record)) return;
+    this.flushSpool();
+    if (!this.spooled.tryAdd(record)) this.writeSpool(Buffer.from(record, "utf8"));
   }
 
   private flushSpool(): void {
-    if (this.spooled.length === 0) return;
-    const data = Buffer.from(this.spooled.join(""), "utf8");
-    this.spooled = [];
-    this.spooledChars = 0;
+    if (this.spooled.size === 0) return;
+    this.writeSpool(this.spooled.bytes());
+    this.spooled.clear();
+  }
+
+  private writeSpool(data: Uint8Array): void {
     try {
       writeAllSync(this.spool, data, this.spoolSize);
     } catch (e) {
@@ -144,18 +146,26 @@ export class SmsnIndex {
   /** The kept entries, in the order kept, one block in memory at a time. */
   *kept(): Generator<KeptEntry> {
     this.flushSpool();
-    const block = Buffer.allocUnsafe(SPOOL_BLOCK);
+    // One reused buffer: what is left unread moves to its start, the next block is read after it.
+    let buffer = Buffer.allocUnsafe(2 * SPOOL_BLOCK);
+    let data = buffer.subarray(0, 0);
     let position = 0;
-    let data = Buffer.alloc(0);
     let at = 0;
     // Appends the next block to what is left unread; false at the end of the spool.
     const more = () => {
-      const n = readSync(this.spool, block, 0, SPOOL_BLOCK, position);
-      if (n === 0) return false;
-      position += n;
-      data = Buffer.concat([data.subarray(at), block.subarray(0, n)]);
+      const left = data.length - at;
+      if (buffer.length - left < SPOOL_BLOCK) {
+        const bigger = Buffer.allocUnsafe(2 * (left + SPOOL_BLOCK));
+        data.copy(bigger, 0, at);
+        buffer = bigger;
+      } else {
+        buffer.copyWithin(0, at, data.length);
+      }
       at = 0;
-      return true;
+      const n = readSync(this.spool, buffer, left, SPOOL_BLOCK, position);
+      data = buffer.subarray(0, left + n);
+      position += n;
+      return n > 0;
     };
     let path = "";
     let pathOf = -1;
