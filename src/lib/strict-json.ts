@@ -51,7 +51,9 @@ function structure(text: string): Structure {
       if (end === -1) return { closers: closersOf(objects), inString: true };
       // Keys only in objects; in broken text (the truncation check) the brackets may not pair.
       if (expectKey && objects[objects.length - 1]) {
-        const key = escaped ? unescapeKey(text.slice(i, end + 1)) : text.slice(i + 1, end);
+        // Any backslash, not only one before a quote: "a\u0022b" is the key "a\"b" too.
+        const raw = text.slice(i + 1, end);
+        const key = escaped || raw.includes("\\") ? unescapeKey(text.slice(i, end + 1)) : raw;
         const keys = objects[objects.length - 1]!;
         if (keys.has(key)) return { duplicate: key, closers: "", inString: false };
         keys.add(key);
