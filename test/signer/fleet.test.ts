@@ -12,7 +12,10 @@ import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
 import { HsmSession } from "../../src/hsm/session.ts";
 import { Connector } from "../../src/hsm/transport.ts";
 import { echo } from "../../src/hsm/commands/echo.ts";
-import { CURVES } from "../../src/sidewalk/curves.ts";
+import { CURVE_NAMES, CURVES, type Curve } from "../../src/sidewalk/curves.ts";
+import { toBeSigned } from "../../src/sidewalk/csr.ts";
+import { makeCaSerial, makeTestPki, type TestPki } from "../../src/sidewalk/pki.ts";
+import { toHex } from "../../src/lib/bytes.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
 import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
 import { runStation } from "../device/station.ts";
@@ -21,18 +24,36 @@ import { TEST_PIN } from "../helpers/hsm.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const TAG = "TEST_DAK_FLEET";
+
+/** One product's test PKI per curve (root down to the PRODUCT certificate, and a first DAK). */
+const productPki = (): Record<Curve, TestPki> => Object.fromEntries(CURVE_NAMES.map((c) => [c, makeTestPki(c)])) as Record<Curve, TestPki>;
+/** Another DAK of the same product: a new key, certified by the product's PRODUCT key. */
+function anotherDak(product: Record<Curve, TestPki>): Record<Curve, TestPki> {
+  return Object.fromEntries(
+    CURVE_NAMES.map((c) => {
+      const p = product[c];
+      const key = CURVES[c].randomPrivateKey();
+      const publicKey = CURVES[c].publicKeyFromPrivate(key);
+      const serial = makeCaSerial();
+      const dak = { serial, publicKey, signature: CURVES[c].sign(toBeSigned(publicKey, serial), p.privateKeys[1]!) };
+      return [c, { ...p, caCerts: [dak, ...p.caCerts.slice(1)], privateKeys: [key, ...p.privateKeys.slice(1)] }];
+    }),
+  ) as Record<Curve, TestPki>;
+}
+const PRODUCT = productPki();
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 /** An HSM simulator process (it can be killed) keeping its objects in a state file, loaded with a test chain. */
-async function hsmProcess(options: { state?: string; listen?: string; latency?: "none" | "yubihsm2"; load?: boolean } = {}) {
+async function hsmProcess(options: { state?: string; listen?: string; latency?: "none" | "yubihsm2"; load?: boolean; pki?: Record<Curve, TestPki> } = {}) {
   const state = options.state ?? join(scratchDir("fleet"), "hsm.json");
   const { proc, first } = await spawnSwtoolServer(["hsm", "simulate", "--json", "--listen", options.listen ?? "127.0.0.1:0", "--latency", options.latency ?? "none", "--state", state]);
   const url = first.url as string;
   cleanups.push(() => proc.kill("SIGKILL"));
-  if (options.load !== false) await loadTestChain({ connector: url, productTag: TAG, pin: TEST_PIN });
+  // By default a new DAK of the one product each time.
+  if (options.load !== false) await loadTestChain({ connector: url, productTag: TAG, pin: TEST_PIN, pki: options.pki ?? anotherDak(PRODUCT) });
   return { url, state, serial: first.serial as number, proc, port: new URL(url).port };
 }
 
@@ -50,6 +71,73 @@ describe("HsmFleet", () => {
     // The two DAKs differ: each signature came with its own DAK certificate.
     const daks = new Set(signed.map((s) => Buffer.from(s.caCerts[0]!.publicKey).toString("hex")));
     expect(daks.size).toBe(2);
+    // ... under the one product: everything above the DAK is the same.
+    expect(new Set(signed.map((s) => s.caCerts.slice(1).map((c) => toHex(c.serial) + toHex(c.publicKey)).join()))).toEqual(new Set([PRODUCT.ed25519.caCerts.slice(1).map((c) => toHex(c.serial) + toHex(c.publicKey)).join()]));
+  }, 30_000);
+
+  test("two HSMs holding the same DAK: both sign, every signature verifies with the one chain, the line counts the DAK's signatures once over both", async () => {
+    const same = anotherDak(PRODUCT);
+    const [a, b] = await Promise.all([hsmProcess({ pki: same }), hsmProcess({ pki: same })]);
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    for (const curve of CURVE_NAMES) {
+      const signed = await Promise.all(Array.from({ length: 8 }, (_, i) => fleet.signWithChain(curve, message(i))));
+      expect(new Set(signed.map((s) => s.hsmSerial))).toEqual(new Set([String(a.serial), String(b.serial)]));
+      for (const [i, s] of signed.entries()) {
+        expect(s.caCerts.map((c) => toHex(c.serial))).toEqual(same[curve].caCerts.map((c) => toHex(c.serial)));
+        expect(CURVES[curve].verify(s.signature, message(i), same[curve].caCerts[0]!.publicKey)).toBe(true);
+      }
+    }
+    const run = await runStation({ transport: "pty", fixtures: 4, count: 8 }, { signer: fleet, count: 8 });
+    expect(run.summary).toMatchObject({ provisioned: 8, failed: 0 });
+    const rows = await run.ledger.list({ status: "provisioned" });
+    expect(rows.length).toBe(8);
+    // One DAK, one counter: 8 devices' Ed25519 signatures, whichever HSM made each.
+    const id = `${TAG}/ed25519/${toHex(same.ed25519.caCerts[0]!.serial)}`;
+    expect(new Set(rows.map((r) => r.dak))).toEqual(new Set([id]));
+    expect(await run.ledger.signatureCount(id)).toBe(8);
+    expect(new Set(rows.flatMap((r) => r.hsmSerial!.split(",")))).toEqual(new Set([String(a.serial), String(b.serial)]));
+    await run.ledger.close();
+  }, 60_000);
+
+  test("two HSMs with DAKs of different products under one tag: the start is refused, naming the HSM and the certificate that differs", async () => {
+    const other = productPki();
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess({ pki: other })]);
+    const err = await HsmFleet.open({ productTag: TAG, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) }).catch((e) => e);
+    expect(err.message).toBe(
+      `HSM 2 (${b.url}) holds a DAK of another product under the tag ${TAG}: its Ed25519 PRODUCT certificate (serial ${toHex(other.ed25519.caCerts[1]!.serial)}) is not HSM 1's (serial ${toHex(PRODUCT.ed25519.caCerts[1]!.serial)})`,
+    );
+    expect(err.advice).toBe("all HSMs of one line must hold DAKs of the same product (one chain above the DAK); leave that HSM out or have it provisioned again");
+    // Same root, manufacturer and Sidewalk CA but another PRODUCT certificate (another product of the same maker): refused too.
+    const sibling = anotherDak(PRODUCT);
+    const c = await hsmProcess({ load: false });
+    const prodKey = CURVES.p256r1.randomPrivateKey();
+    const prod = { serial: makeCaSerial(), publicKey: CURVES.p256r1.publicKeyFromPrivate(prodKey) };
+    const prodCert = { ...prod, signature: CURVES.p256r1.sign(toBeSigned(prod.publicKey, prod.serial), PRODUCT.p256r1.privateKeys[2]!) };
+    const dakKey = CURVES.p256r1.randomPrivateKey();
+    const dak = { serial: makeCaSerial(), publicKey: CURVES.p256r1.publicKeyFromPrivate(dakKey) };
+    const dakCert = { ...dak, signature: CURVES.p256r1.sign(toBeSigned(dak.publicKey, dak.serial), prodKey) };
+    sibling.p256r1 = { ...PRODUCT.p256r1, caCerts: [dakCert, prodCert, ...PRODUCT.p256r1.caCerts.slice(2)], privateKeys: [dakKey, prodKey, ...PRODUCT.p256r1.privateKeys.slice(2)] };
+    await loadTestChain({ connector: c.url, productTag: TAG, pin: TEST_PIN, pki: sibling });
+    const err2 = await HsmFleet.open({ productTag: TAG, endpoints: [a, c].map((h) => ({ connector: h.url, pin: TEST_PIN })) }).catch((e) => e);
+    expect(err2.message).toBe(
+      `HSM 2 (${c.url}) holds a DAK of another product under the tag ${TAG}: its P-256 PRODUCT certificate (serial ${toHex(prodCert.serial)}) is not HSM 1's (serial ${toHex(PRODUCT.p256r1.caCerts[1]!.serial)})`,
+    );
+  }, 30_000);
+
+  test("an HSM whose chain does not verify (a damaged certificate in its store): the start is refused, naming it and the certificate", async () => {
+    const sim = await startHsmSimulator({ listen: "127.0.0.1:0" });
+    cleanups.push(() => sim.stop());
+    const a = await hsmProcess();
+    await loadTestChain({ connector: sim.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
+    // One bit of the Ed25519 MANUFACTURER certificate's signature flips in B's store.
+    const manSig = [...sim.device.state.objects.values()].find((o) => o.type === OBJECT_TYPE.OPAQUE && o.label.endsWith("MAN_ED25.signature"))!;
+    manSig.data[5]! ^= 0x01;
+    const err = await HsmFleet.open({ productTag: TAG, endpoints: [a, sim].map((h) => ({ connector: h.url, pin: TEST_PIN })) }).catch((e) => e);
+    expect(err.message).toBe(
+      `HSM 2 of 2 (${sim.url}): Ed25519 chain on the HSM: the MANUFACTURER certificate (serial ${toHex(PRODUCT.ed25519.caCerts[2]!.serial)}) does not verify against SIDEWALK`,
+    );
+    expect(err.advice).toBe("the HSM's certificates are damaged or mixed up; it must be provisioned again");
   }, 30_000);
 
   test("at start every HSM must hold the product's chain: one without it stops the start, named", async () => {
@@ -131,7 +219,7 @@ describe("HsmFleet: SESSIONS_FULL", () => {
     const simA = await startHsmSimulator({ listen: "127.0.0.1:0", idleTimeoutMs: 1500 });
     const simB = await startHsmSimulator({ listen: "127.0.0.1:0" });
     cleanups.push(() => simA.stop(), () => simB.stop());
-    for (const s of [simA, simB]) await loadTestChain({ connector: s.url, productTag: TAG, pin: TEST_PIN });
+    for (const s of [simA, simB]) await loadTestChain({ connector: s.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
     const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [simA, simB].map((s) => ({ connector: s.url, pin: TEST_PIN })) });
     cleanups.push(() => fleet.close());
     await Bun.sleep(1700);

@@ -19,8 +19,9 @@
 import { SwtoolError } from "../../lib/errors.ts";
 import { HsmConnectionError, HsmPinRejectedError, HsmProtocolError, isDeviceError } from "../../hsm/errors.ts";
 import { sleep } from "../../lib/sleep.ts";
-import type { Cert, ChainKind } from "../../sidewalk/chain.ts";
-import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
+import { CHAIN_ROLES, type Cert, type ChainKind } from "../../sidewalk/chain.ts";
+import { toHex } from "../../lib/bytes.ts";
+import { CURVE_NAMES, CURVES, type Curve } from "../../sidewalk/curves.ts";
 import type { DakSignature, DakSigner, SignerHealth, SignerState, SigningPolicy } from "../../sidewalk/signer.ts";
 import type { Stage } from "../../sidewalk/smsn.ts";
 import { HsmCertStore, openCertStore, type CertStoreOptions, SessionWaitAborted, type SessionWait } from "./certstore.ts";
@@ -65,6 +66,24 @@ export function isHsmUnavailable(e: unknown): boolean {
     name === "TimeoutError" ||
     name === "AbortError"
   );
+}
+
+const sameCert = (a: Cert, b: Cert) => toHex(a.serial) === toHex(b.serial) && toHex(a.publicKey) === toHex(b.publicKey) && toHex(a.signature) === toHex(b.signature);
+
+/**
+ * Why `other` holds another product than `first`, or undefined: DAKs of one product (the same
+ * or different ones) sit under one PRODUCT certificate and the same chain above it, per curve.
+ */
+function otherProduct(first: HsmCertStore, other: HsmCertStore): string | undefined {
+  const roles = CHAIN_ROLES[first.kind].slice(1);
+  for (const curve of CURVE_NAMES) {
+    const a = first.caCerts(curve);
+    const b = other.caCerts(curve);
+    for (let i = 1; i < a.length; i++) {
+      if (!sameCert(a[i]!, b[i]!)) return `its ${CURVES[curve].display} ${roles[i]} certificate (serial ${toHex(b[i]!.serial)}) is not HSM 1's (serial ${toHex(a[i]!.serial)})`;
+    }
+  }
+  return undefined;
 }
 
 class Member {
@@ -140,6 +159,15 @@ export class HsmFleet implements DakSigner {
         const what = (x: HsmCertStore) => `a ${x.stage} ${x.kind} chain ${x.policy.requireAmazonRoot ? "ending at Amazon's root" : "with a test root"}`;
         throw new SwtoolError(`HSM ${m.index + 1} (${m.name}) holds ${what(s)} for ${options.productTag}, HSM 1 ${what(first)}`, {
           advice: "all HSMs of one line must hold the same product's chains",
+        });
+      }
+    }
+    for (const m of members.slice(1)) {
+      const other = otherProduct(first, m.store!);
+      if (other) {
+        await Promise.allSettled(members.map((x) => x.store?.close()));
+        throw new SwtoolError(`HSM ${m.index + 1} (${m.name}) holds a DAK of another product under the tag ${options.productTag}: ${other}`, {
+          advice: "all HSMs of one line must hold DAKs of the same product (one chain above the DAK); leave that HSM out or have it provisioned again",
         });
       }
     }
@@ -338,7 +366,7 @@ export class HsmFleet implements DakSigner {
       try {
         const store = await open({ ...m.endpoint, productTag: this.options.productTag, sessions: this.options.sessions ?? 4 });
         // It must be what it was: same stage, layout and policy (a swapped-in HSM with a test chain stays out).
-        if (this.closed || store.stage !== this.stage || store.kind !== this.kind || store.policy.requireAmazonRoot !== this.policy.requireAmazonRoot || !CURVE_NAMES.every((c) => store.amazonRoot(c) === m.store!.amazonRoot(c))) {
+        if (this.closed || store.stage !== this.stage || store.kind !== this.kind || store.policy.requireAmazonRoot !== this.policy.requireAmazonRoot || otherProduct(m.store!, store) || !CURVE_NAMES.every((c) => store.amazonRoot(c) === m.store!.amazonRoot(c))) {
           await store.close();
           if (!this.closed) this.retryLater(m, 30_000);
           return;

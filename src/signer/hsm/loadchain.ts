@@ -6,7 +6,7 @@
 import { SwtoolError, UsageError } from "../../lib/errors.ts";
 import type { Cert } from "../../sidewalk/chain.ts";
 import { CURVE_NAMES, type Curve } from "../../sidewalk/curves.ts";
-import { makeTestPki } from "../../sidewalk/pki.ts";
+import { makeTestPki, type TestPki } from "../../sidewalk/pki.ts";
 import { stageOfProductTag, type Stage } from "../../sidewalk/smsn.ts";
 import { openCertStore } from "./certstore.ts";
 import { HsmClient } from "../../hsm/client.ts";
@@ -52,6 +52,8 @@ export interface LoadTestChainOptions {
   /** HSM_INFO's toolreq (default "1.1", as Amazon's generator writes). */
   toolreq?: string;
   factoryPassword?: string;
+  /** Load this PKI instead of a fresh one (so several HSMs hold one product's chain, with the same or different DAKs). */
+  pki?: Partial<Record<Curve, TestPki>>;
 }
 
 export interface LoadedTestChain {
@@ -112,7 +114,9 @@ export async function loadTestChain(options: LoadTestChainOptions): Promise<Load
     let written = 0;
     const roots = {} as Record<Curve, Cert>;
     for (const curve of CURVE_NAMES) {
-      const pki = makeTestPki(curve, { kind });
+      const given = options.pki?.[curve];
+      if (given && given.kind !== kind) throw new UsageError(`the given ${curve} PKI is a ${given.kind} chain, the layout ${layout} needs ${kind}`);
+      const pki = given ?? makeTestPki(curve, { kind });
       roots[curve] = pki.caCerts[pki.caCerts.length - 1]!;
       for (let i = 0; i < cas.length; i++) {
         const ca = cas[i]!;
@@ -140,7 +144,7 @@ export async function loadTestChain(options: LoadTestChainOptions): Promise<Load
         await opaque(ELEMENT.SERIAL, cert.serial);
         written += 3;
       }
-      pki.privateKeys.forEach((k) => k.fill(0));
+      if (!given) pki.privateKeys.forEach((k) => k.fill(0));
     }
     if (layout === "long") {
       const info = { ver: 3, toolreq: options.toolreq ?? "1.1", rel: Math.floor(Date.now() / 1000), longchain: true };
