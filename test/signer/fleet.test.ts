@@ -17,6 +17,7 @@ import { toBeSigned } from "../../src/sidewalk/csr.ts";
 import { makeCaSerial, makeTestPki, type TestPki } from "../../src/sidewalk/pki.ts";
 import { toHex } from "../../src/lib/bytes.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
+import { openCertStore } from "../../src/signer/hsm/certstore.ts";
 import { HsmFleet, type FleetEvent } from "../../src/signer/hsm/fleet.ts";
 import { runStation } from "../device/station.ts";
 import { spawnSwtoolServer } from "../helpers/cli.ts";
@@ -123,6 +124,34 @@ describe("HsmFleet", () => {
     expect(err2.message).toBe(
       `HSM 2 (${c.url}) holds a DAK of another product under the tag ${TAG}: its P-256 PRODUCT certificate (serial ${toHex(prodCert.serial)}) is not HSM 1's (serial ${toHex(PRODUCT.p256r1.caCerts[1]!.serial)})`,
     );
+  }, 30_000);
+
+  test("an HSM that comes back as another product's HSM (swapped in on its address) stays out of service", async () => {
+    const [a, b] = await Promise.all([hsmProcess(), hsmProcess()]);
+    const events: FleetEvent[] = [];
+    let reopened = 0;
+    const fleet = await HsmFleet.open({
+      productTag: TAG,
+      retryMs: 100,
+      endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN, requestTimeoutMs: 3000 })),
+      onEvent: (e) => events.push(e),
+      open: async (o) => {
+        const store = await openCertStore(o);
+        if (o.connector === a.url && events.length > 0) reopened++;
+        return store;
+      },
+    });
+    cleanups.push(() => fleet.close());
+    a.proc.kill("SIGKILL");
+    await a.proc.exited;
+    const signed = await Promise.all(Array.from({ length: 2 }, (_, i) => fleet.signWithChain("ed25519", message(i))));
+    expect(signed.map((s) => s.hsmSerial)).toEqual([String(b.serial), String(b.serial)]);
+    await hsmProcess({ listen: `127.0.0.1:${a.port}`, pki: productPki() });
+    for (let i = 0; i < 100 && reopened === 0; i++) await Bun.sleep(50);
+    await Bun.sleep(50);
+    expect(reopened).toBe(1);
+    expect(fleet.inService).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(["hsm-down"]);
   }, 30_000);
 
   test("an HSM whose chain does not verify (a damaged certificate in its store): the start is refused, naming it and the certificate", async () => {

@@ -1,7 +1,8 @@
 // Several HSMs of one product behind one DakSigner (a factory's signing server). Amazon may
 // supply several HSMs for a product, holding the same DAK or different DAKs of it:
 // - at start every HSM must answer, hold the product tag and a complete chain that verifies
-//   (each checked on its own, as openCertStore does); they must agree on stage and layout;
+//   (each checked on its own, as openCertStore does); they must agree on stage and layout, and
+//   hold DAKs of one product: the same certificates above the DAK (PRODUCT up to the root);
 // - each signature goes to the least loaded HSM (fewest signatures in flight; a tie to the one
 //   that made fewer of that curve, so a device's two signatures overlap on two HSMs);
 // - an HSM that stops answering is taken out: the signatures it had in flight are made again
@@ -365,7 +366,7 @@ export class HsmFleet implements DakSigner {
       const open = this.options.open ?? openCertStore;
       try {
         const store = await open({ ...m.endpoint, productTag: this.options.productTag, sessions: this.options.sessions ?? 4 });
-        // It must be what it was: same stage, layout and policy (a swapped-in HSM with a test chain stays out).
+        // It must be what it was: same stage, layout, policy and product (a swapped-in HSM with a test chain or another product's DAK stays out).
         if (this.closed || store.stage !== this.stage || store.kind !== this.kind || store.policy.requireAmazonRoot !== this.policy.requireAmazonRoot || otherProduct(m.store!, store) || !CURVE_NAMES.every((c) => store.amazonRoot(c) === m.store!.amazonRoot(c))) {
           await store.close();
           if (!this.closed) this.retryLater(m, 30_000);
