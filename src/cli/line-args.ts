@@ -159,8 +159,9 @@ export async function runLineCommand(args: LineArgValues & HookArgValues, rawArg
       if (++interrupts === 1) stop.abort();
       else abort.abort();
     };
-    // Windows consoles deliver Ctrl-C only.
-    const signals = (process.platform === "win32" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGHUP"]) as NodeJS.Signals[];
+    // A Windows console delivers Ctrl-C and Ctrl-Break (Bun raises it as SIGBREAK); closing the
+    // window leaves a few seconds only, too few to finish a device, so it is not handled.
+    const signals = (process.platform === "win32" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"]) as NodeJS.Signals[];
     for (const s of signals) process.on(s, onSignal);
     try {
       const summary = await runLine({

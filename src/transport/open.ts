@@ -74,6 +74,8 @@ async function openSerialStream(port: string, settings: SerialSettings = {}): Pr
   await new Promise<void>((resolve, reject) =>
     stream.open((e) => {
       if (!e) return resolve();
+      // The Windows binding words a port another program holds itself: one line, nothing to add.
+      if ((e as { busy?: true }).busy || / is in use by another program /.test(e.message)) return reject(new SwtoolError(e.message, { cause: e }));
       const busy = /EBUSY|Device or resource busy|Access is denied|error 5\)/.test(e.message);
       reject(
         new SwtoolError(`cannot open ${port}: ${e.message}`, {

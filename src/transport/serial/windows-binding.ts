@@ -51,6 +51,19 @@ function ok(result: number, call: string, what: string): void {
   if (!result) throw new Win32Error(call, what);
 }
 
+// Another process has the port: CreateFileW with share mode 0 fails with ERROR_ACCESS_DENIED
+// for a COM port (serial.sys opens exclusively), ERROR_SHARING_VIOLATION for other devices.
+const ERROR_ACCESS_DENIED = 5;
+const ERROR_SHARING_VIOLATION = 32;
+
+/** Why CreateFileW could not open the port, as the operator should read it; `busy` when another program has it. */
+export function openFailure(path: string, error: number): Error & { busy?: true } {
+  if (error === ERROR_ACCESS_DENIED || error === ERROR_SHARING_VIOLATION) {
+    return Object.assign(new Error(`${path} is in use by another program (another swtool or a terminal); close it or pick another port`), { busy: true as const });
+  }
+  return new Error(`${path}: CreateFileW failed (Windows error ${error})`);
+}
+
 const canceled = (what: string) => Object.assign(new Error(`${what}: port closed`), { canceled: true });
 
 function configure(handle: bigint, o: Required<OpenOptions>): void {
@@ -151,7 +164,7 @@ export function openWindowsPort(options: OpenOptions): WindowsPort {
   const device = o.path.startsWith("\\\\.\\") ? o.path : `\\\\.\\${o.path}`;
   const name = Buffer.from(`${device}\0`, "utf16le");
   const handle = BigInt(k32().CreateFileW(name, GENERIC_READ_WRITE, 0, null, OPEN_EXISTING, 0, 0n));
-  if (handle === -1n) throw new Win32Error("CreateFileW", o.path);
+  if (handle === -1n) throw openFailure(o.path, k32().GetLastError());
   try {
     configure(handle, o);
     k32().PurgeComm(handle, PURGE_TX_RX_CLEAR);
