@@ -18,6 +18,7 @@ import { loadTestChain } from "../src/signer/hsm/index.ts";
 import { findPostgres, startPostgres } from "../harness/postgres.ts";
 import { numberArg, REPO, spawnHsmSimulator } from "./_lib.ts";
 import { spawnDeviceSimulator } from "./_line.ts";
+import { anotherDak, makeProductPki } from "../src/sidewalk/pki.ts";
 
 const LINE_PCS = 4;
 const FIXTURES = 8;
@@ -48,7 +49,9 @@ stops.push(() => Bun.spawnSync(["runuser", "-u", "postgres", "--", join(bin, "pg
 const ledgerUrl = await pg.createDatabase("factory");
 const hsms = await Promise.all([spawnHsmSimulator("yubihsm2"), spawnHsmSimulator("yubihsm2")]);
 for (const h of hsms) stops.push(() => process.kill(h.pid, "SIGKILL"));
-for (const h of hsms) await loadTestChain({ connector: h.url, productTag: TAG, pin: PIN });
+// Two HSMs of one product, each with its own DAK (as Amazon supplies them).
+const product = makeProductPki();
+for (const h of hsms) await loadTestChain({ connector: h.url, productTag: TAG, pin: PIN, pki: anotherDak(product) });
 const sims = await Promise.all(Array.from({ length: LINE_PCS }, () => spawnDeviceSimulator(["--realistic", "--fixtures", String(FIXTURES), "--swap-ms", "100"])));
 for (const s of sims) stops.push(() => process.kill(s.pid));
 

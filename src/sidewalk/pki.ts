@@ -68,3 +68,24 @@ export function makeTestPki(curve: Curve, options: { kind?: ChainKind; serialLen
   }
   return { curve, kind, caCerts, privateKeys };
 }
+
+/** One product's test PKI per curve (root down to the PRODUCT certificate, and a first DAK). */
+export function makeProductPki(): Record<Curve, TestPki> {
+  return { ed25519: makeTestPki("ed25519"), p256r1: makeTestPki("p256r1") };
+}
+
+/**
+ * Another DAK of the same product: a new key certified by the product's PRODUCT key, the chain
+ * above it unchanged. Several HSMs of one product (a factory) hold such DAKs, or the same one.
+ */
+export function anotherDak(product: Record<Curve, TestPki>): Record<Curve, TestPki> {
+  const one = (curve: Curve): TestPki => {
+    const p = product[curve];
+    const key = CURVES[curve].randomPrivateKey();
+    const publicKey = CURVES[curve].publicKeyFromPrivate(key);
+    const serial = makeCaSerial();
+    const dak = { serial, publicKey, signature: CURVES[curve].sign(toBeSigned(publicKey, serial), p.privateKeys[1]!) };
+    return { ...p, caCerts: [dak, ...p.caCerts.slice(1)], privateKeys: [key, ...p.privateKeys.slice(1)] };
+  };
+  return { ed25519: one("ed25519"), p256r1: one("p256r1") };
+}

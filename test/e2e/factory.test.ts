@@ -9,6 +9,7 @@ import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../..
 import { deviceFixtures, swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
 
 const bin = findPostgres();
 if (!bin) console.warn(SKIP_MESSAGE);
@@ -19,7 +20,9 @@ describe.skipIf(!bin)("two line PCs, two HSMs, one PostgreSQL ledger", () => {
   const fixtures = deviceFixtures();
   beforeAll(async () => {
     pg = await startPostgres(bin!);
-    hsms = await Promise.all([startLoadedHsm("TEST_DAK_FACTORY"), startLoadedHsm("TEST_DAK_FACTORY")]);
+    // Two HSMs of one product, each with its own DAK (as Amazon supplies them).
+    const product = makeProductPki();
+    hsms = await Promise.all([startLoadedHsm("TEST_DAK_FACTORY", { pki: anotherDak(product) }), startLoadedHsm("TEST_DAK_FACTORY", { pki: anotherDak(product) })]);
   }, 120_000);
   afterAll(async () => {
     await fixtures.stopAll();

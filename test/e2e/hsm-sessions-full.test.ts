@@ -19,9 +19,11 @@ import { loadTestChain } from "../../src/signer/hsm/index.ts";
 import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { TEST_PIN } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
+import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
 
 const TAG = "TEST_DAK_FULL";
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
+const PRODUCT = makeProductPki();
 const fixtures = deviceFixtures();
 const sims: HsmSimulator[] = [];
 afterAll(async () => {
@@ -32,7 +34,8 @@ afterAll(async () => {
 async function loadedHsm(idleTimeoutMs?: number): Promise<HsmSimulator> {
   const sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none", ...(idleTimeoutMs ? { idleTimeoutMs } : {}) });
   sims.push(sim);
-  await loadTestChain({ connector: sim.url, productTag: TAG, pin: TEST_PIN });
+  // Every HSM here holds a DAK of one product, so two of them can serve one line.
+  await loadTestChain({ connector: sim.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
   return sim;
 }
 
@@ -59,6 +62,10 @@ const ledgerRows = async (dir: string) => {
   }
 };
 const logsIn = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("C_CONTROL_LOG_"));
+// consola draws a warning as "\n WARN  text\n\n" (fancy reporter), or as "[warn] text\n" where
+// it detects CI (basic reporter, as std-env reads CI); swtool's words are the same either way.
+const IN_CI = !!process.env.CI && process.env.CI !== "false";
+const warned = (text: string) => (IN_CI ? `[warn] ${text}\n` : `\n WARN  ${text}\n\n`);
 const lines = (stderr: string, url: string) => stderr.split("\n").filter((l) => l.includes(waitingLine(url)));
 const provisioned = (n: number) => Array.from({ length: n }, (_, i) => [`SN000000${i + 1}`, "provisioned"]);
 
@@ -90,7 +97,7 @@ describe("SESSIONS_FULL at start", () => {
     station.kill("SIGINT");
     expect(await station.exited).toBe(130);
     for (let r = await reader.read(); !r.done; r = await reader.read()) seen += new TextDecoder().decode(r.value);
-    expect(seen).toBe(`\n WARN  ${waitingLine(hsm.url)}\n\nerror: stopped while waiting for a free session of HSM ${hsm.url}; nothing was signed\n`);
+    expect(seen).toBe(`${warned(waitingLine(hsm.url))}error: stopped while waiting for a free session of HSM ${hsm.url}; nothing was signed\n`);
     expect(existsSync(join(dir, "swtool.db")) ? await ledgerRows(dir) : []).toEqual([]);
     expect(logsIn(dir)).toEqual([]);
     await Promise.all(others.map((s) => s.close()));
@@ -123,7 +130,7 @@ describe("SESSIONS_FULL at start", () => {
     expect(rows[0]![0]).toBe("SN0000001");
     expect(["failed", "provisioned"]).toContain(rows[0]![1]!);
     expect(rows.slice(1)).toEqual([["SN0000002", "provisioned"], ["SN0000003", "provisioned"]]);
-    expect(restart.stderr).toBe(`\n WARN  ${waitingLine(hsm.url)}\n\n`);
+    expect(restart.stderr).toBe(`${warned(waitingLine(hsm.url))}`);
     await Promise.all(others.map((s) => s.close()));
   }, 60_000);
 
@@ -139,7 +146,7 @@ describe("SESSIONS_FULL at start", () => {
     expect(r.stdout).toBe("");
     expect(lines(r.stderr, hsm.url).length).toBe(1);
     expect(r.stderr).toBe(
-      `\n WARN  ${waitingLine(hsm.url)}\n\n` +
+      `${warned(waitingLine(hsm.url))}` +
         `error: HSM ${hsm.url} has no free session (all 16 held) after waiting 2 s; nothing was signed\n` +
         "  fix: another line PC or a previous run holds them (sessions time out after 30 s); stop it, or give a longer --hsm-wait\n",
     );

@@ -14,7 +14,7 @@ import { Connector } from "../../src/hsm/transport.ts";
 import { echo } from "../../src/hsm/commands/echo.ts";
 import { CURVE_NAMES, CURVES, type Curve } from "../../src/sidewalk/curves.ts";
 import { toBeSigned } from "../../src/sidewalk/csr.ts";
-import { makeCaSerial, makeTestPki, type TestPki } from "../../src/sidewalk/pki.ts";
+import { anotherDak, makeCaSerial, makeProductPki, type TestPki } from "../../src/sidewalk/pki.ts";
 import { toHex } from "../../src/lib/bytes.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
 import { openCertStore } from "../../src/signer/hsm/certstore.ts";
@@ -26,21 +26,7 @@ import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const TAG = "TEST_DAK_FLEET";
 
-/** One product's test PKI per curve (root down to the PRODUCT certificate, and a first DAK). */
-const productPki = (): Record<Curve, TestPki> => Object.fromEntries(CURVE_NAMES.map((c) => [c, makeTestPki(c)])) as Record<Curve, TestPki>;
-/** Another DAK of the same product: a new key, certified by the product's PRODUCT key. */
-function anotherDak(product: Record<Curve, TestPki>): Record<Curve, TestPki> {
-  return Object.fromEntries(
-    CURVE_NAMES.map((c) => {
-      const p = product[c];
-      const key = CURVES[c].randomPrivateKey();
-      const publicKey = CURVES[c].publicKeyFromPrivate(key);
-      const serial = makeCaSerial();
-      const dak = { serial, publicKey, signature: CURVES[c].sign(toBeSigned(publicKey, serial), p.privateKeys[1]!) };
-      return [c, { ...p, caCerts: [dak, ...p.caCerts.slice(1)], privateKeys: [key, ...p.privateKeys.slice(1)] }];
-    }),
-  ) as Record<Curve, TestPki>;
-}
+const productPki = makeProductPki;
 const PRODUCT = productPki();
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
