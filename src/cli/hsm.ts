@@ -8,6 +8,7 @@ import { sendPlain } from "../hsm/session.ts";
 import { inventory, type Inventory } from "../signer/hsm/inventory.ts";
 import { authSlotsFor } from "../signer/hsm/layout.ts";
 import { loadTestChain, type TestLayout } from "../signer/hsm/loadchain.ts";
+import { productPkiFor } from "../signer/hsm/product-pki.ts";
 import { isLoopback, Connector } from "../hsm/transport.ts";
 import { startHsmSimulator } from "../hsm/simulator/server.ts";
 import { toHex } from "../lib/bytes.ts";
@@ -111,15 +112,21 @@ const loadTestChainCommand = defineCommand({
     product: { type: "string", alias: "p", description: "Product tag, e.g. RNET_DAK_DEMO", required: true },
     layout: { type: "string", description: "long (default), chain-depth or legacy", default: "long" },
     toolreq: { type: "string", description: "toolreq written to HSM_INFO (default 1.1)" },
+    "product-pki": { type: "string", description: "Keep the test product's PKI in FILE (made if new, 0600): each HSM loaded with the same FILE gets a DAK of one product, as a factory's HSMs are" },
   },
   async run({ args }) {
     closeSessionsOnInterrupt();
     const layout = args.layout as TestLayout;
     if (!["long", "chain-depth", "legacy"].includes(layout)) throw new UsageError(`--layout ${JSON.stringify(args.layout)} is not known`, { advice: "use long, chain-depth or legacy" });
+    if (args["product-pki"] !== undefined && layout === "legacy") throw new UsageError("--product-pki works with the long and chain-depth layouts", { advice: "leave out --layout legacy, or --product-pki" });
+    if (args["product-pki"] === "") throw new UsageError("--product-pki needs a file name", { advice: "e.g. --product-pki rehearsal-product.json" });
     const pin = (await resolvePin(args))!;
     const c = connectorOf(args);
     const slot = pinSlotOf(args);
+    const product = args["product-pki"] !== undefined ? productPkiFor(args["product-pki"]) : undefined;
+    if (product?.created) log.info(`made a test product PKI in ${args["product-pki"]} (0600; test root, not Amazon's): load the next HSM with the same file`);
     const loaded = await loadTestChain({
+      ...(product ? { pki: product.pki } : {}),
       ...c,
       productTag: args.product,
       pin,
