@@ -179,8 +179,10 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     const ledger = await openLedger(url, { station: "LINE-1" });
     let stopped = false;
     let restarted: Promise<void> | undefined;
+    // Board swaps of 1 s: the database is down (stop takes a moment, then 2.5 s) while the
+    // remaining boards start, however slowly pg_ctl stops on a loaded machine.
     const run = await runStation(
-      { transport: "pty", fixtures: 2, count: 8 },
+      { transport: "pty", fixtures: 2, count: 8, swapMs: 1000 },
       {
         ledger,
         dsnSource: dsnTemplate("PG{seq:5}", 1, ledger),
