@@ -13,7 +13,7 @@ import { openLedger } from "../../src/ledger/ledger.ts";
 import { controlLogs, runStation, tempDir } from "../device/station.ts";
 import { REPO } from "../helpers/vectors.ts";
 
-async function readLine(reader: ReadableStreamDefaultReader<Uint8Array>, want: string): Promise<void> {
+async function readLine(reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> }, want: string): Promise<void> {
   let text = "";
   while (!text.includes(`${want}\n`)) {
     const { value, done } = await reader.read();
