@@ -2,7 +2,8 @@
 // arguments to runLine(): DSN source, ledger, serial settings, Ctrl-C handling, live status.
 // Usage in a command:  `...lineArgs` in args, then in run({ args, rawArgs }):
 //   const ports = repeatedArg(rawArgs, "port");
-//   if (ports.length) return runLineCommand(args, rawArgs, ports, { signer, deviceType, apid, ... });
+//   const plan = await prepareLine(args, rawArgs, { dsn, controlLogDir });   // before the HSM opens
+//   try { await runLineCommand(plan, ports, { signer, deviceType, apid, ... }) } finally { await plan.close() }
 import type { ArgsDef } from "citty";
 import { join } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -112,8 +113,25 @@ export interface LineBase {
   maxSignatures?: number;
 }
 
-/** Runs the station for `swtool sign --port ...` and prints its summary; returns it too. */
-export async function runLineCommand(args: LineArgValues & HookArgValues, rawArgs: readonly string[], ports: string[], base: LineBase): Promise<LineSummary> {
+/** The line's flags, checked (and its ledger opened) before the HSM is: a typo never waits for a session. */
+export interface LinePlan {
+  nextDevice: "auto" | "prompt";
+  scan: boolean;
+  count?: number;
+  timeoutMs?: number;
+  hooks: ReturnType<typeof deviceHooks>;
+  maxConsecutiveFailures: number;
+  allowReprovision: boolean;
+  allowMissingFixtures: boolean;
+  banners: string[];
+  serial: SerialSettings;
+  ledger: Awaited<ReturnType<typeof openLedger>>;
+  dsnSource: DsnSource;
+  close(): Promise<void>;
+}
+
+/** Checks every line flag and opens the ledger and the DSN source; `close()` when done. */
+export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: readonly string[], base: { dsn?: string; controlLogDir: string }): Promise<LinePlan> {
   const scan = args["dsn-scan"] ?? false;
   const nextDevice = args["next-device"] ?? (scan ? "prompt" : "auto");
   if (nextDevice !== "auto" && nextDevice !== "prompt") throw new UsageError(`--next-device ${nextDevice}: use auto or prompt`);
@@ -128,6 +146,7 @@ export async function runLineCommand(args: LineArgValues & HookArgValues, rawArg
   const timeoutMs = commandTimeoutOf(args);
   const hooks = deviceHooks(args, "line");
   const maxConsecutiveFailures = wholeNumberArg(args["max-consecutive-failures"], "max-consecutive-failures", { min: 0 }) ?? DEFAULT_MAX_CONSECUTIVE_FAILURES;
+  const dsnStart = wholeNumberArg(args["dsn-start"], "dsn-start", { min: 0 }) ?? 1;
   const banners = repeatedArg(rawArgs, "boot-banner");
   for (const b of banners) {
     try {
@@ -136,17 +155,43 @@ export async function runLineCommand(args: LineArgValues & HookArgValues, rawArg
       throw new UsageError(`--boot-banner ${JSON.stringify(b)} is not a regular expression: ${(e as Error).message}`);
     }
   }
+  const serial = serialSettingsFrom(args);
   mkdirSync(base.controlLogDir, { recursive: true });
   const ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
-  // On a terminal the operator's Enter (and a scanner's DSN) is echoed below the view's block.
-  let typed = () => {};
-  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, () => typed()) : undefined;
   try {
     let dsnSource: DsnSource;
     if (scan) dsnSource = { description: "scanned DSNs", single: true, next: async () => undefined };
     else if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
     else if (args["dsn-file"] !== undefined) dsnSource = dsnFile(args["dsn-file"], ledger);
-    else dsnSource = dsnTemplate(args["dsn-template"]!, wholeNumberArg(args["dsn-start"], "dsn-start", { min: 0 }) ?? 1, ledger);
+    else dsnSource = dsnTemplate(args["dsn-template"]!, dsnStart, ledger);
+    return {
+      nextDevice,
+      scan,
+      ...(count !== undefined ? { count } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      hooks,
+      maxConsecutiveFailures,
+      allowReprovision: args["allow-reprovision"] ?? false,
+      allowMissingFixtures: args["allow-missing-fixtures"] ?? false,
+      banners,
+      serial,
+      ledger,
+      dsnSource,
+      close: () => ledger.close(),
+    };
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
+}
+
+/** Runs the station for `swtool sign --port ...` and prints its summary; returns it too. */
+export async function runLineCommand(plan: LinePlan, ports: string[], base: LineBase): Promise<LineSummary> {
+  const { nextDevice, scan, count, timeoutMs, hooks, maxConsecutiveFailures, banners, ledger, dsnSource } = plan;
+  // On a terminal the operator's Enter (and a scanner's DSN) is echoed below the view's block.
+  let typed = () => {};
+  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, () => typed()) : undefined;
+  try {
     const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
     const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
     if (process.stdin.isTTY) typed = () => reporter.typed?.();
@@ -175,9 +220,9 @@ export async function runLineCommand(args: LineArgValues & HookArgValues, rawArg
         ledger,
         controlLogDir: base.controlLogDir,
         ...(count !== undefined ? { count } : {}),
-        allowReprovision: args["allow-reprovision"] ?? false,
-        allowMissingFixtures: args["allow-missing-fixtures"] ?? false,
-        serial: serialSettingsFrom(args),
+        allowReprovision: plan.allowReprovision,
+        allowMissingFixtures: plan.allowMissingFixtures,
+        serial: plan.serial,
         protocol: { ...(timeoutMs !== undefined ? { timeoutMs } : {}), bootBanner: bootBannerWith(banners) },
         ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}),
         nextDevice,
@@ -202,6 +247,5 @@ export async function runLineCommand(args: LineArgValues & HookArgValues, rawArg
     }
   } finally {
     operator?.close();
-    await ledger.close();
   }
 }

@@ -127,6 +127,37 @@ describe("pre-flight: no HSM command for a run that cannot write its result", ()
   });
 });
 
+describe("the line's flags and ledger are checked before the HSM is opened", () => {
+  // A typo must not wait for a free HSM session (the line waits for one without end) before it is told.
+  const line = (extra: string[]) =>
+    sign(["--port", "/dev/null", "-d", "A17XHX23H06INH", "-a", "pd25", "--app_server_public_key", "00".repeat(32), "--control_log_dir", join(dir, "line-logs"), ...extra]);
+
+  test("a bad --count, --command-timeout, --boot-banner or --hook-timeout: usage error, no HSM command", async () => {
+    const cases: [string[], string][] = [
+      [["--dsn-template", "SN{seq:7}", "--count", "abc"], 'error: --count "abc" is not a whole number (at least 1)\n'],
+      [["--dsn-template", "SN{seq:7}", "--command-timeout", "10"], 'error: --command-timeout "10" is not a whole number (at least 50)\n'],
+      [["--dsn-template", "SN{seq:7}", "--boot-banner", "("], 'error: --boot-banner "(" is not a regular expression: Invalid regular expression: missing )\n'],
+      [["--dsn-template", "SN{seq:7}", "--hook-timeout", "0"], 'error: --hook-timeout "0" is not a whole number (at least 1)\n'],
+      [["--count", "2"], "error: the line needs DSNs: --dsn (one device), --dsn-file FILE, --dsn-template 'SN{seq:7}' or --dsn-scan\n"],
+    ];
+    for (const [extra, stderr] of cases) {
+      expect(await line(extra)).toEqual({ code: 2, stdout: "", stderr });
+      expect(commands).toEqual([]);
+    }
+  });
+
+  test("a damaged ledger is refused before the HSM is opened", async () => {
+    const bad = join(dir, "damaged.db");
+    writeFileSync(bad, "this is not a database, it only looks like one ".repeat(100));
+    expect(await line(["--dsn-template", "SN{seq:7}", "--ledger", bad])).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `error: the ledger ${bad} is damaged (file is not a database)\n  fix: stop the line, keep a copy of the file, and restore the ledger from its last backup (the control logs still record every provisioned device)\n`,
+    });
+    expect(commands).toEqual([]);
+  });
+});
+
 describe("private keys stay private; outputs are written where -o says", () => {
   test("legacy output (-g with key files) is 0600, CSR-mode output 0644", async () => {
     const legacy = join(dir, "leg.json");
