@@ -3,7 +3,13 @@
 import { consola, LogLevels } from "consola";
 import { onUnprotectedFile } from "../lib/atomic.ts";
 
-export const output = {
+export const output: {
+  json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  /** With --json, the record an error ends the run with; a command with its own event schema (sign) sets it. */
+  errorRecord?: (error: { message: string; advice?: string | undefined; exitCode: number }) => Record<string, unknown>;
+} = {
   json: false,
   verbose: false,
   quiet: false,

@@ -178,7 +178,8 @@ export function reportError(error: unknown): number {
     err = new SwtoolError(`internal error: ${message}`, { cause: error, advice: "please report this with the command line you used (without the PIN)" });
   }
   if (output.json) {
-    process.stdout.write(JSON.stringify({ ok: false, error: { type: err.name, message: err.message, advice: err.advice, exitCode: err.exitCode } }) + "\n");
+    const record = output.errorRecord?.(err) ?? { ok: false, error: { type: err.name, message: err.message, advice: err.advice, exitCode: err.exitCode } };
+    process.stdout.write(JSON.stringify(record) + "\n");
   }
   process.stderr.write(`error: ${err.message}\n`);
   if (err.advice) process.stderr.write(`  fix: ${err.advice}\n`);

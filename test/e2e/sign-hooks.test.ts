@@ -129,8 +129,11 @@ describe("hooks in one-shot runs", () => {
     const [printed, ...after] = records(json.stdout);
     expect(printed).toEqual(JSON.parse(readFileSync(seen, "utf8")));
     expect(printed).toMatchObject({ type: "device-failed", mode: "one", error });
-    // Then, as for every command with --json, the error object itself.
-    expect(after).toEqual([{ ok: false, error: expect.objectContaining({ message: error, exitCode: 1 }) }]);
+    // Then the error itself, as the run's last record in the same schema.
+    const advice = without.stderr.split("\n")[1]!.replace(/^  fix: /, "");
+    expect(after).toEqual([{ ...envelope("one"), type: "error", message: error, advice, exitCode: 1 }]);
+    const schema = JSON.parse((await swtool(["sign", "--json-schema"])).stdout) as Schema;
+    for (const rec of [printed!, ...after]) expect(conforms(schema, rec)).toEqual([]);
   }, 30_000);
 
   test("a hanging hook is killed at --hook-timeout; the device stands", async () => {

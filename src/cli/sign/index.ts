@@ -3,7 +3,8 @@
 // (mode.ts); each mode is its own file.
 import { defineCommand } from "citty";
 import { withHelpGroups } from "../help.ts";
-import { log } from "../output.ts";
+import { eventRecord, type RunMode } from "../events.ts";
+import { log, output } from "../output.ts";
 import { signArgs, SIGN_HELP_GROUPS } from "./args.ts";
 import { signBatch } from "./batch.ts";
 import { signLine } from "./line.ts";
@@ -16,7 +17,11 @@ export default withHelpGroups(
     meta: { name: "sign", description: "Sign device certificates with the HSM's DAK (drop-in for sid_signing_tool)" },
     args: signArgs,
     async run({ args, rawArgs }) {
+      // With --json an error ends the run as one more record of the event schema.
+      let kind: RunMode = rawArgs.some((a) => a === "--port" || a.startsWith("--port=")) ? "line" : rawArgs.some((a) => a === "--batch" || a.startsWith("--batch=")) ? "batch" : "one";
+      output.errorRecord = (e) => eventRecord({ type: "error", message: e.message, ...(e.advice ? { advice: e.advice } : {}), exitCode: e.exitCode }, kind);
       const mode = resolveSignMode(args, rawArgs);
+      kind = mode.kind;
       for (const warning of mode.warnings) log.warn(warning);
       const apid = mode.kind === "line" ? mode.apid : mode.kind === "batch" ? mode.defaults.apid : mode.options.apid;
       if (mode.appKey && apid) checkApidAgainstProfile(mode.appKey, apid);
