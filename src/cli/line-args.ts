@@ -231,6 +231,7 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
         maxConsecutiveFailures,
         signal: stop.signal,
         abortSignal: abort.signal,
+        onDakLoaded: (used) => reporter.signaturesBefore?.(used),
         onEvent: (e) => {
           reporter.onEvent(e);
           if (e.type === "device-done" || e.type === "device-failed") hooks.device(eventRecord(e, "line"));
@@ -243,6 +244,8 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
       if (summary.failed > 0 || summary.refused > 0 || summary.stoppedBy === "io-error" || (count !== undefined && summary.provisioned < count && summary.stoppedBy !== "signal")) process.exitCode = 1;
       return summary;
     } finally {
+      // Also when the run ended with an error: the view's clock stops (finish is idempotent).
+      reporter.finish();
       for (const s of signals) process.off(s, onSignal);
     }
   } finally {

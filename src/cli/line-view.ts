@@ -16,6 +16,8 @@ export interface LineReporter {
   finish(): void;
   /** The terminal echoed a line the operator typed below the block (TTY). */
   typed?(): void;
+  /** The DAK signatures the ledger counted before this run (known once the station loaded them). */
+  signaturesBefore?(used: number): void;
 }
 
 export interface ViewOptions {
@@ -31,6 +33,8 @@ export interface ViewOptions {
   /** Called when the terminal is resized (TTY); returns the unsubscribe. */
   onResize?: (redraw: () => void) => () => void;
   now?: () => number;
+  /** Calls `redraw` every second (TTY), so the elapsed time and rate move during a pause; returns the stop. */
+  tick?: (redraw: () => void) => () => void;
 }
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
@@ -91,6 +95,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
   const totals = { provisioned: 0, failed: 0, signatures: 0, wasted: 0, dakUsed: undefined as number | undefined };
   let hsm = { ok: true, text: "HSM ok" };
   let stopping: string | undefined;
+  let signaturesBefore = options.signaturesBefore ?? 0;
   const row = (port: string): Row => {
     let r = rows.get(port);
     if (!r) rows.set(port, (r = { state: "", provisioned: 0, failed: 0 }));
@@ -105,7 +110,7 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
   };
   const dakLine = () => {
     // The DAK's total over every run the ledger saw, once a device has reported it.
-    const used = totals.dakUsed ?? (options.signaturesBefore ?? 0) + Math.ceil(totals.signatures / 2);
+    const used = totals.dakUsed ?? signaturesBefore + Math.ceil(totals.signatures / 2);
     const wasted = totals.wasted ? ` (${totals.wasted} wasted by reboots)` : "";
     // Each device takes one signature of each DAK key; the profile's maximum is per key.
     if (options.maxSignatures === undefined) return `DAK signatures ${used} used per key${wasted}`;
@@ -145,6 +150,8 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
     drawn = text.length - above.length;
   };
   let unsubscribeResize: (() => void) | undefined;
+  let stopTicking: (() => void) | undefined;
+  let finished = false;
   if (mode === "tty") {
     const onResize =
       options.onResize ??
@@ -158,6 +165,15 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
       drawn = 0;
       draw();
     });
+    const tick =
+      options.tick ??
+      ((redraw: () => void) => {
+        // unref: the clock never keeps a finished run alive.
+        const timer = setInterval(redraw, 1000);
+        timer.unref();
+        return () => clearInterval(timer);
+      });
+    stopTicking = tick(() => draw());
   }
   const plain = (port: string, text: string) => write(`${new Date(now()).toISOString()} ${port ? `${port} ` : ""}${text}\n`);
 
@@ -252,12 +268,19 @@ export function lineReporter(mode: ReporterMode, ports: string[], options: ViewO
       else if (line) plain(...line);
     },
     finish() {
+      if (finished) return;
+      finished = true;
       unsubscribeResize?.();
+      stopTicking?.();
       if (mode === "tty") draw();
     },
     typed() {
       // The echo took the line under the block: the next redraw starts one line higher.
       if (mode === "tty" && drawn) drawn++;
+    },
+    signaturesBefore(used) {
+      signaturesBefore = used;
+      if (mode === "tty") draw();
     },
   };
 }

@@ -67,6 +67,8 @@ export interface LineOptions {
   /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
   minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
+  /** The DAK signatures the ledger counted before the first board (busiest key): for the view. */
+  onDakLoaded?: (used: number) => void;
 }
 
 /** A DAK's name in the ledger: product tag, curve and its certificate's serial. */
@@ -222,6 +224,7 @@ export class Station {
     // A folder that cannot take a log now would strand the first board's certificates.
     checkControlLogRoom(controlLogDir, this.options.minFreeBytes);
     await this.dak.load();
+    this.options.onDakLoaded?.(this.dak.used);
     const fixtures = await this.openFixtures();
     const health = this.options.signer.health;
     // The line waits out HSM trouble (paused, no DSN spent) rather than failing boards.

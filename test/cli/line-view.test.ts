@@ -64,6 +64,7 @@ function view(width: number) {
     columns: () => screen.width,
     color: true,
     onResize: (redraw) => ((resize = redraw), () => {}),
+    tick: () => () => {},
   });
   return { screen, reporter, resize: (w: number) => ((screen.width = w), resize()) };
 }
@@ -124,6 +125,51 @@ describe("TTY view", () => {
     expect(lines.filter((l) => l.startsWith("6/10 ok")).length).toBe(1);
     expect(lines.filter((l) => l.startsWith("5/10 ok")).length).toBe(0);
     expect(lines.filter((l) => l.startsWith("ttyUSB1 ")).length).toBe(1);
+  });
+
+  test("the clock and rate move each second while nothing happens, the DAK line counts the ledger's signatures before the first board, finish stops the clock", () => {
+    const screen = new Screen(80);
+    let t = Date.parse("2026-12-01T12:00:00Z");
+    let tick = () => {};
+    let ticking = false;
+    const reporter = lineReporter("tty", PORTS, {
+      count: 10,
+      maxSignatures: 2000,
+      write: (text) => screen.write(text),
+      columns: () => screen.width,
+      color: false,
+      onResize: () => () => {},
+      now: () => t,
+      tick: (redraw) => ((tick = redraw), (ticking = true), () => void (ticking = false)),
+    });
+    for (const p of PORTS) reporter.onEvent({ type: "port-open", port: p });
+    reporter.signaturesBefore!(1200);
+    expect(screen.text().slice(-5)).toEqual([
+      "0/10 ok · 0 failed · yield - · 00:00:00 · 0/h",
+      "HSM ok",
+      "DAK signatures 1200 used per key · 800 left of 2000",
+      "…3L2M-if00-port0      0/0    -  open",
+      "ttyUSB1               0/0    -  open",
+    ]);
+    // A long pause: no event, the clock still moves.
+    t += 61_000;
+    tick();
+    expect(screen.text().slice(-5)[0]).toBe("0/10 ok · 0 failed · yield - · 00:01:01 · 0/h");
+    reporter.onEvent({ ...(done(PORTS[0]!, "SN0000001", 1) as Extract<LineEvent, { type: "device-done" }>), dakUsed: 1201 });
+    t += 3600_000 - 61_000;
+    tick();
+    const lines = screen.text();
+    expect(lines.slice(-5)).toEqual([
+      "1/10 ok · 0 failed · yield 100.0% · 01:00:00 · 1/h",
+      "HSM ok",
+      "DAK signatures 1201 used per key · 799 left of 2000",
+      "…3L2M-if00-port0      1/0 100%  PASS SN0000001 2.4 s · open",
+      "ttyUSB1               0/0    -  open",
+    ]);
+    expect(lines.filter((l) => l.startsWith("0/10 ok") || l.startsWith("1/10 ok")).length).toBe(1);
+    expect(ticking).toBe(true);
+    reporter.finish();
+    expect(ticking).toBe(false);
   });
 
   test("cut keeps colour codes and closes them; width counts visible characters", () => {
