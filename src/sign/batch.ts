@@ -8,7 +8,7 @@ import { checkOutputPath, exactName, publishFile } from "../lib/atomic.ts";
 import { parseCsvRecords } from "../formats/csv.ts";
 import { toHex } from "../lib/bytes.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
-import { deviceRequest, type DeviceInputs } from "./request.ts";
+import { deviceRequest, type CheckedInputs, type DeviceInputs } from "./request.ts";
 import { formatJson, outputMode } from "../formats/signing-output.ts";
 import { signRequest } from "./sign.ts";
 
@@ -83,7 +83,7 @@ export interface BatchOptions {
   /** Rows signed at once (default DEFAULT_BATCH_CONCURRENCY). */
   concurrency?: number;
   /** Checks one row's inputs before signing (the same refusals as a single `sign`). */
-  check: (inputs: DeviceInputs) => void;
+  check: (inputs: DeviceInputs) => CheckedInputs;
   onResult?: (r: BatchResult) => void;
 }
 
@@ -102,8 +102,7 @@ async function signRow(row: BatchRow, o: BatchOptions, taken: Set<string>): Prom
   const result: BatchResult = { line: row.line, ok: false };
   if (row.inputs.dsn) result.dsn = row.inputs.dsn;
   try {
-    o.check(row.inputs);
-    const request = deviceRequest(row.inputs, o.signer.stage);
+    const request = deviceRequest(o.check(row.inputs), o.signer.stage);
     const name = `${outputStem(row.inputs.dsn ?? toHex(request.csrs.ed25519.smsn))}.json`;
     // Before the HSM signs: a row whose output cannot be written spends no signature.
     // Two rows for one DSN would both sign and the second fail to write: refuse it here.

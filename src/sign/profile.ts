@@ -55,21 +55,20 @@ export function parseAppServerKey(text: string): Uint8Array {
 /** Where the application server public key comes from: a device profile, or the flag's text. */
 export type AppKeySource = { from: "device-profile"; path: string } | { from: "flag"; text: string };
 
-/** The key, and the DAK's signature budget when a device profile says it. */
-/** When a device profile is given, the APID must be its DAK's: else the shift's SMSNs are wrong. */
-export function checkApidAgainstProfile(source: AppKeySource, apid: string): void {
-  if (source.from !== "device-profile") return;
-  const apids = [...new Set(readDeviceProfile(source.path).dak.flatMap((d) => (d.apid ? [d.apid] : [])))];
-  if (apids.length && !apids.includes(apid)) {
+/**
+ * The key, and the DAK's signature budget when a device profile says it. The profile is read
+ * once (it may be a pipe, `<(aws iotwireless get-device-profile ...)`), and with an APID given
+ * it must be the profile's DAK's: else the shift's SMSNs are wrong.
+ */
+export function readAppKey(source: AppKeySource, apid?: string): { key: Uint8Array; maxSignatures?: number } {
+  if (source.from === "flag") return { key: parseAppServerKey(source.text) };
+  const profile = readDeviceProfile(source.path);
+  const apids = [...new Set(profile.dak.flatMap((d) => (d.apid ? [d.apid] : [])))];
+  if (apid && apids.length && !apids.includes(apid)) {
     throw new UsageError(`--apid ${apid} does not match the device profile's DAK ApId ${apids.join(", ")} (${source.path})`, {
       advice: `use --apid ${apids[0]}, or the device profile of the product you mean`,
     });
   }
-}
-
-export function readAppKey(source: AppKeySource): { key: Uint8Array; maxSignatures?: number } {
-  if (source.from === "flag") return { key: parseAppServerKey(source.text) };
-  const profile = readDeviceProfile(source.path);
   const maxSignatures = profile.dak.find((d) => d.maxAllowedSignature !== undefined)?.maxAllowedSignature;
   return { key: profile.applicationServerPublicKey, ...(maxSignatures !== undefined ? { maxSignatures } : {}) };
 }

@@ -43,8 +43,8 @@ export interface DeviceRequest {
   legacyKeys: boolean;
 }
 
-/** The reference tool's refusals, checked before anything else happens. */
-export function checkSignOptions(o: SignOptions): void {
+/** The reference tool's refusals, checked before anything else happens; returns its input, checked. */
+export function checkSignOptions<T extends SignOptions>(o: T): T & CheckedInputs {
   const refuse = (message: string, advice?: string) => {
     throw new UsageError(message, advice ? { advice } : {});
   };
@@ -77,6 +77,7 @@ export function checkSignOptions(o: SignOptions): void {
   if ((o.ecdsaCsr === undefined) !== (o.eddsaCsr === undefined)) refuse("both CSRs must be given: --eddsa_csr and --ecdsa_csr");
   if (o.eddsaCsr === undefined && !o.generateSmsn) refuse("--generate_smsn is needed when no CSR is given (the SMSN is made from --device_type, --dsn and --apid)");
   if (o.apid !== undefined) validateApid(o.apid);
+  return o as T & CheckedInputs;
 }
 
 function readKeyFile(path: string, curve: Curve): DeviceKey {
@@ -89,28 +90,50 @@ function readKeyFile(path: string, curve: Curve): DeviceKey {
   return readPrivateKeyPem(text, curve, path);
 }
 
+/** What --generate_smsn needs, all three checked present. */
+type SmsnGiven = { generateSmsn: true; deviceType: string; dsn: string; apid: string };
+/** A curve's private key: a PEM file, or (without a file) hex. */
+type KeyGiven<File extends keyof DeviceInputs, Hex extends keyof DeviceInputs> = { [K in File]: string } | ({ [K in File]?: undefined } & { [K in Hex]: string });
+/**
+ * Inputs as checkSignOptions lets them through: both device CSRs, or (the legacy PEM-key
+ * flow) both private keys and what the SMSN is made of; --generate_smsn has its three inputs.
+ */
+export type CheckedInputs = DeviceInputs &
+  (
+    | ({ eddsaCsr: string; ecdsaCsr: string } & (SmsnGiven | { generateSmsn?: false }))
+    | ({ eddsaCsr?: undefined; ecdsaCsr?: undefined } & SmsnGiven & KeyGiven<"ed25519PrivateKeyFile", "ed25519PrivateKey"> & KeyGiven<"p256r1PrivateKeyFile", "p256r1PrivateKey">)
+  );
+
+const smsnOf = (o: SmsnGiven & DeviceInputs, stage: Stage) =>
+  computeSmsn({ deviceType: o.deviceType, dsn: o.dsn, apid: o.apid, stage, ...(o.boardId ? { boardId: o.boardId } : {}) });
+
+/** A curve's private key when given (PEM file or hex): it goes in the output metadata. */
+function privateKey(curve: Curve, file: string | undefined, hex: string | undefined): DeviceKey | undefined {
+  if (file !== undefined) return readKeyFile(file, curve);
+  return hex === undefined ? undefined : readPrivateKeyHex(hex, curve, `${curve}_private_key`);
+}
+
 /** Turns checked options into the CSRs to sign (device CSRs, or built from key files). */
-export function deviceRequest(o: DeviceInputs, stage: Stage): DeviceRequest {
-  const expectedSmsn = o.generateSmsn
-    ? computeSmsn({ deviceType: o.deviceType!, dsn: o.dsn!, apid: o.apid!, stage, ...(o.boardId ? { boardId: o.boardId } : {}) })
-    : undefined;
-  const keys: Partial<Record<Curve, DeviceKey>> = {};
-  const csrs = {} as Record<Curve, Csr>;
-  const sources: [Curve, string | undefined, string | undefined, string | undefined, string][] = [
-    ["ed25519", o.eddsaCsr, o.ed25519PrivateKeyFile, o.ed25519PrivateKey, "ed25519_private_key"],
-    ["p256r1", o.ecdsaCsr, o.p256r1PrivateKeyFile, o.p256r1PrivateKey, "p256r1_private_key"],
-  ];
-  for (const [curve, csrText, keyFile, keyHex, keyField] of sources) {
-    if (keyFile !== undefined) keys[curve] = readKeyFile(keyFile, curve);
-    else if (keyHex !== undefined) keys[curve] = readPrivateKeyHex(keyHex, curve, keyField);
-    if (csrText !== undefined) {
-      csrs[curve] = decodeCsrBase64(csrText, curve, curve === "ed25519" ? "eddsa_csr" : "ecdsa_csr");
-    } else {
-      csrs[curve] = { curve, publicKey: keys[curve]!.publicKey, smsn: expectedSmsn! };
-    }
+export function deviceRequest(o: CheckedInputs, stage: Stage): DeviceRequest {
+  let request: DeviceRequest;
+  if (o.eddsaCsr === undefined) {
+    // The legacy flow: the PC makes the SMSN, and the "CSRs" are the device keys' public halves.
+    const smsn = smsnOf(o, stage);
+    const ed25519 = o.ed25519PrivateKeyFile !== undefined ? readKeyFile(o.ed25519PrivateKeyFile, "ed25519") : readPrivateKeyHex(o.ed25519PrivateKey, "ed25519", "ed25519_private_key");
+    const p256r1 = o.p256r1PrivateKeyFile !== undefined ? readKeyFile(o.p256r1PrivateKeyFile, "p256r1") : readPrivateKeyHex(o.p256r1PrivateKey, "p256r1", "p256r1_private_key");
+    const csrs = { ed25519: { curve: "ed25519", publicKey: ed25519.publicKey, smsn }, p256r1: { curve: "p256r1", publicKey: p256r1.publicKey, smsn } } as const;
+    request = { csrs, keys: { ed25519, p256r1 }, legacyKeys: true, expectedSmsn: smsn };
+  } else {
+    const expectedSmsn = o.generateSmsn ? smsnOf(o, stage) : undefined;
+    const keys: Partial<Record<Curve, DeviceKey>> = {};
+    const edKey = privateKey("ed25519", o.ed25519PrivateKeyFile, o.ed25519PrivateKey);
+    if (edKey) keys.ed25519 = edKey;
+    const ed25519 = decodeCsrBase64(o.eddsaCsr, "ed25519", "eddsa_csr");
+    const pKey = privateKey("p256r1", o.p256r1PrivateKeyFile, o.p256r1PrivateKey);
+    if (pKey) keys.p256r1 = pKey;
+    const p256r1 = decodeCsrBase64(o.ecdsaCsr, "p256r1", "ecdsa_csr");
+    request = { csrs: { ed25519, p256r1 }, keys, legacyKeys: false, ...(expectedSmsn ? { expectedSmsn } : {}) };
   }
-  const request: DeviceRequest = { csrs, keys, legacyKeys: o.eddsaCsr === undefined };
-  if (expectedSmsn) request.expectedSmsn = expectedSmsn;
   if (o.apid) request.apid = o.apid;
   if (o.dsn) request.dsn = o.dsn;
   return request;

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseControlLog } from "../../src/controllog/format.ts";
 import { CURVES, decodeChainBase64, encodeCsr, makeCsr, computeSmsn, toBase64, toHex, verifyChain, type Curve } from "../../src/sidewalk/index.ts";
-import { swtool } from "../helpers/cli.ts";
+import { swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
-import { seed } from "../helpers/vectors.ts";
+import { REPO, seed } from "../helpers/vectors.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 let hsm: LoadedHsm;
@@ -91,6 +91,29 @@ describe("swtool sign (CSR mode)", () => {
     }
     const smsns = readdirSync(logs).map((f) => parseControlLog(readFileSync(join(logs, f), "utf8"))[0]!.serialNumber).sort();
     expect(smsns).toEqual(["SN0000003", "SN0000004", "SN0000005"].map((s) => toHex(smsnOf(s))).sort());
+  });
+
+  test("the device profile is read once: a pipe (bash's <(aws ...)) is enough, the APID checked against it", async () => {
+    const logs = join(dir, "logs-pipe");
+    mkdirSync(logs);
+    const appKey = Buffer.from(seed.app_server_public_key_base64, "base64").toString("hex");
+    const profileJson = JSON.stringify({ Sidewalk: { ApplicationServerPublicKey: appKey, DakCertificateMetadata: [{ ApId: "pd25" }] } });
+    // A pipe yields its text to the first reader only; a second read of /dev/fd/63 finds it empty.
+    const viaPipe = async (args: string[]) => {
+      const proc = Bun.spawn(["bash", "-c", 'exec "$@" --device_profile_json <(printf %s "$PROFILE")', "bash", ...swtoolCommand(), ...args], {
+        cwd: REPO, env: { ...process.env, ...env, NO_COLOR: "1", PROFILE: profileJson }, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+      });
+      const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      return { stdout, stderr, code };
+    };
+    const d = deviceCsrs(smsnOf("SN0000012"));
+    const r = await viaPipe([...base(), "--eddsa_csr", d.ed, "--ecdsa_csr", d.p, "-a", "pd25", "--control_log_dir", logs, "--outform", "flat"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Application Server Public Key:${appKey}\n`);
+    const wrong = await viaPipe([...base(), "--eddsa_csr", d.ed, "--ecdsa_csr", d.p, "-a", "zz99"]);
+    expect(wrong.stderr).toBe("error: --apid zz99 does not match the device profile's DAK ApId pd25 (/dev/fd/63)\n  fix: use --apid pd25, or the device profile of the product you mean\n");
+    expect(wrong.code).toBe(2);
   });
 
   test("refusals of the reference tool, each with exit 2 and its reason", async () => {

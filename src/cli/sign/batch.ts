@@ -12,8 +12,8 @@ import { checkOutputs } from "./preflight.ts";
 
 export async function signBatch(mode: BatchMode, hookFlags: HookArgValues = {}): Promise<void> {
   const hooks = deviceHooks(hookFlags, "batch");
+  const appKey = mode.appKey ? readAppKey(mode.appKey, mode.defaults.apid).key : undefined;
   const rows = readBatchFile(mode.file, mode.defaults);
-  const appKey = mode.appKey ? readAppKey(mode.appKey).key : undefined;
   checkOutputs({ outDir: mode.outDir, ...(mode.controlLogDir !== undefined ? { controlLogDir: mode.controlLogDir } : {}) });
   await withSigner(mode.signer, async (signer) => {
     const results = await runBatch(rows, {

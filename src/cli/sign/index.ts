@@ -10,7 +10,6 @@ import { signBatch } from "./batch.ts";
 import { signLine } from "./line.ts";
 import { resolveSignMode } from "./mode.ts";
 import { signOne } from "./one.ts";
-import { checkApidAgainstProfile } from "../../sign/profile.ts";
 
 export default withHelpGroups(
   defineCommand({
@@ -23,8 +22,6 @@ export default withHelpGroups(
       const mode = resolveSignMode(args, rawArgs);
       kind = mode.kind;
       for (const warning of mode.warnings) log.warn(warning);
-      const apid = mode.kind === "line" ? mode.apid : mode.kind === "batch" ? mode.defaults.apid : mode.options.apid;
-      if (mode.appKey && apid) checkApidAgainstProfile(mode.appKey, apid);
       if (mode.kind === "line") return signLine(mode, args, rawArgs);
       if (mode.kind === "batch") return signBatch(mode, args);
       return signOne(mode, args);

@@ -8,7 +8,7 @@ import type { HookArgValues } from "../hooks.ts";
 import { checkOutputs } from "./preflight.ts";
 
 export async function signLine(mode: LineMode, args: LineArgValues & HookArgValues, rawArgs: readonly string[]): Promise<void> {
-  const { key, maxSignatures } = readAppKey(mode.appKey);
+  const { key, maxSignatures } = readAppKey(mode.appKey, mode.apid);
   checkOutputs({ controlLogDir: mode.controlLogDir, createControlLogDir: true });
   // Every line flag, the ledger and the DSN source before the HSM: a typo or a locked ledger
   // is told at once, not after waiting for a free HSM session.

@@ -16,9 +16,8 @@ import type { OneMode } from "./mode.ts";
 import { checkOutputs } from "./preflight.ts";
 
 export async function signOne(mode: OneMode, hookFlags: HookArgValues = {}): Promise<void> {
-  checkSignOptions(mode.options);
-  const request = deviceRequest(mode.options, mode.stage);
-  const appKey = mode.appKey ? readAppKey(mode.appKey).key : undefined;
+  const appKey = mode.appKey ? readAppKey(mode.appKey, mode.options.apid).key : undefined;
+  const request = deviceRequest(checkSignOptions(mode.options), mode.stage);
   // checkSignOptions has refused a control log without an APID; validateApid says so again if not.
   const controlLog = mode.controlLogDir === undefined ? undefined : { dir: mode.controlLogDir, apid: validateApid(request.apid) };
   checkOutputs({ ...(mode.output !== undefined ? { output: mode.output } : {}), ...(mode.controlLogDir !== undefined ? { controlLogDir: mode.controlLogDir } : {}) });
