@@ -6,6 +6,7 @@
 // A finished board still sitting in the fixture answers the probe, so it is never started
 // again. With `--next-device prompt` the operator presses Enter (or scans the DSN).
 import { SwtoolError } from "../lib/errors.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { PortInfo } from "@serialport/bindings-interface";
 import { listPorts } from "../transport/ports.ts";
 import { openDeviceLink, type SerialSettings } from "../transport/open.ts";
@@ -58,18 +59,6 @@ export async function resolvePortSpec(spec: string, list: PortLister = listPorts
   if (!found) throw new SwtoolError(`no serial port with USB serial number ${serial} is connected`, { advice: "`swtool ports` lists the ports and their serial numbers" });
   return found.path;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 
 export class FixturePort {
   client: CertClient | undefined;
@@ -150,8 +139,9 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
     const heard = client.lineMark;
     const asked = Date.now();
     const result = await client.probe(probeTimeout, finished && !gone ? bootMark : Infinity);
-    // Bytes that came in while this process was busy are read before "silent" is believed.
-    if (result === "silent") await sleep(0, signal);
+    // Bytes that came in while this process was busy are read before "silent" is believed
+    // (a timer turn, not a microtask: the port's reads run in between).
+    if (result === "silent") await sleep(1, signal);
     // A probe that took far longer than its timeout says nothing (the PC was stalled).
     const stalled = Date.now() - asked > 2 * probeTimeout + 100;
     if (result === "boot") {
@@ -177,6 +167,22 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
     await sleep(interval, signal);
   }
   return undefined;
+}
+
+/**
+ * Whether the board found earlier still answers: one taken out while the line waited (HSM
+ * paused, no --count slot) must not be given a DSN. True at the first answer or boot banner,
+ * false after `misses` silent probes in a row (or when the port went away).
+ */
+export async function boardStillThere(client: CertClient, presence: PresenceOptions | undefined, signal: AbortSignal): Promise<boolean> {
+  const misses = presence?.misses ?? 3;
+  for (let i = 0; i < Math.min(misses, 10) && !signal.aborted; i++) {
+    const result = await client.probe(presence?.probeTimeoutMs ?? 150);
+    if (result === "answered" || result === "boot") return true;
+    if (result === "closed") return false;
+    await sleep(presence?.intervalMs ?? 100, signal);
+  }
+  return false;
 }
 
 /** `--next-device prompt`: the operator's Enter (or scanned DSN), then a board that answers. */

@@ -17,7 +17,7 @@ import type { Cert } from "../sidewalk/chain.ts";
 import { validateDsn } from "../sidewalk/smsn.ts";
 import type { DsnSource } from "./dsn.ts";
 import type { FailedDevice, LineEvent, LineSummary, PortTotals, StopReason } from "./events.ts";
-import { FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PortLister, type PresenceOptions, type WaitingFor } from "./fixture.ts";
+import { boardStillThere, FixturePort, waitForBoard, waitForOperator, WAITING_TEXT, type OperatorInput, type PortLister, type PresenceOptions, type WaitingFor } from "./fixture.ts";
 import { BOARD_ACTIONS, checkControlLogRoom, deviceSmsn, provisionDevice, ProvisioningError } from "./flow.ts";
 import type { SerialSettings } from "../transport/open.ts";
 import type { CertClient, CertClientOptions } from "./protocol/client.ts";
@@ -130,6 +130,9 @@ class DakCounter {
 }
 
 const boardAction = (e: ProvisioningError) => BOARD_ACTIONS[e.board];
+
+/** A board found longer ago than this, or that waited at the gate, is probed again before it gets a DSN. */
+const RECHECK_AFTER_MS = 500;
 
 export class Station {
   readonly totals = { provisioned: 0, failed: 0, refused: 0, inFlight: 0, wastedSignatures: 0 };
@@ -315,7 +318,20 @@ export class Station {
           if (got && this.options.dsnScan) scanned = got.line;
         } else client = await waitForBoard(fixture, finished, next);
         if (!client || this.stopped) break;
-        if (!(await this.gate(port))) break;
+        const foundAt = performance.now();
+        const gate = await this.gate(port);
+        if (gate === "stopped") break;
+        // The line may have waited (HSM paused, no --count slot) while the operator took the
+        // board out: a DSN taken for it now would be spent on a failed init.
+        const stale = gate === "waited" || performance.now() - foundAt > RECHECK_AFTER_MS;
+        if (stale && !(await boardStillThere(client, this.options.presence, signal))) {
+          this.totals.inFlight--;
+          this.changed();
+          if (this.stopped) break;
+          this.emit({ type: "warning", message: `${port}: the board found before the line waited no longer answers (taken out?); no DSN was spent on it: waiting for a board` });
+          finished = false;
+          continue;
+        }
         try {
           finished = await this.device(port, client, scanned);
         } finally {
@@ -349,11 +365,11 @@ export class Station {
     return true;
   }
 
-  /** Waits until a board may start: the HSM can sign and --count leaves room. False when stopped. */
-  private async gate(port: string): Promise<boolean> {
+  /** Waits until a board may start: the HSM can sign and --count leaves room. Says whether it had to wait. */
+  private async gate(port: string): Promise<"open" | "waited" | "stopped"> {
     const health = this.options.signer.health;
-    for (;;) {
-      if (this.stopped) return false;
+    for (let waited = false; ; waited = true) {
+      if (this.stopped) return "stopped";
       if (health && health.state !== "ok") {
         // No DSN is taken and no board touched while the HSM is away.
         this.waiting(port, "hsm");
@@ -364,7 +380,7 @@ export class Station {
       if (count !== undefined) {
         if (this.totals.provisioned >= count) {
           this.stop("count");
-          return false;
+          return "stopped";
         }
         if (this.totals.provisioned + this.totals.inFlight >= count) {
           // A device in flight may still fail: then this board makes up for it.
@@ -374,7 +390,7 @@ export class Station {
         }
       }
       this.totals.inFlight++;
-      return true;
+      return waited ? "waited" : "open";
     }
   }
 

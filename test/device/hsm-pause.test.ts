@@ -10,6 +10,7 @@ import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
 import { HsmSession } from "../../src/hsm/session.ts";
 import { Connector } from "../../src/hsm/transport.ts";
 import { loadTestChain, openCertStore } from "../../src/signer/hsm/index.ts";
+import type { DeviceSimulator } from "../../src/device/simulator/host.ts";
 import { controlLogs, runStation, tempDir } from "./station.ts";
 
 const PIN = "pause-pin-0815";
@@ -82,6 +83,73 @@ describe("HSM trouble pauses the line", () => {
     } finally {
       await signer.close();
       await Promise.all(others.map((s) => s.close()));
+      await hsm.stop();
+    }
+  }, 60_000);
+  test("a board found, then taken out while the HSM is away, gets no DSN: no failed attempt, the DSNs stay contiguous", async () => {
+    // The test is the operator: boards stay in their fixtures until it swaps them, and each
+    // step waits for the station's event that makes it meaningful.
+    const dir = tempDir();
+    let hsm = await loadedHsm(dir);
+    await loadTestChain({ connector: hsm.url, productTag: TAG, pin: PIN });
+    const hsmPort = new URL(hsm.url).port;
+    const signer = await openCertStore({ connector: hsm.url, pin: PIN, productTag: TAG, sessions: 2 });
+    let sim!: DeviceSimulator;
+    let steps: Promise<unknown> = Promise.resolve();
+    const then = (f: () => Promise<unknown>) => void (steps = steps.then(f));
+    let stage = "first boards";
+    try {
+      const run = await runStation(
+        { transport: "pty", fixtures: 2, swapOnDeinit: false },
+        {
+          dir,
+          signer,
+          count: 4,
+          onEvent: (e) => {
+            const [f1, f2] = sim.fixtures;
+            const p1 = sim.ports[0];
+            if (stage === "first boards" && e.type === "device-done" && e.provisioned === 2) {
+              // Both first boards done: the HSM goes away, and fixture 2 gets its next board,
+              // which starts (the line does not know yet) and finds the HSM unreachable.
+              stage = "hsm down";
+              then(async () => {
+                await hsm.stop();
+                await f2!.takeOut();
+                await f2!.putIn();
+              });
+            } else if (stage === "hsm down" && e.type === "hsm" && e.state === "unreachable") {
+              // Line paused: fixture 1's next board is found, and waits for the HSM.
+              stage = "paused";
+              then(async () => {
+                await f1!.takeOut();
+                await f1!.putIn();
+              });
+            } else if (stage === "paused" && e.type === "waiting" && e.port === p1 && e.for === "hsm") {
+              // The operator takes that board out again during the pause; then the HSM comes back.
+              stage = "taken out";
+              then(async () => {
+                await f1!.takeOut();
+                hsm = await loadedHsm(dir, `127.0.0.1:${hsmPort}`);
+              });
+            } else if (stage === "taken out" && e.type === "waiting" && e.port === p1 && e.for !== "hsm") {
+              stage = "refilled";
+              then(() => f1!.putIn());
+            }
+          },
+        },
+        (s) => (sim = s),
+      );
+      await steps;
+      expect(stage).toBe("refilled");
+      expect(run.summary).toMatchObject({ provisioned: 4, failed: 0, refused: 0 });
+      const rows = await run.ledger.list();
+      expect(rows.map((r) => [r.dsn, r.result])).toEqual([1, 2, 3, 4].map((n) => [`SN000000${n}`, "provisioned"]));
+      expect(controlLogs(run.dir).length).toBe(4);
+      expect(run.events.filter((e) => e.type === "warning").map((e) => (e as Extract<LineEvent, { type: "warning" }>).message)).toEqual([
+        `${sim.ports[0]}: the board found before the line waited no longer answers (taken out?); no DSN was spent on it: waiting for a board`,
+      ]);
+    } finally {
+      await signer.close().catch(() => {});
       await hsm.stop();
     }
   }, 60_000);

@@ -40,9 +40,12 @@ export interface StationRun {
 export async function runStation(
   simOptions: DeviceSimulatorOptions,
   line: Partial<LineOptions> & { signer?: DakSigner; dsnSource?: DsnSource; dir?: string; ledger?: Ledger } = {},
+  /** Called once the fixtures exist, before the line starts (a test that acts as the operator). */
+  onSimulator?: (sim: DeviceSimulator) => void,
 ): Promise<StationRun> {
   const dir = line.dir ?? tempDir();
   const sim = await startDeviceSimulator(simOptions);
+  onSimulator?.(sim);
   const events: LineEvent[] = [];
   try {
     const { summary, ledger } = await runRehearsalStation({

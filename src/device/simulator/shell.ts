@@ -378,6 +378,21 @@ export class FixtureSimulator {
     }
   }
 
+  /** The operator takes the board out now (whatever it is doing): the fixture is silent until `putIn`. */
+  async takeOut(): Promise<void> {
+    if (this.empty) return;
+    this.empty = true;
+    await this.outputChain;
+    await this.onRemoved();
+  }
+
+  /** The operator puts the next board in now (it boots). */
+  async putIn(): Promise<void> {
+    if (!this.empty || this.stopped) return;
+    await this.onInserted();
+    this.insertDevice();
+  }
+
   stop(): void {
     this.stopped = true;
     this.resolveDone();
