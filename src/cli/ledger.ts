@@ -1,11 +1,14 @@
 // swtool ledger: the line's attempts from the ledger (SQLite file or PostgreSQL), as text,
-// JSON or CSV; `swtool ledger migrate` brings a ledger's schema to this swtool's version.
+// JSON or CSV; `swtool ledger migrate` brings a ledger's schema to this swtool's version;
+// `swtool ledger import --from swtool.db --ledger postgres://...` carries a line PC's ledger
+// into the factory one (idempotent; a device held differently refuses it, naming both).
 import { defineCommand } from "citty";
 import { existsSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, type AttemptResult } from "../ledger/ledger.ts";
 import { looksLikeUrl } from "../ledger/location.ts";
 import { retryingLedger } from "../ledger/retry.ts";
+import { importLedger } from "../ledger/import.ts";
 import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { checkOutputPath, writeOutputSync } from "../lib/atomic.ts";
 import { log, printResult, println } from "./output.ts";
@@ -31,8 +34,8 @@ const ledgerArg = {
   ...ledgerPasswordArgs,
 } as const;
 
-function checkExists(ledger: string): void {
-  if (!looksLikeUrl(ledger) && !existsSync(ledger)) throw new UsageError(`no ledger at ${ledger}`, { advice: "give --ledger FILE (the line writes swtool.db beside its control logs) or --ledger postgres://..." });
+function checkExists(ledger: string, flag = "--ledger"): void {
+  if (!looksLikeUrl(ledger) && !existsSync(ledger)) throw new UsageError(`no ledger at ${ledger}`, { advice: `give ${flag} FILE (the line writes swtool.db beside its control logs)${flag === "--ledger" ? " or --ledger postgres://..." : ""}` });
 }
 
 const migrate = defineCommand({
@@ -52,9 +55,39 @@ const migrate = defineCommand({
   },
 });
 
+const importCommand = defineCommand({
+  meta: { name: "import", description: "Carry a line PC's ledger into this one (attempts, DSN counters, DAK signature counts, control logs); importing it again changes nothing" },
+  args: {
+    from: { type: "string", description: "The ledger to import (a line PC's swtool.db)", required: true },
+    ledger: { type: "string", description: "The ledger to import into (postgres://user@host:port/db, or a file)", required: true },
+    ...ledgerPasswordArgs,
+  },
+  async run({ args }) {
+    if (looksLikeUrl(args.from)) throw new UsageError(`--from ${args.from}: give the line PC's ledger file (swtool.db)`);
+    checkExists(args.from, "--from");
+    const source = await openLedger(args.from);
+    try {
+      const target = await openLedger(args.ledger, ledgerPasswordOption(args));
+      try {
+        const s = await importLedger(source, target);
+        printResult({ ok: true, from: source.path, ledger: target.path, ...s }, () =>
+          println(
+            `imported ${source.path} into ${target.path}: ${s.attempts} attempts (${s.alreadyImported} already imported), ${s.countersRaised} DSN counters raised, ` +
+              `${s.signaturesAdded} DAK signatures added, ${s.controlLogs} control logs`,
+          ),
+        );
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  },
+});
+
 export default defineCommand({
-  meta: { name: "ledger", description: "Show or export the line's provisioning attempts; `ledger migrate` upgrades its schema" },
-  subCommands: { migrate },
+  meta: { name: "ledger", description: "Show or export the line's provisioning attempts; `ledger migrate` upgrades its schema; `ledger import` merges a line PC's ledger into the factory one" },
+  subCommands: { migrate, import: importCommand },
   args: {
     ...ledgerArg,
     since: { type: "string", description: "Only attempts started since (2024-05-01, ISO time, or 2h / 7d ago)" },

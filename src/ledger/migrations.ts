@@ -6,9 +6,11 @@
 //   2  attempts.host, attempts.pid (crash recovery)
 //   3  attempts.pid_start, station, operator, work_order, attempt_key, claimed: a DSN and an
 //      SMSN are held by one attempt at most (unique indexes), retries are idempotent
+//   4  ledger_info (a random id naming this ledger), ledger_imports (what `swtool ledger import`
+//      took from each source ledger: DAK signature counts are added once, however often a file is imported)
 // PostgreSQL ledgers start at version 3 (no older ones exist).
 
-export const CURRENT_SCHEMA = 3;
+export const CURRENT_SCHEMA = 4;
 
 export interface SqliteMigration {
   version: number;
@@ -75,6 +77,13 @@ CREATE UNIQUE INDEX attempts_smsn_claim ON attempts (smsn) WHERE claimed = 1;
 CREATE UNIQUE INDEX attempts_key ON attempts (attempt_key);
 CREATE INDEX attempts_open ON attempts (host, result);`,
   },
+  {
+    version: 4,
+    sql: `
+CREATE TABLE ledger_info (id TEXT NOT NULL);
+INSERT INTO ledger_info (id) VALUES (lower(hex(randomblob(16))));
+CREATE TABLE ledger_imports (source TEXT NOT NULL, dak TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (source, dak));`,
+  },
 ];
 
 export interface PostgresMigration {
@@ -136,6 +145,13 @@ CREATE TABLE uploads (
   remote_path TEXT,
   uploaded_at TEXT NOT NULL
 );`,
+  },
+  {
+    version: 4,
+    sql: `
+CREATE TABLE ledger_info (id TEXT NOT NULL);
+INSERT INTO ledger_info (id) VALUES (md5(random()::text || clock_timestamp()::text));
+CREATE TABLE ledger_imports (source TEXT NOT NULL, dak TEXT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (source, dak));`,
   },
 ];
 

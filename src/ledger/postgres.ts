@@ -15,7 +15,7 @@ import type { Ledger } from "./types.ts";
 import type { PostgresLocation } from "./location.ts";
 import { conflictKey, CURRENT_SCHEMA, POSTGRES_MIGRATIONS } from "./migrations.ts";
 import { sameProcessAlive } from "./process-start.ts";
-import { checkStatus } from "./sqlite.ts";
+import { checkStatus, importedValues } from "./sqlite.ts";
 import {
   baseName,
   LedgerConflictError,
@@ -28,7 +28,9 @@ import {
   type AttemptStart,
   type ControlLogRecord,
   type LedgerIdentity,
+  type LedgerSnapshot,
   type Row,
+  type StoredAttempt,
   type UploadRecord,
 } from "./types.ts";
 
@@ -248,6 +250,60 @@ export class PostgresLedger implements Ledger {
 
   async uploads(filter: { file?: string } = {}): Promise<UploadRecord[]> {
     return ((await this.sql`SELECT * FROM uploads WHERE (${filter.file ?? null}::text IS NULL OR file = ${filter.file ?? null}) ORDER BY id`) as Row[]).map(toUpload);
+  }
+
+  async ledgerId(): Promise<string> {
+    const [row] = await this.sql`SELECT id FROM ledger_info`;
+    return row.id as string;
+  }
+
+  async snapshot(): Promise<LedgerSnapshot> {
+    return {
+      id: await this.ledgerId(),
+      attempts: ((await this.sql`SELECT * FROM attempts ORDER BY id`) as Row[]).map((r) => ({ ...toAttempt(r), claimed: num(r.claimed) === 1 })),
+      sequences: ((await this.sql`SELECT template, next FROM sequences ORDER BY template`) as Row[]).map((r) => ({ template: r.template as string, next: num(r.next) })),
+      signatures: ((await this.sql`SELECT dak, count FROM dak_signatures ORDER BY dak`) as Row[]).map((r) => ({ dak: r.dak as string, count: num(r.count) })),
+      controlLogs: ((await this.sql`SELECT * FROM control_logs ORDER BY path`) as Row[]).map(toControlLog),
+    };
+  }
+
+  async attemptKeyKnown(key: string): Promise<boolean> {
+    return (await this.sql`SELECT 1 FROM attempts WHERE attempt_key = ${key}`).length > 0;
+  }
+
+  async importAttempt(a: StoredAttempt, key: string): Promise<void> {
+    await this.sql.unsafe(
+      "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed) " +
+        `VALUES (${Array.from({ length: 23 }, (_, i) => `$${i + 1}`).join(", ")})`,
+      importedValues(a, key),
+    );
+  }
+
+  async raiseSequence(template: string, next: number): Promise<boolean> {
+    const rows = await this.sql`
+      INSERT INTO sequences (template, next) VALUES (${template}, ${next})
+      ON CONFLICT (template) DO UPDATE SET next = excluded.next WHERE sequences.next < excluded.next
+      RETURNING next`;
+    return rows.length > 0;
+  }
+
+  async importSignatures(source: string, dak: string, count: number): Promise<number> {
+    return this.atomic(async (tx) => {
+      const [row] = await tx`SELECT count FROM ledger_imports WHERE source = ${source} AND dak = ${dak} FOR UPDATE`;
+      const before = row ? num(row.count) : 0;
+      if (count <= before) return 0;
+      await tx`INSERT INTO ledger_imports (source, dak, count) VALUES (${source}, ${dak}, ${count}) ON CONFLICT (source, dak) DO UPDATE SET count = excluded.count`;
+      await tx`INSERT INTO dak_signatures (dak, count) VALUES (${dak}, ${count - before}) ON CONFLICT (dak) DO UPDATE SET count = dak_signatures.count + excluded.count`;
+      return count - before;
+    });
+  }
+
+  async importControlLog(c: ControlLogRecord): Promise<boolean> {
+    const added = await this.sql`
+      INSERT INTO control_logs (path, smsn, created_at, consolidated_into) VALUES (${c.path}, ${c.smsn}, ${c.createdAt}, ${c.consolidatedInto ?? null})
+      ON CONFLICT (path) DO NOTHING RETURNING path`;
+    if (added.length > 0 || c.consolidatedInto === undefined) return added.length > 0;
+    return (await this.sql`UPDATE control_logs SET consolidated_into = ${c.consolidatedInto} WHERE path = ${c.path} AND consolidated_into IS NULL RETURNING path`).length > 0;
   }
 
   async close(): Promise<void> {

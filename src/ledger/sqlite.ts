@@ -21,7 +21,9 @@ import {
   type AttemptStart,
   type ControlLogRecord,
   type LedgerIdentity,
+  type LedgerSnapshot,
   type Row,
+  type StoredAttempt,
   type UploadRecord,
 } from "./types.ts";
 
@@ -233,6 +235,54 @@ export class SqliteLedger implements Ledger {
     return (this.db.query("SELECT * FROM uploads WHERE (?1 IS NULL OR file = ?1) ORDER BY id").all(filter.file ?? null) as Row[]).map(toUpload);
   }
 
+  async ledgerId(): Promise<string> {
+    return (this.db.query("SELECT id FROM ledger_info").get() as { id: string }).id;
+  }
+
+  async snapshot(): Promise<LedgerSnapshot> {
+    return {
+      id: await this.ledgerId(),
+      attempts: (this.db.query("SELECT * FROM attempts ORDER BY id").all() as Row[]).map((r) => ({ ...toAttempt(r), claimed: r.claimed === 1 })),
+      sequences: this.db.query("SELECT template, next FROM sequences ORDER BY template").all() as { template: string; next: number }[],
+      signatures: this.db.query("SELECT dak, count FROM dak_signatures ORDER BY dak").all() as { dak: string; count: number }[],
+      controlLogs: (this.db.query("SELECT * FROM control_logs ORDER BY path").all() as Row[]).map(toControlLog),
+    };
+  }
+
+  async attemptKeyKnown(key: string): Promise<boolean> {
+    return this.db.query("SELECT 1 FROM attempts WHERE attempt_key = ?").get(key) !== null;
+  }
+
+  async importAttempt(a: StoredAttempt, key: string): Promise<void> {
+    this.db
+      .query(
+        "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(...importedValues(a, key));
+  }
+
+  async raiseSequence(template: string, next: number): Promise<boolean> {
+    const row = this.db.query("SELECT next FROM sequences WHERE template = ?").get(template) as { next: number } | null;
+    if (row && row.next >= next) return false;
+    this.db.query("INSERT INTO sequences (template, next) VALUES (?, ?) ON CONFLICT (template) DO UPDATE SET next = excluded.next").run(template, next);
+    return true;
+  }
+
+  async importSignatures(source: string, dak: string, count: number): Promise<number> {
+    const before = (this.db.query("SELECT count FROM ledger_imports WHERE source = ? AND dak = ?").get(source, dak) as { count: number } | null)?.count ?? 0;
+    if (count <= before) return 0;
+    this.db.query("INSERT INTO ledger_imports (source, dak, count) VALUES (?, ?, ?) ON CONFLICT (source, dak) DO UPDATE SET count = excluded.count").run(source, dak, count);
+    await this.addSignatures(dak, count - before);
+    return count - before;
+  }
+
+  async importControlLog(c: ControlLogRecord): Promise<boolean> {
+    const added = this.db.query("INSERT OR IGNORE INTO control_logs (path, smsn, created_at, consolidated_into) VALUES (?, ?, ?, ?)").run(c.path, c.smsn, c.createdAt, c.consolidatedInto ?? null).changes > 0;
+    if (added || c.consolidatedInto === undefined) return added;
+    return this.db.query("UPDATE control_logs SET consolidated_into = ? WHERE path = ? AND consolidated_into IS NULL").run(c.consolidatedInto, c.path).changes > 0;
+  }
+
   /** Runs `work` in one write transaction (taken at once, waiting for another writer's lock). */
   async transaction<T>(work: (tx: Ledger) => Promise<T>): Promise<T> {
     // Nested transactions inside (markLogsConsolidated) become savepoints of this one.
@@ -267,6 +317,14 @@ export function withLedgerErrors(ledger: SqliteLedger): Ledger {
       };
     },
   });
+}
+
+/** An imported attempt's column values, in the order both engines' INSERT lists them. */
+export function importedValues(a: StoredAttempt, key: string): (string | number | null)[] {
+  return [
+    a.startedAt, a.finishedAt ?? null, a.port, a.dsn, a.smsn, a.apid, a.stage, a.result, a.failedStep ?? null, a.error ?? null, a.deviceAnswer ?? null, a.errorCode ?? null,
+    a.controlLog ?? null, a.hsmSerial ?? null, a.dak ?? null, a.host ?? null, a.pid ?? null, a.pidStart ?? null, a.station ?? null, a.operator ?? null, a.workOrder ?? null, key, a.claimed ? 1 : null,
+  ];
 }
 
 export function checkStatus(status: string | undefined): void {

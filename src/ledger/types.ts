@@ -141,6 +141,21 @@ export class LedgerConflictError extends SwtoolError {
   }
 }
 
+/** An attempt as a ledger holds it, for `ledger import`: whether it holds its DSN and SMSN. */
+export interface StoredAttempt extends AttemptRecord {
+  claimed: boolean;
+}
+
+/** Everything a ledger holds that `swtool ledger import` carries into another (uploads stay where they were made). */
+export interface LedgerSnapshot {
+  /** The ledger's own random id (schema 4). */
+  id: string;
+  attempts: StoredAttempt[];
+  sequences: { template: string; next: number }[];
+  signatures: { dak: string; count: number }[];
+  controlLogs: ControlLogRecord[];
+}
+
 /** The ledger as every engine implements it (openLedger in ledger.ts opens one). */
 export interface Ledger {
   readonly engine: "sqlite" | "postgres";
@@ -180,6 +195,19 @@ export interface Ledger {
   uploads(filter?: { file?: string }): Promise<UploadRecord[]>;
   /** Runs `work` in one transaction: everything it writes through `tx` is kept, or nothing. */
   transaction<T>(work: (tx: Ledger) => Promise<T>): Promise<T>;
+  /** The ledger's random id (tells one ledger from another, wherever its file is copied). */
+  ledgerId(): Promise<string>;
+  snapshot(): Promise<LedgerSnapshot>;
+  /** Whether an attempt with this key is recorded (an imported attempt's key names its source row). */
+  attemptKeyKnown(key: string): Promise<boolean>;
+  /** Writes another ledger's attempt as it was (its host, pid, station, times, claim) under `key`. */
+  importAttempt(a: StoredAttempt, key: string): Promise<void>;
+  /** Raises a DSN template's counter to at least `next`; whether it was raised. */
+  raiseSequence(template: string, next: number): Promise<boolean>;
+  /** Adds what `source` signed with `dak` beyond what an earlier import of it added; returns the signatures added. */
+  importSignatures(source: string, dak: string, count: number): Promise<number>;
+  /** Records another ledger's control log (and its consolidation, where this ledger has none); whether anything changed. */
+  importControlLog(c: ControlLogRecord): Promise<boolean>;
   /** Schema version of the database and of this swtool. */
   schemaVersion(): Promise<{ database: number; current: number; before?: number }>;
   close(): Promise<void>;

@@ -32,10 +32,10 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     await pg?.destroy();
   });
 
-  test("attempts, refusals, counters, control logs and uploads as on SQLite; schema version 3", async () => {
+  test("attempts, refusals, counters, control logs and uploads as on SQLite; schema version 4", async () => {
     const ledger = await openLedger(await freshDb(), { station: "LINE-1", operator: "amy", workOrder: "WO-7" });
     expect(ledger.engine).toBe("postgres");
-    expect(await ledger.schemaVersion()).toEqual({ database: 3, current: 3, before: 0 });
+    expect(await ledger.schemaVersion()).toEqual({ database: 4, current: 4, before: 0 });
     const a = await ledger.beginAttempt({ ...attempt("SN1"), time: new Date("2024-05-01T08:00:00Z") });
     await ledger.finishAttempt(a, { result: "failed", failedStep: "store", error: "store: ERROR -31", errorCode: -31 });
     const b = await ledger.beginAttempt({ ...attempt("SN2"), hsmSerial: "123", dak: "TEST/ed25519/01" });
@@ -258,4 +258,84 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
       await tls.destroy();
     }
   }, 60_000);
+
+  test("ledger import: two line PCs' SQLite ledgers into the factory ledger; a line then continues the template with no number twice; importing again changes nothing; a device held differently is refused", async () => {
+    const url = await freshDb();
+    // What a line writes: numbers from the template, attempts, 2 signatures per board, control logs, a consolidation.
+    const line = async (path: string, station: string, start: number, boards: { provisioned: boolean }[]) => {
+      const ledger = await openLedger(path, { station });
+      const source = dsnTemplate("SN{seq:7}", start, ledger);
+      for (const b of boards) {
+        const dsn = (await source.next())!;
+        const id = await ledger.beginAttempt(attempt(dsn));
+        const log = `/${station}/C_${dsn}.txt`;
+        await ledger.finishAttempt(id, b.provisioned ? { result: "provisioned", controlLog: log, hsmSerial: "7550001", dak: "DAK-A" } : { result: "failed", failedStep: "store", error: "store: ERROR -31" });
+        await ledger.addSignatures("DAK-A", 2);
+        if (b.provisioned) await ledger.recordControlLog(log, smsnOf(dsn));
+      }
+      return ledger;
+    };
+    const [dir1, dir2] = [tempDir(), tempDir()];
+    const pc1 = await line(join(dir1, "swtool.db"), "PC-1", 1, [{ provisioned: true }, { provisioned: true }, { provisioned: true }, { provisioned: false }]);
+    await pc1.markConsolidated([`/PC-1/C_SN0000001.txt`, `/PC-1/C_SN0000002.txt`], "/PC-1/shift1.txt");
+    await pc1.close();
+    (await line(join(dir2, "swtool.db"), "PC-2", 100, [{ provisioned: true }, { provisioned: true }])).close();
+
+    const one = await swtool(["ledger", "import", "--from", join(dir1, "swtool.db"), "--ledger", url]);
+    expect([one.code, one.stdout, one.stderr]).toEqual([0, `imported ${join(dir1, "swtool.db")} into ${url}: 4 attempts (0 already imported), 1 DSN counters raised, 8 DAK signatures added, 3 control logs\n`, ""]);
+    const two = await swtool(["ledger", "import", "--from", join(dir2, "swtool.db"), "--ledger", url]);
+    expect([two.code, two.stdout]).toEqual([0, `imported ${join(dir2, "swtool.db")} into ${url}: 2 attempts (0 already imported), 1 DSN counters raised, 4 DAK signatures added, 2 control logs\n`]);
+
+    const factory = await openLedger(url, { station: "LINE-9" });
+    const before = await factory.snapshot();
+    expect(before.attempts.map((a) => [a.dsn, a.result, a.station, a.claimed])).toEqual([
+      ["SN0000001", "provisioned", "PC-1", true],
+      ["SN0000002", "provisioned", "PC-1", true],
+      ["SN0000003", "provisioned", "PC-1", true],
+      ["SN0000004", "failed", "PC-1", false],
+      ["SN0000100", "provisioned", "PC-2", true],
+      ["SN0000101", "provisioned", "PC-2", true],
+    ]);
+    expect(before.sequences).toEqual([{ template: "SN{seq:7}", next: 102 }]);
+    expect(await factory.signatureCount("DAK-A")).toBe(12);
+    expect(await factory.devicesIn("/PC-1/shift1.txt")).toEqual([smsnOf("SN0000001"), smsnOf("SN0000002")].sort());
+    expect((await factory.pendingControlLogs()).map((c) => c.path)).toEqual(["/PC-1/C_SN0000003.txt", "/PC-2/C_SN0000100.txt", "/PC-2/C_SN0000101.txt"]);
+    expect(await factory.isProvisioned({ dsn: "SN0000002" })).toMatchObject({ station: "PC-1", hsmSerial: "7550001", controlLog: "/PC-1/C_SN0000002.txt" });
+
+    // The same file again (and PC-2's again): nothing changes.
+    const again = await swtool(["ledger", "import", "--from", join(dir1, "swtool.db"), "--ledger", url]);
+    expect([again.code, again.stdout]).toEqual([0, `imported ${join(dir1, "swtool.db")} into ${url}: 0 attempts (4 already imported), 0 DSN counters raised, 0 DAK signatures added, 0 control logs\n`]);
+    expect((await swtool(["ledger", "import", "--from", join(dir2, "swtool.db"), "--ledger", url])).code).toBe(0);
+    expect(await factory.snapshot()).toEqual(before);
+
+    // PC-1 went on signing before it moved: a later import adds only what it signed since.
+    const later = await openLedger(join(dir1, "swtool.db"), { station: "PC-1" });
+    await later.addSignatures("DAK-A", 2);
+    await later.close();
+    expect((await swtool(["ledger", "import", "--from", join(dir1, "swtool.db"), "--ledger", url])).stdout).toContain(": 0 attempts (4 already imported), 0 DSN counters raised, 2 DAK signatures added, 0 control logs");
+    expect(await factory.signatureCount("DAK-A")).toBe(14);
+
+    // A line on the factory ledger continues the template, twice: no number of either PC again.
+    const taken: string[] = [];
+    for (const _ of [1, 2]) {
+      const run = await runStation({ transport: "pty", fixtures: 1, count: 2 }, { ledger: factory, dsnSource: dsnTemplate("SN{seq:7}", 1, factory), count: 2 });
+      expect(run.summary).toMatchObject({ provisioned: 2, failed: 0, refused: 0 });
+      taken.push(...(await factory.list({ status: "provisioned" })).filter((a) => a.station === "LINE-9").map((a) => a.dsn));
+    }
+    expect([...new Set(taken)]).toEqual(["SN0000102", "SN0000103", "SN0000104", "SN0000105"]);
+
+    // A third PC provisioned SN0000002's SMSN under another DSN: refused in one line naming both, nothing imported.
+    const dir3 = tempDir();
+    const pc3 = await openLedger(join(dir3, "swtool.db"), { station: "PC-3" });
+    await pc3.finishAttempt(await pc3.beginAttempt({ ...attempt("SN0000999"), smsn: smsnOf("SN0000002") }), { result: "provisioned", controlLog: "/PC-3/C.txt" });
+    await pc3.close();
+    const count = (await factory.list()).length;
+    const refused = await swtool(["ledger", "import", "--from", join(dir3, "swtool.db"), "--ledger", url]);
+    expect([refused.code, refused.stderr.split("\n")[0]]).toEqual([
+      1,
+      `error: ledger import refused: SMSN ${smsnOf("SN0000002")} is provisioned with DSN SN0000002 in ${url} (attempt 2, PC-1) and provisioned with DSN SN0000999 in ${join(dir3, "swtool.db")} (attempt 1, PC-3)`,
+    ]);
+    expect((await factory.list()).length).toBe(count);
+    await factory.close();
+  }, 120_000);
 });
