@@ -6,6 +6,7 @@
 // after `giveUpAfterMs`.
 import { randomUUID } from "node:crypto";
 import { SwtoolError } from "../lib/errors.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { Ledger } from "./ledger.ts";
 
 const PG_TRANSIENT_STATES = /^(08|57P0[1-3]|40001|40P01|53300|55P03)/;
@@ -43,7 +44,7 @@ export interface Retrier {
 
 /** One outage state for every call made through it (the line's ledger and its DSN source). */
 export function ledgerRetrier(what: string, options: RetryOptions = {}): Retrier {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const pause = options.sleep ?? sleep;
   let downSince: number | undefined;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {
     let delay = 100;
@@ -69,7 +70,7 @@ export function ledgerRetrier(what: string, options: RetryOptions = {}): Retrier
             cause: e,
           });
         }
-        await sleep(delay);
+        await pause(delay);
         delay = Math.min(delay * 2, 2000);
       }
     }

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../lib/errors.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { openPty, type Pty } from "../../transport/pty.ts";
 import { FixtureSimulator, type DeviceRecord, type FixtureOptions } from "./shell.ts";
 
@@ -66,7 +67,7 @@ async function hostOnPty(fixture: number, options: DeviceSimulatorOptions): Prom
   symlinkSync(pty.path, link);
   sim.onRemoved = async () => {
     // The PC reads the last answer before the cable goes (a closed master drops unread bytes).
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const old = pty;
     pty = undefined;
     rmSync(link, { force: true });
