@@ -4,7 +4,6 @@
 import { defineCommand } from "citty";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient } from "../pki/index.ts";
 import { KEY_ALGORITHMS, parseKeyAlgorithm } from "../x509/keys.ts";
-import { PRIVATE_FILE_PROTECTION } from "../lib/atomic.ts";
 import { printResult, println } from "./output.ts";
 import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
 import { isHsmKey, openCaSigner } from "./ca-key.ts";
@@ -51,10 +50,10 @@ const init = defineCommand({
       force: args.force ?? false,
     }).finally(() => hsm?.close());
     printResult(result, () => {
-      const caKey = hsm ? `key ${result.ca.keyPath}, never leaves the HSM` : `key ${result.ca.keyPath}, ${PRIVATE_FILE_PROTECTION}; keep it on this server only`;
+      const caKey = hsm ? `key ${result.ca.keyPath}, never leaves the HSM` : `key ${result.ca.keyPath}, ${result.ca.keyProtection?.description}; keep it on this server only`;
       println(`CA:          ${result.ca.path} (${caKey})`);
       println(`             expires ${result.ca.notAfter}, SHA-256 ${result.ca.sha256}`);
-      println(`server:      ${result.server.path} (key ${result.server.keyPath}, ${PRIVATE_FILE_PROTECTION}) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
+      println(`server:      ${result.server.path} (key ${result.server.keyPath}, ${result.server.keyProtection?.description}) for ${[...result.server.dnsNames, ...result.server.ipAddresses].join(", ")}`);
       println(`             expires ${result.server.notAfter}`);
       println(`nginx.conf:  ${result.nginxConf}`);
       println(`next: swtool pki client --ca ${result.dir} --name LINEPC-01${hsm ? ` --ca-key ${args["ca-key"]}` : ""}`);
@@ -88,7 +87,7 @@ const client = defineCommand({
     }).finally(() => hsm?.close());
     printResult(result, () => {
       println(`client:  ${result.client.path} (CN=${result.client.subject}, expires ${result.client.notAfter})`);
-      println(`key:     ${result.client.keyPath} (${PRIVATE_FILE_PROTECTION})`);
+      println(`key:     ${result.client.keyPath} (${result.client.keyProtection?.description})`);
       println(`CA:      ${result.caPem}`);
       println(`copy ${result.dir} to the line PC and sign with --ca_cert ca.pem --client_cert client.pem --client_key client.key`);
     });

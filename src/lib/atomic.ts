@@ -15,7 +15,7 @@ import { accessSync, closeSync, mkdirSync, constants, fsyncSync, linkSync, lstat
 import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SwtoolError } from "./errors.ts";
-import { moveNoReplace, moveReplace, restrictToCurrentUser } from "./win32-files.ts";
+import { accessProblem, moveNoReplace, moveReplace, restrictToCurrentUser } from "./win32-files.ts";
 
 const windows = process.platform === "win32";
 
@@ -107,8 +107,28 @@ export async function writeAll(file: FileHandle, data: string | Uint8Array): Pro
   }
 }
 
-/** How a private (key-bearing) file is protected here, for output next to its path. */
-export const PRIVATE_FILE_PROTECTION = windows ? "access: this user only" : "0600";
+/** How a key-bearing file is protected, as read back from the file itself. */
+export interface FileProtection {
+  /** Only the current user can read it. */
+  private: boolean;
+  /** For output next to its path: "0600", "access: this user only", or what it has instead. */
+  description: string;
+}
+
+/**
+ * What protects `path` now (its mode on POSIX, its access list on Windows), read back rather
+ * than assumed: an owner-only ACL can fail (FAT, Wine) and a mount can ignore modes, and output
+ * that calls such a key private would be false.
+ */
+export function fileProtection(path: string): FileProtection {
+  if (windows) {
+    const problem = accessProblem(path);
+    return problem ? { private: false, description: `NOT private: ${problem}` } : { private: true, description: "access: this user only" };
+  }
+  const mode = statSync(path).mode & 0o777;
+  const octal = `0${mode.toString(8).padStart(3, "0")}`;
+  return (mode & 0o077) === 0 ? { private: true, description: octal } : { private: false, description: `NOT private: mode ${octal}` };
+}
 
 /** Told when a file asked to be private could not be made so (Windows without ACLs); the CLI warns. */
 let unprotected: (path: string, problem: string) => void = () => undefined;

@@ -152,7 +152,15 @@ export function restrictToCurrentUser(path: string): string | undefined {
   if (!adv().AddAccessAllowedAceEx(acl, ACL_REVISION, 0, FILE_ALL_ACCESS, BigInt(sid))) return `cannot build an access list (Windows error ${k32().GetLastError()})`;
   const set = adv().SetNamedSecurityInfoW(absolute, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, 0n, 0n, acl, 0n);
   if (set !== 0) return `its file system refused an access list (Windows error ${set})`;
-  const problem = checkOnlyCurrentUser(absolute, sid);
+  return accessProblem(path);
+}
+
+/**
+ * Reads `path`'s DACL back: undefined when only the current user has access, otherwise what the
+ * file has instead (for output saying what a key file really got, not what was asked for).
+ */
+export function accessProblem(path: string): string | undefined {
+  const problem = checkOnlyCurrentUser(wide(resolve(path)), user().sid);
   return problem && `its access list ${problem}`;
 }
 

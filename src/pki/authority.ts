@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import type * as pkijs from "pkijs";
 import { SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
+import { fileProtection, type FileProtection } from "../lib/atomic.ts";
 import { issueCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
 import { certificateDer, certificatePem } from "../x509/certificate.ts";
@@ -31,6 +32,8 @@ export interface IssuedCertificate {
   serial: string;
   notAfter: string;
   sha256: string;
+  /** How the key file is protected, read back after writing (absent for a key in the HSM). */
+  keyProtection?: FileProtection;
 }
 
 /** A subject of common name and optional organization, escaped for parseName. */
@@ -44,7 +47,8 @@ function commonNameOf(cert: pkijs.Certificate): string {
   return cn ? String(cn.value.valueBlock.value) : "";
 }
 
-function describe(cert: pkijs.Certificate, path: string, keyPath: string): IssuedCertificate {
+/** `keyFile`: the key was written to keyPath (not held in the HSM), so say how it is protected. */
+function describe(cert: pkijs.Certificate, path: string, keyPath: string, keyFile = true): IssuedCertificate {
   return {
     path,
     keyPath,
@@ -52,6 +56,7 @@ function describe(cert: pkijs.Certificate, path: string, keyPath: string): Issue
     serial: toHex(cert.serialNumber.valueBlock.valueHexView),
     notAfter: cert.notAfter.value.toISOString(),
     sha256: createHash("sha256").update(certificateDer(cert)).digest("hex"),
+    ...(keyFile ? { keyProtection: fileProtection(keyPath) } : {}),
   };
 }
 
@@ -127,7 +132,7 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
   ]);
   return {
     dir,
-    ca: describe(ca.cert, paths.caPem, caKey ? paths.caKey : caSigner.description),
+    ca: caKey ? describe(ca.cert, paths.caPem, paths.caKey) : describe(ca.cert, paths.caPem, caSigner.description, false),
     server: { ...describe(server.cert, paths.serverPem, paths.serverKey), dnsNames: sans.dns, ipAddresses: sans.ip },
     nginxConf: paths.nginx,
   };

@@ -204,12 +204,16 @@ describe("swtool pki (CLI)", () => {
     expect(init.stderr).toBe("");
     expect(init.code).toBe(0);
     expect(init.stdout).toContain(`nginx.conf:  ${join(dir, "nginx.conf")}`);
+    // The protection is read back from each key file, not assumed.
+    expect(init.stdout).toContain(`CA:          ${join(dir, "ca.pem")} (key ${join(dir, "ca.key")}, 0600; keep it on this server only)\n`);
+    expect(init.stdout).toContain(`server:      ${join(dir, "server.pem")} (key ${join(dir, "server.key")}, 0600) for signing.lan\n`);
     const client = await swtool(["pki", "client", "--ca", dir, "--name", "LINEPC-07", "--json"]);
     expect(client.code).toBe(0);
     const doc = JSON.parse(client.stdout);
     expect(doc.client.subject).toBe("LINEPC-07");
     expect(doc.client.keyPath).toBe(join(dir, "clients", "LINEPC-07", "client.key"));
     expect(mode(doc.client.keyPath)).toBe(0o600);
+    expect(doc.client.keyProtection).toEqual({ private: true, description: "0600" });
   });
 
   test("errors are operator messages with exit codes", async () => {

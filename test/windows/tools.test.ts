@@ -65,9 +65,21 @@ suite("swtool.exe tools (Wine)", () => {
     const pki = join(dir, "pki");
     const init = await exe(["pki", "init", "--out", win(pki), "--server-name", "127.0.0.1"]);
     expect(init.code).toBe(0);
-    expect(init.stdout).toContain(`(key ${win(join(pki, "ca.key"))}, access: this user only; keep it on this server only)`);
+    // Wine 8 maps access lists to Unix mode bits: the owner-only DACL reads back as three entries,
+    // so the output says what each key file really got (on NTFS: "access: this user only").
+    const notPrivate = "NOT private: its access list has 3 entries instead of one";
+    const warning = (path: string) => `${path} is not private to this user: its access list has 3 entries instead of one; other accounts on this PC may read it (keep key files on an NTFS disk)`;
+    const warnings = (stderr: string) => stderr.split(/\r?\n/).filter((l) => l.includes("is not private")).map((l) => l.slice(l.indexOf("Z:\\")));
+    expect(init.stdout).toContain(`(key ${win(join(pki, "ca.key"))}, ${notPrivate}; keep it on this server only)`);
+    expect(init.stdout).toContain(`(key ${win(join(pki, "server.key"))}, ${notPrivate}) for 127.0.0.1`);
+    expect(warnings(init.stderr)).toEqual([warning(win(join(pki, "ca.key"))), warning(win(join(pki, "server.key")))]);
     const client = await exe(["pki", "client", "--ca", win(pki), "--name", "LINEPC-07"]);
     expect(client.code).toBe(0);
+    const clientKey = win(join(pki, "clients", "LINEPC-07", "client.key"));
+    expect(client.stdout).toContain(`key:     ${clientKey} (${notPrivate})`);
+    expect(warnings(client.stderr)).toEqual([warning(clientKey)]);
+    const json = await exe(["pki", "client", "--ca", win(pki), "--name", "LINEPC-08", "--json"]);
+    expect(JSON.parse(json.stdout).client.keyProtection).toEqual({ private: false, description: notPrivate });
     const conf = readFileSync(join(pki, "nginx.conf"), "utf8");
     // nginx reads backslashes as escapes: the exe writes C:/-style paths.
     const confDir = win(pki).replaceAll("\\", "/");
