@@ -15,6 +15,7 @@ import { connectorArgs, pinArgs } from "./args.ts";
 import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
 import { checkNewFile, writeNewFile, writeNewFiles } from "../x509/files.ts";
+import { checkDirectory } from "../lib/atomic.ts";
 import { readInput } from "../x509/input.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../x509/pubkey.ts";
 import { summarize, verifyCertificate } from "../x509/verify.ts";
@@ -193,6 +194,10 @@ const provision = defineCommand({
     const profile = loadProfile(args.profile ?? DEFAULT_PROFILE);
     const caData = readInput(args.ca, "--ca");
     const chain = args.chain ? parseCertificates(readInput(args.chain, "--chain"), args.chain) : [];
+    // Before the CA key (perhaps in the HSM) opens and the device is touched: a provisioned
+    // device's certificate and transcript must have somewhere to go.
+    if (args["out-dir"]) checkDirectory(args["out-dir"], "--out-dir", { create: true });
+    if (args.transcript) checkNewFile(args.transcript, { force: true, flag: "--transcript" });
     const { signer, close } = await openCaSigner(args["ca-key"], args);
     let channel: ByteChannel | undefined;
     let transcript: TranscriptEntry[] = [];

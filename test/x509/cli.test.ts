@@ -8,6 +8,7 @@ import { swtool } from "../helpers/cli.ts";
 import { seed } from "../helpers/vectors.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 import { openssl } from "../helpers/system.ts";
+import { startAtecc608OnTcp } from "../../src/x509/simulator/host.ts";
 const opensslStdout = (...args: string[]) => openssl(...args).stdout;
 
 const dir = scratchDir("x509-cli");
@@ -123,6 +124,27 @@ describe("swtool x509 provision and simulate (binary)", () => {
       expect(text).not.toContain('>> "q"');
     } finally {
       await sim.stop();
+    }
+  });
+
+  test("--out-dir and --transcript that cannot be written: refused before the CA key opens or the device is touched", async () => {
+    const ca = join(dir, "preflight-ca");
+    expect((await swtool(["x509", "ca", "init", "--out", ca, "--subject", "CN=Factory CA"])).code).toBe(0);
+    const sim = await startAtecc608OnTcp({ serial: "0123aabbccddeeff02" });
+    try {
+      const blocker = join(dir, "afile");
+      writeFileSync(blocker, "in the way\n");
+      const args = ["x509", "provision", "--port", sim.port, "--ca", join(ca, "ca.pem"), "--ca-key", join(ca, "ca.key"), "--line-delay", "5", "--settle", "20"];
+      const outDir = await swtool([...args, "--out-dir", join(blocker, "d")]);
+      expect(outDir.code).toBe(1);
+      expect(outDir.stderr).toBe(`error: --out-dir: cannot create the directory ${join(blocker, "d")}: a part of the path is not a directory\n  fix: give a directory that exists or can be created\n`);
+      const transcript = await swtool([...args, "--transcript", join(blocker, "t.txt")]);
+      expect(transcript.code).toBe(1);
+      expect(transcript.stderr).toBe(`error: cannot open ${join(blocker, "t.txt")}: a part of the path is not a directory\n  fix: check that the directory exists, is writable and has free space\n`);
+      // The port was never opened: no board powered on, so none holds a certificate.
+      expect(sim.boards.map((b) => b.state.deviceCertificate)).toEqual([]);
+    } finally {
+      await sim.close();
     }
   });
 
