@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { mkdirSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
 import { dsnFile, dsnTemplate, fixedDsn, type DsnSource } from "../device/dsn.ts";
-import { runLine, type LineSummary } from "../device/line.ts";
+import { runLine, type LineEvent, type LineSummary } from "../device/line.ts";
 import { checkPortName, type SerialSettings } from "../transport/open.ts";
 import { lineReporter, summaryLines } from "./line-view.ts";
 import { bootBannerWith } from "../device/protocol/client.ts";
@@ -19,6 +19,7 @@ import { eventRecord, printEvent } from "./events.ts";
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 5;
 import { deviceHooks, type HookArgValues } from "./hooks.ts";
 import { operatorInputFrom } from "./operator-input.ts";
+import { openTranscript, type Transcript } from "./transcript.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
@@ -51,6 +52,7 @@ export const lineArgs = {
   "next-device": { type: "string", description: "auto (banner, presence or port re-enumeration; default) or prompt (the operator presses Enter)" },
   "dsn-scan": { type: "boolean", description: "With --next-device prompt: the line the operator scans is the board's DSN" },
   "allow-missing-fixtures": { type: "boolean", description: "Start although a --port cannot be opened, and wait for it" },
+  transcript: { type: "string", description: "Append every line sent to and received from each fixture (noise included) to this file, with time, port and direction" },
   "max-consecutive-failures": { type: "string", description: `Stop a fixture after this many boards in a row failed on it (default ${DEFAULT_MAX_CONSECUTIVE_FAILURES}; 0: never)` },
   ...serialArgs,
 } as const satisfies ArgsDef;
@@ -127,6 +129,8 @@ export interface LinePlan {
   serial: SerialSettings;
   ledger: Awaited<ReturnType<typeof openLedger>>;
   dsnSource: DsnSource;
+  /** `--transcript FILE`, open for appending. */
+  transcript?: Transcript;
   close(): Promise<void>;
 }
 
@@ -157,7 +161,14 @@ export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: 
   }
   const serial = serialSettingsFrom(args);
   mkdirSync(base.controlLogDir, { recursive: true });
-  const ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
+  const transcript = args.transcript !== undefined ? openTranscript(args.transcript) : undefined;
+  let ledger: LinePlan["ledger"];
+  try {
+    ledger = await openLedger(args.ledger ?? join(base.controlLogDir, DEFAULT_LEDGER_NAME), stationOptions(args));
+  } catch (e) {
+    transcript?.close();
+    throw e;
+  }
   try {
     let dsnSource: DsnSource;
     if (scan) dsnSource = { description: "scanned DSNs", single: true, next: async () => undefined };
@@ -177,9 +188,14 @@ export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: 
       serial,
       ledger,
       dsnSource,
-      close: () => ledger.close(),
+      ...(transcript ? { transcript } : {}),
+      close: async () => {
+        transcript?.close();
+        await ledger.close();
+      },
     };
   } catch (e) {
+    transcript?.close();
     await ledger.close();
     throw e;
   }
@@ -187,7 +203,7 @@ export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: 
 
 /** Runs the station for `swtool sign --port ...` and prints its summary; returns it too. */
 export async function runLineCommand(plan: LinePlan, ports: string[], base: LineBase): Promise<LineSummary> {
-  const { nextDevice, scan, count, timeoutMs, hooks, maxConsecutiveFailures, banners, ledger, dsnSource } = plan;
+  const { nextDevice, scan, count, timeoutMs, hooks, maxConsecutiveFailures, banners, ledger, dsnSource, transcript } = plan;
   // On a terminal the operator's Enter (and a scanner's DSN) is echoed below the view's block.
   let typed = () => {};
   const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, () => typed()) : undefined;
@@ -195,6 +211,7 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
     const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
     const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
     if (process.stdin.isTTY) typed = () => reporter.typed?.();
+    if (transcript) transcript.onError = (message) => reporter.onEvent({ type: "warning", message });
     const stop = new AbortController();
     const abort = new AbortController();
     // Ctrl-C, SIGTERM (a service manager) and SIGHUP (the terminal closed) all stop the line
@@ -232,7 +249,9 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
         signal: stop.signal,
         abortSignal: abort.signal,
         onDakLoaded: (used) => reporter.signaturesBefore?.(used),
+        ...(transcript ? { onTraffic: (port: string, direction: "tx" | "rx", line: string) => transcript.line(port, direction, line) } : {}),
         onEvent: (e) => {
+          if (transcript) noteInTranscript(transcript, e);
           reporter.onEvent(e);
           if (e.type === "device-done" || e.type === "device-failed") hooks.device(eventRecord(e, "line"));
         },
@@ -251,4 +270,12 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
   } finally {
     operator?.close();
   }
+}
+
+/** The station's notes between a fixture's lines: which board the traffic that follows is for, and how it ended. */
+function noteInTranscript(transcript: Transcript, e: LineEvent): void {
+  if (e.type === "device-start") transcript.line(e.port, "--", `${e.dsn} started (SMSN ${e.smsn})`);
+  else if (e.type === "device-done") transcript.line(e.port, "--", `PASS ${e.dsn} in ${e.seconds.toFixed(1)} s -> ${e.controlLog}`);
+  else if (e.type === "device-failed") transcript.line(e.port, "--", `FAIL ${e.dsn} at ${e.step}: ${e.error}`);
+  else if (e.type === "refused") transcript.line(e.port, "--", `refused ${e.dsn}: ${e.reason}`);
 }

@@ -67,6 +67,8 @@ export interface LineOptions {
   /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
   minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
+  /** Every line sent to (`tx`) and received from (`rx`) each fixture, noise included (`--transcript`). */
+  onTraffic?: (port: string, direction: "tx" | "rx", line: string) => void;
   /** The DAK signatures the ledger counted before the first board (busiest key): for the view. */
   onDakLoaded?: (used: number) => void;
 }
@@ -273,7 +275,9 @@ export class Station {
 
   /** Opens every fixture before the first board; one that cannot be opened stops the start. */
   private async openFixtures(): Promise<FixturePort[]> {
-    const fixtures = this.options.ports.map((p) => new FixturePort(p, this.options.serial, this.options.protocol, this.options.listPorts));
+    const { protocol, onTraffic } = this.options;
+    const protocolOf = (p: string): CertClientOptions | undefined => (onTraffic ? { ...protocol, onTraffic: (direction, line) => onTraffic(p, direction, line) } : protocol);
+    const fixtures = this.options.ports.map((p) => new FixturePort(p, this.options.serial, protocolOf(p), this.options.listPorts));
     const opened = await Promise.allSettled(fixtures.map((f) => f.open()));
     const missing = opened.flatMap((r, i) => (r.status === "rejected" ? [{ port: fixtures[i]!.name, error: r.reason as Error }] : []));
     if (missing.length && !this.options.allowMissingFixtures) {

@@ -1,7 +1,8 @@
 // The line's machine and operator interfaces through the compiled binary: the versioned event
 // schema (`sign --json-schema`) that every --json record follows, hooks that fail without
 // changing a device's result, SIGTERM handled like Ctrl-C, `--next-device prompt --dsn-scan`
-// through stdin, and the start-up refusals (an unopenable port, an APID the profile's DAK
+// through stdin, `--transcript` (every line to and from a fixture, noise included), and
+// the start-up refusals (an unopenable port, an APID the profile's DAK
 // does not have).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -116,6 +117,63 @@ describe("operator control", () => {
     expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 2, refused: 1 });
     expect(r.code).toBe(1);
   }, 60_000);
+});
+
+/** The simulator's noise (a copy: tests carry their own data). */
+const NOISE = [
+  "<info> sid_pal: radio idle",
+  "<info> app: factory test mode",
+  "<dbg> sid_ble: adv stopped",
+  "<wrn> sid_pal: temperature sensor not calibrated",
+  "<info> sid_mfg: mfg store version 8",
+  "<dbg> sid_cli: {CERT chain buffer 128/628}",
+  "<info> app: {CERT state 0x1f}",
+  "<dbg> sid_cli: parsing {CERT OK pending",
+  "<wrn> app: {CERT ERROR will follow on invalid piece}",
+];
+
+describe("transcript", () => {
+  test("--transcript FILE: appended, every line to and from the fixture for the one device (noise included), each with time, port and direction", async () => {
+    const port = await fixture("--noise", "--noise-rate", "0.5", "--count", "1");
+    const dir = tempDir();
+    const file = join(dir, "line.transcript");
+    writeFileSync(file, "an earlier run's last line\n");
+    const r = await swtool(line(port, dir, "--dsn", "SN0000007", "--transcript", file), { env });
+    expect(r.code).toBe(0);
+    const done = records(r.stdout).find((e) => e.type === "device-done")!;
+    const [earlier, ...lines] = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    expect(earlier).toBe("an earlier run's last line");
+    const parsed = lines.map((l) => {
+      const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (tx|rx|--) (.*)$/.exec(l);
+      if (!m) throw new Error(`not a transcript line: ${JSON.stringify(l)}`);
+      expect(m[2]).toBe(port);
+      return { direction: m[3]!, text: m[4]! };
+    });
+    const of = (d: string) => parsed.filter((p) => p.direction === d).map((p) => p.text);
+    // The station's notes: the one board, started and passed.
+    expect(of("--")).toEqual([`SN0000007 started (SMSN ${done.smsn})`, expect.stringMatching(new RegExp(`^PASS SN0000007 in \\d+\\.\\d s -> ${String(done.controlLog).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`))]);
+    // Every command sent, once: the device echoed each, in order.
+    const commands = of("tx").filter((t) => t.startsWith("cert "));
+    expect(commands.filter((c) => c === "cert init" || c === "cert store" || c === "cert deinit")).toEqual(["cert init", "cert store", "cert deinit"]);
+    expect(of("rx").filter((t) => t.startsWith("--> ")).map((t) => t.slice(4))).toEqual(commands);
+    expect(of("tx").filter((t) => !t.startsWith("cert ")).every((t) => /^sync-[0-9a-f]{8}$/.test(t))).toBe(true);
+    // Every line received is an echo, a probe's answer, a CERT answer or the simulator's noise
+    // (colour codes written as \x1b); the noise is there.
+    const noise = new RegExp(`^(\\\\x1b\\[1;33m)?\\[\\d{8}\\] (${NOISE.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(\\\\x1b\\[0m)?$`);
+    const answer = /^\[\d{8}\] <info> app: \{CERT (OK|BASE64_MTU=\d+|<[A-Za-z0-9+/=]+>)\}$/;
+    const probe = /^sync-[0-9a-f]{8}(: command not found)?$/;
+    expect(of("rx").filter((t) => !t.startsWith("--> ") && !noise.test(t) && !answer.test(t) && !probe.test(t))).toEqual([]);
+    expect(of("rx").filter((t) => noise.test(t)).length).toBeGreaterThan(5);
+    expect(of("rx").some((t) => t.startsWith("\\x1b[1;33m["))).toBe(true);
+  }, 60_000);
+
+  test("--transcript in a folder that does not exist: exit 2 naming it, before the HSM is asked", async () => {
+    const dir = tempDir();
+    const args = ["sign", "--port", "/dev/null", "-p", "TEST_DAK_LINECLI", "-c", "http://127.0.0.1:1", "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY), "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", "--transcript", join(dir, "no-such-folder", "t.txt")];
+    const r = await swtool(args, { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([`error: --transcript ${join(dir, "no-such-folder", "t.txt")}: cannot open it for appending (ENOENT)`, "  fix: give a file in a folder that exists and that you may write"]);
+  }, 30_000);
 });
 
 describe("start-up refusals", () => {
