@@ -413,10 +413,10 @@ function lstatExists(path: string): boolean {
 }
 
 /** Pre-flight for an output directory (created first when asked): exists, is a directory, takes a new file. */
-export function checkDirectory(dir: string, flag: string, options: { create?: boolean } = {}): void {
+export function checkDirectory(dir: string, flag: string, options: { create?: boolean; mode?: number } = {}): void {
   if (options.create) {
     try {
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, ...(options.mode !== undefined ? { mode: options.mode } : {}) });
     } catch (e) {
       throw new OutputError(`${flag}: cannot create the directory ${dir}: ${reason(e)}`, { cause: e, advice: "give a directory that exists or can be created" });
     }

@@ -8,11 +8,11 @@ import { join, resolve } from "node:path";
 import type * as pkijs from "pkijs";
 import { SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
-import { fileProtection, type FileProtection } from "../lib/atomic.ts";
+import { checkDirectory, fileProtection, type FileProtection } from "../lib/atomic.ts";
 import { issueCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
 import { certificateDer, certificatePem } from "../x509/certificate.ts";
-import { checkNoOverwrite, PUBLIC_MODE, SECRET_MODE, writePlannedFiles, type PlannedFile } from "../x509/files.ts";
+import { checkNoOverwrite, PRIVATE_DIR_MODE, PUBLIC_MODE, SECRET_MODE, writePlannedFiles, type PlannedFile } from "../x509/files.ts";
 import { generateKey, type KeyAlgorithm } from "../x509/keys.ts";
 import { parseServerNames } from "../x509/profiles.ts";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, nginxConf } from "./nginx.ts";
@@ -107,6 +107,8 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
   };
   // Refuse before spending time on key generation.
   checkNoOverwrite(Object.values(paths).filter((p) => !(o.caSigner && p === paths.caKey)), o.force ?? false);
+  // And before the CA key (perhaps in the HSM) signs: the files must have somewhere to go.
+  checkDirectory(dir, "--out", { create: true, mode: PRIVATE_DIR_MODE });
 
   const caKey = o.caSigner ? undefined : generateKey(algorithm, "new CA key");
   const caSigner = o.caSigner ?? caKey!.signer;
@@ -198,6 +200,7 @@ export async function issueClient(o: ClientOptions): Promise<ClientResult> {
   const dir = resolve(o.out ?? join(o.caDir, "clients", o.name));
   const paths = { pem: join(dir, "client.pem"), key: join(dir, "client.key"), ca: join(dir, "ca.pem") };
   checkNoOverwrite(Object.values(paths), o.force ?? false);
+  checkDirectory(dir, "--out", { create: true, mode: PRIVATE_DIR_MODE });
   const key = generateKey(o.keyAlgorithm ?? DEFAULTS.keyAlgorithm, "new client key");
   const client = await issueCertificate({
     profile: "client",

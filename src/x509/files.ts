@@ -8,6 +8,8 @@ import { checkDirectory, checkOutputPath, outputTarget, OutputError, OutputExist
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
+/** Directories made for key files: only the owner may list them. */
+export const PRIVATE_DIR_MODE = 0o700;
 
 export interface PlannedFile {
   path: string;
@@ -48,7 +50,7 @@ function asOneSet<T extends { path: string }>(files: readonly T[], writeEach: (f
 /** Writes a set of files checked with checkNoOverwrite (so replacing is what was asked). */
 export function writePlannedFiles(files: readonly PlannedFile[]): void {
   asOneSet(files, (file) => {
-    mkdirSync(dirname(file.path), { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(file.path), { recursive: true, mode: PRIVATE_DIR_MODE });
     const path = writeOutputSync(file.path, file.content, { replace: true, mode: file.mode });
     // The umask may have narrowed a public file; a key is created 0600 and never widened.
     if (file.mode !== SECRET_MODE && path !== "-") chmodSync(path, file.mode);

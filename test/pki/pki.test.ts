@@ -12,6 +12,9 @@ import { parseServerNames } from "../../src/x509/profiles.ts";
 import { swtool } from "../helpers/cli.ts";
 import { openssl } from "./helpers.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { smallDisk } from "../helpers/disk.ts";
+import { generateKey } from "../../src/x509/keys.ts";
+import type { CaSigner } from "../../src/x509/ca-signer.ts";
 
 const root = scratchDir("pki");
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,6 +32,7 @@ describe("pki init", async () => {
     for (const f of ["ca.pem", "server.pem", "nginx.conf"]) expect(mode(join(dir, f))).toBe(0o644);
     for (const f of ["ca.key", "server.key"]) expect(mode(join(dir, f))).toBe(0o600);
     expect(result.nginxConf).toBe(join(dir, "nginx.conf"));
+    expect(mode(dir)).toBe(0o700); // it holds the CA key
   });
 
   test("openssl verifies the server certificate for TLS server use and the CA for itself", () => {
@@ -194,6 +198,32 @@ describe("inputs", () => {
 
   test("validity out of range", async () => {
     await expect(initAuthority({ out: fresh(), serverNames: ["a.lan"], caDays: 0 })).rejects.toThrow("validity of 0 days is out of range");
+  });
+});
+
+describe("an --out folder that cannot take the files: refused before the CA key signs", () => {
+  const disk = smallDisk(64 * 1024, { readOnly: true });
+  afterAll(() => disk?.unmount());
+  /** A CA key (held in the HSM, say) that counts what it signs. */
+  const counting = (signer: CaSigner) => {
+    const counted = { keyType: signer.keyType, publicKey: signer.publicKey, description: "HSM object 0x0042", signatures: 0, sign: (data: Uint8Array) => (counted.signatures++, signer.sign(data)) };
+    return counted;
+  };
+
+  test.skipIf(!disk)("pki init --ca-key hsm: on a read-only disk", async () => {
+    const signer = counting(generateKey("p256").signer);
+    await expect(initAuthority({ out: disk!.dir, serverNames: ["a.lan"], caSigner: signer })).rejects.toThrow(`--out: cannot create files in ${disk!.dir}: the file system is read-only`);
+    await expect(initAuthority({ out: join(disk!.dir, "pki"), serverNames: ["a.lan"], caSigner: signer })).rejects.toThrow(`--out: cannot create the directory ${join(disk!.dir, "pki")}: the file system is read-only`);
+    expect(signer.signatures).toBe(0);
+  });
+
+  test.skipIf(!disk)("pki client --ca-key hsm: with --out on a read-only disk", async () => {
+    const ca = fresh();
+    const key = generateKey("p256");
+    await initAuthority({ out: ca, serverNames: ["a.lan"], caSigner: key.signer });
+    const signer = counting(key.signer);
+    await expect(issueClient({ caDir: ca, name: "LINEPC-09", out: disk!.dir, caSigner: signer })).rejects.toThrow(`--out: cannot create files in ${disk!.dir}: the file system is read-only`);
+    expect(signer.signatures).toBe(0);
   });
 });
 
