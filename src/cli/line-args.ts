@@ -25,6 +25,7 @@ import type { DakSigner } from "../sidewalk/signer.ts";
 import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
 import { output, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
+import { thisCommandLine } from "./command-line.ts";
 
 /** How a fixture's serial port is driven (also `swtool device probe`). */
 export const serialArgs = {
@@ -246,6 +247,7 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
         ...(operator ? { operatorInput: operator } : {}),
         dsnScan: scan,
         maxConsecutiveFailures,
+        commandLine: thisCommandLine(),
         signal: stop.signal,
         abortSignal: abort.signal,
         onDakLoaded: (used) => reporter.signaturesBefore?.(used),

@@ -22,6 +22,7 @@ import { BOARD_ACTIONS, checkControlLogRoom, deviceSmsn, provisionDevice, Provis
 import type { SerialSettings } from "../transport/open.ts";
 import type { CertClient, CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
+import { reprovisionCommand } from "./rerun.ts";
 
 export type { LineEvent, LineSummary } from "./events.ts";
 
@@ -64,6 +65,11 @@ export interface LineOptions {
    * firmware, a broken fixture); the others go on. Absent or 0: never.
    */
   maxConsecutiveFailures?: number;
+  /**
+   * How this run was started, program first, without the PIN: a board that stored its
+   * identity but got no control log is told with this command, made for that board alone.
+   */
+  commandLine?: readonly string[];
   /** Free bytes the control-log folder needs before each `cert store` (default 1 MiB). */
   minFreeBytes?: number;
   onEvent?: (event: LineEvent) => void;
@@ -498,7 +504,7 @@ export class Station {
       if (err.station) {
         const recover =
           err.board === "stored-no-log"
-            ? `free space in ${o.controlLogDir}, put board DSN ${dsn} back in a fixture and provision it again with \`swtool sign ... --port PORT --dsn ${dsn}\` (a new identity replaces the stored one); until then, do not ship it`
+            ? `free space in ${o.controlLogDir}, leave board DSN ${dsn} in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${o.commandLine ? reprovisionCommand(o.commandLine, { port, dsn }) : `swtool sign with this line's flags --port ${port} --dsn ${dsn} --count 1`}`
             : `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`;
         this.emit({ type: "station-error", port, dsn, message: err.message, action, recover });
         this.stop("io-error");

@@ -56,6 +56,7 @@ describe("a control-log folder that cannot take a log stops the line", () => {
         ledger,
         count: 5,
         minFreeBytes: 0,
+        commandLine: ["/opt/swtool/swtool", "sign", "-p", "TEST_DAK_LINE", "-c", "http://127.0.0.1:12345", "--port", "/dev/ttyUSB0", "--port=/dev/ttyUSB1", "--dsn-template", "SN{seq:7}", "--count", "5", "--control_log_dir", disk.dir, "--boot-banner", "it's up", "--json"],
         onEvent: (e) => {
           if (e.type === "device-done" && e.provisioned === 2) disk.fill(0);
         },
@@ -68,7 +69,9 @@ describe("a control-log folder that cannot take a log stops the line", () => {
       expect(run.sim.devices()[2]!.stored).toBeDefined();
       expect(controlLogs(disk.dir).length).toBe(2);
       const stop = run.events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
-      expect(stop.recover).toContain("--dsn SN0000003");
+      const port = run.sim.ports[0]!;
+      const command = `/opt/swtool/swtool sign -p TEST_DAK_LINE -c http://127.0.0.1:12345 --control_log_dir ${disk.dir} --boot-banner 'it'\\''s up' --json --port ${port} --dsn SN0000003 --count 1`;
+      expect(stop.recover).toBe(`free space in ${disk.dir}, leave board DSN SN0000003 in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${command}`);
       expect(run.events.filter((e) => e.type === "device-start").length).toBe(3);
       const row = (await ledger.list()).find((r) => r.dsn === "SN0000003")!;
       expect(row).toMatchObject({ result: "failed", failedStep: "control-log" });
