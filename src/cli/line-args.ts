@@ -207,11 +207,13 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
   const { nextDevice, scan, count, timeoutMs, hooks, maxConsecutiveFailures, banners, ledger, dsnSource, transcript } = plan;
   // On a terminal the operator's Enter (and a scanner's DSN) is echoed below the view's block.
   let typed = () => {};
-  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, () => typed()) : undefined;
+  let ignored = () => {};
+  const operator = nextDevice === "prompt" ? operatorInputFrom(process.stdin, { onLine: () => typed(), typeAhead: scan, onIgnored: () => ignored() }) : undefined;
   try {
     const mode = output.json ? "json" : process.stderr.isTTY ? "tty" : "plain";
     const reporter = lineReporter(mode, ports, { ...(count === undefined ? {} : { count }), ...(base.maxSignatures !== undefined ? { maxSignatures: base.maxSignatures } : {}) });
     if (process.stdin.isTTY) typed = () => reporter.typed?.();
+    ignored = () => reporter.onEvent({ type: "warning", message: "Enter ignored: no fixture is waiting" });
     if (transcript) transcript.onError = (message) => reporter.onEvent({ type: "warning", message });
     const stop = new AbortController();
     const abort = new AbortController();

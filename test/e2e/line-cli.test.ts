@@ -33,6 +33,32 @@ const line = (port: string, dir: string, ...more: string[]) => [
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
 const records = (stdout: string) => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** Reads --json records from a running station, one by one, as they come. */
+function eventReader(stdout: ReadableStream<Uint8Array>) {
+  const reader = stdout.getReader();
+  const all: Record<string, unknown>[] = [];
+  let seen = 0;
+  let partial = "";
+  return {
+    all,
+    /** Resolves with the first record after the last one returned that matches. */
+    async until(match: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+      for (;;) {
+        while (seen < all.length) {
+          const e = all[seen++]!;
+          if (match(e)) return e;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the station ended first: ${JSON.stringify(all)}`);
+        partial += new TextDecoder().decode(value);
+        const lines = partial.split("\n");
+        partial = lines.pop()!;
+        for (const l of lines) if (l.trim()) all.push(JSON.parse(l) as Record<string, unknown>);
+      }
+    },
+  };
+}
+
 describe("machine interface", () => {
   test("sign --json-schema prints the schema, and every record of a line run follows it; a failing hook is reported, the devices stand", async () => {
     const schemaRun = await swtool(["sign", "--json-schema"]);
@@ -104,6 +130,37 @@ describe("operator control", () => {
     const all = records(text);
     expect(all.find((e) => e.type === "stopping")).toMatchObject({ reason: "signal", inFlight: 1, message: "stopping: finishing 1 device (Ctrl-C again to abort them)" });
     expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 1, failed: 0, stoppedBy: "signal" });
+  }, 60_000);
+
+  test("--next-device prompt: one Enter per board; an Enter pressed while the board is in flight is dropped (said so), not kept to start it again", async () => {
+    const port = await fixture("--realistic", "--swap-ms", "0");
+    const dir = tempDir();
+    const station = Bun.spawn([...swtoolCommand(), ...line(port, dir, "--dsn-template", "SN{seq:7}", "--count", "2", "--next-device", "prompt")], { env: { ...process.env, ...env }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const events = eventReader(station.stdout);
+    const enter = () => {
+      station.stdin.write("\n");
+      station.stdin.flush();
+    };
+    const waitingForEnter = (e: Record<string, unknown>) => e.type === "waiting" && e.for === "enter";
+    await events.until(waitingForEnter);
+    enter();
+    await events.until((e) => e.type === "step" && e.step === "sign");
+    // The board is in flight: nobody waits for this Enter.
+    enter();
+    await events.until((e) => e.type === "warning");
+    await events.until(waitingForEnter);
+    enter();
+    await events.until((e) => e.type === "summary");
+    station.stdin.end();
+    expect(await station.exited).toBe(0);
+    const all = events.all;
+    expect(all.filter((e) => e.type === "warning").map((e) => e.message)).toEqual(["Enter ignored: no fixture is waiting"]);
+    expect(all.filter((e) => e.type === "device-start").map((e) => e.dsn)).toEqual(["SN0000001", "SN0000002"]);
+    expect(all.filter((e) => e.type === "device-done").map((e) => e.dsn)).toEqual(["SN0000001", "SN0000002"]);
+    // Two different boards: the first was not started again.
+    const smsns = all.filter((e) => e.type === "device-done").map((e) => e.smsn);
+    expect(new Set(smsns).size).toBe(2);
+    expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 2, failed: 0, refused: 0, stoppedBy: "count" });
   }, 60_000);
 
   test("--next-device prompt --dsn-scan: each scanned line is the board's DSN, one already provisioned is refused", async () => {
