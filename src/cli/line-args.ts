@@ -23,7 +23,7 @@ import { openTranscript, type Transcript } from "./transcript.ts";
 import { DEFAULT_LEDGER_NAME, openLedger } from "../ledger/ledger.ts";
 import type { DakSigner } from "../sidewalk/signer.ts";
 import { ledgerPasswordArgs, stationArgs, stationOptions } from "./ledger-args.ts";
-import { output, println } from "./output.ts";
+import { log, output, println } from "./output.ts";
 import { wholeNumberArg } from "./args.ts";
 import { thisCommandLine } from "./command-line.ts";
 
@@ -176,6 +176,13 @@ export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: 
     else if (base.dsn !== undefined) dsnSource = fixedDsn(base.dsn);
     else if (args["dsn-file"] !== undefined) dsnSource = dsnFile(args["dsn-file"], ledger);
     else dsnSource = dsnTemplate(args["dsn-template"]!, dsnStart, ledger);
+    // A fresh default ledger (new log folder, second PC) silently starts the template at 1 again.
+    if (args["dsn-template"] !== undefined && args.ledger === undefined && args["dsn-start"] === undefined && (await ledger.list({ limit: 1 })).length === 0) {
+      log.warn(
+        `the ledger ${ledger.path} is new, so --dsn-template ${args["dsn-template"]} starts at 1: another line PC or a new log folder would hand out the same numbers; ` +
+          "share one ledger (--ledger postgres://user@host:port/db) or give each line its own range (--dsn-start N)",
+      );
+    }
     return {
       nextDevice,
       scan,

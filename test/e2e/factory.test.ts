@@ -10,6 +10,8 @@ import { deviceFixtures, swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
+import { join } from "node:path";
+import { openLedger } from "../../src/ledger/ledger.ts";
 
 const bin = findPostgres();
 if (!bin) console.warn(SKIP_MESSAGE);
@@ -59,4 +61,33 @@ describe.skipIf(!bin)("two line PCs, two HSMs, one PostgreSQL ledger", () => {
     expect(signatures.n).toBe(16);
     await sql.close();
   }, 120_000);
+});
+
+// consola draws a warning as "\n WARN  text\n\n" (fancy reporter) or as "[warn] text\n" (basic: where std-env
+// sees CI or a test run, which differs between the sources and the compiled binary): one spelling here.
+const plainWarnings = (stderr: string) => stderr.replace(/(^|\n)\n WARN  (.*)\n\n/g, "$1[warn] $2\n");
+
+describe("a DSN template on a line PC's own new ledger", () => {
+  // The HSM is unreachable: the line's flags and ledger are checked (and the warning given) before it is asked.
+  const sign = (dir: string, ...extra: string[]) =>
+    swtool(
+      ["sign", "--port", "/dev/null", "-p", "TEST_DAK", "-c", "http://127.0.0.1:1", "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY), "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", ...extra],
+      { env: { SWTOOL_HSM_PIN: TEST_PIN } },
+    );
+  const HSM_ERROR = "error: cannot reach the HSM connector at http://127.0.0.1:1: connection refused (nothing listens there)\n";
+
+  test("warns once that it starts at 1, pointing to a shared ledger or --dsn-start; not with --dsn-start, --ledger, or a ledger that has attempts", async () => {
+    const dir = tempDir();
+    const ledgerPath = join(dir, "swtool.db");
+    const message = `the ledger ${ledgerPath} is new, so --dsn-template SN{seq:7} starts at 1: another line PC or a new log folder would hand out the same numbers; share one ledger (--ledger postgres://user@host:port/db) or give each line its own range (--dsn-start N)`;
+    const fresh = await sign(dir);
+    expect([fresh.code, plainWarnings(fresh.stderr).slice(0, `[warn] ${message}\n${HSM_ERROR}`.length)]).toEqual([1, `[warn] ${message}\n${HSM_ERROR}`]);
+    expect(fresh.stderr.split("starts at 1").length).toBe(2);
+    for (const r of [await sign(tempDir(), "--dsn-start", "1"), await sign(tempDir(), "--ledger", join(tempDir(), "line.db"))]) expect([r.code, r.stderr.startsWith(HSM_ERROR)]).toEqual([1, true]);
+    const ledger = await openLedger(ledgerPath);
+    await ledger.recordAttempt({ port: "p", dsn: "SN0000001", smsn: "ab".repeat(32), apid: APID, stage: "test", result: "failed", failedStep: "init" });
+    await ledger.close();
+    const used = await sign(dir);
+    expect([used.code, used.stderr.startsWith(HSM_ERROR)]).toEqual([1, true]);
+  }, 60_000);
 });

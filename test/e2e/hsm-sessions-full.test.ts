@@ -51,7 +51,7 @@ const waitingLine = (url: string) => `HSM ${url} has no free session (all 16 hel
 const line = (url: string | string[], port: string, dir: string, ...more: string[]) => [
   "sign", "--port", port, "-p", TAG, ...[url].flat().flatMap((u) => ["-c", u]),
   "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
-  "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", "--json", ...more,
+  "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", "--dsn-start", "1", "--json", ...more,
 ];
 const ledgerRows = async (dir: string) => {
   const ledger = await openLedger(join(dir, "swtool.db"));

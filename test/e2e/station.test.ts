@@ -25,7 +25,7 @@ afterAll(async () => {
 const stationArgs = (port: string, dir: string) => [
   "sign", "--port", port, "-p", hsm.productTag, "-c", hsm.url,
   "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
-  "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", "--json",
+  "--control_log_dir", dir, "--dsn-template", "SN{seq:7}", "--dsn-start", "1", "--json",
 ];
 const env = { SWTOOL_HSM_PIN: TEST_PIN };
 const events = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
