@@ -4,6 +4,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
+import { findPemBlocks, type PemBlock } from "../lib/pem.ts";
 
 export interface TlsFiles {
   /** CA certificate (PEM) that signed the proxy's server certificate. */
@@ -13,8 +14,6 @@ export interface TlsFiles {
   /** Client private key (PEM). */
   key?: string;
 }
-
-const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 function readPem(path: string, what: string, flag: string): string {
   try {
@@ -26,15 +25,21 @@ function readPem(path: string, what: string, flag: string): string {
   }
 }
 
-/** Every certificate in a PEM file; refuses a file without one, or with one that does not parse. */
+/** Every certificate in a PEM file; refuses a file without one, or with one cut short or that does not parse. */
 function certificates(text: string, path: string, flag: string, advice: string): X509Certificate[] {
-  const blocks = text.match(PEM_CERT_RE) ?? [];
+  const damaged = (e: unknown) => new UsageError(`--${flag} ${path} holds a damaged certificate (${(e as Error).message})`, { advice });
+  let blocks: PemBlock[];
+  try {
+    blocks = findPemBlocks(text).filter((b) => b.label === "CERTIFICATE");
+  } catch (e) {
+    throw damaged(e);
+  }
   if (blocks.length === 0) throw new UsageError(`--${flag} ${path} holds no PEM certificate`, { advice });
   return blocks.map((block) => {
     try {
-      return new X509Certificate(block);
+      return new X509Certificate(block.der);
     } catch (e) {
-      throw new UsageError(`--${flag} ${path} holds a damaged certificate (${(e as Error).message})`, { advice });
+      throw damaged(e);
     }
   });
 }
@@ -45,8 +50,7 @@ function privateKey(text: string, path: string): KeyObject {
     throw new UsageError(`--client-key ${path} is encrypted with a passphrase`, { advice: `swtool cannot prompt for it on a line: decrypt it once (openssl pkey -in ${path} -out client.key) and keep the result 0600` });
   }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
-    const what = PEM_CERT_RE.test(text) ? "a certificate, not a private key" : "no PEM private key";
-    PEM_CERT_RE.lastIndex = 0;
+    const what = text.includes("-----BEGIN CERTIFICATE-----") ? "a certificate, not a private key" : "no PEM private key";
     throw new UsageError(`--client-key ${path} holds ${what}`, { advice });
   }
   try {

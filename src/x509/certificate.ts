@@ -5,7 +5,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { FormatError } from "../lib/errors.ts";
 import { signatureAlgorithm, type CaSigner } from "./ca-signer.ts";
-import { findPemBlocks, toPem } from "./pem.ts";
+import { findPemBlocks, toPem } from "../lib/pem.ts";
 
 export const OID = {
   basicConstraints: "2.5.29.19",

@@ -7,7 +7,7 @@ import * as pkijs from "pkijs";
 import { p256 } from "@noble/curves/nist.js";
 import { FormatError, VerificationError } from "../lib/errors.ts";
 import { concat, fromHex } from "../lib/bytes.ts";
-import { findPemBlocks, toPem } from "./pem.ts";
+import { findPemBlocks, toPem } from "../lib/pem.ts";
 
 export interface DevicePublicKey {
   /** Canonical DER SubjectPublicKeyInfo, 91 bytes. */

@@ -78,6 +78,16 @@ describe("client files checked before connecting", () => {
     expect(refusal({ ca: damaged })?.message).toStartWith(`--ca-cert ${damaged} holds a damaged certificate (`);
   });
 
+  test("a --ca-cert bundle whose last certificate was cut off is refused, not read as the first alone", () => {
+    const ca = readFileSync(join(bundle, "ca.pem"), "utf8");
+    const cut = file("cut.pem", ca + ca.slice(0, ca.indexOf("-----END")));
+    expect(refusal({ ca: cut })).toEqual({
+      message: `--ca-cert ${cut} holds a damaged certificate (PEM: "-----BEGIN CERTIFICATE-----" has no matching END line (truncated copy?))`,
+      advice: "give the ca.pem of the signing server's authority (`swtool pki init` wrote it; `swtool pki client` copies it into each bundle)",
+      exitCode: 2,
+    });
+  });
+
   test("through the CLI: one line and exit 2, before the HSM is asked anything", async () => {
     const key = join(bundle, "client.pem");
     const r = await swtool(["hsm", "info", "-c", "https://127.0.0.1:9", "--ca-cert", join(bundle, "ca.pem"), "--client-cert", join(bundle, "client.pem"), "--client-key", key], { env: { SWTOOL_HSM_PIN: "x" } });

@@ -1,6 +1,7 @@
 // The ground floor: helpers every layer may use.
 import { describe, expect, test } from "bun:test";
 import { closest } from "../../src/lib/closest.ts";
+import { findPemBlocks, toPem } from "../../src/lib/pem.ts";
 import { sleep } from "../../src/lib/sleep.ts";
 
 describe("closest", () => {
@@ -35,5 +36,20 @@ describe("sleep", () => {
     await sleep(60_000, stop.signal);
     await sleep(-5);
     expect(performance.now() - start).toBeLessThan(1_000);
+  });
+});
+
+describe("PEM", () => {
+  const der = Uint8Array.from({ length: 100 }, (_, i) => i);
+  test("writes 64-character lines and reads blocks back through console noise, CR LF and NULs", () => {
+    const pem = toPem("PUBLIC KEY", der);
+    expect(pem.split("\n").map((l) => l.length)).toEqual([26, 64, 64, 8, 24, 0]);
+    const [begin, first, ...rest] = pem.split("\n");
+    const noisy = `uart> dump\r\n${[begin, `${first!.slice(0, 10)}\0 ${first!.slice(10)}`, ...rest].join("\r\n")}uart> ${toPem("CERTIFICATE", der.slice(0, 3))}`;
+    expect(findPemBlocks(noisy).map((b) => [b.label, Array.from(b.der)])).toEqual([["PUBLIC KEY", Array.from(der)], ["CERTIFICATE", [0, 1, 2]]]);
+  });
+  test("a BEGIN without its END is refused as truncated, naming the field", () => {
+    const pem = toPem("CERTIFICATE", der);
+    expect(() => findPemBlocks(pem + pem.slice(0, 40), "ca.pem")).toThrow('ca.pem: "-----BEGIN CERTIFICATE-----" has no matching END line (truncated copy?)');
   });
 });

@@ -11,7 +11,7 @@ import { loadProfile, parseProfile } from "../../src/x509/provision/profile.ts";
 import { startAtecc608OnPty, startAtecc608OnTcp, type Atecc608Simulator } from "../../src/x509/simulator/host.ts";
 import type { Atecc608Options } from "../../src/x509/simulator/atecc608.ts";
 import { parseDevicePublicKey, publicKeyPem } from "../../src/x509/pubkey.ts";
-import { toPem } from "../../src/x509/pem.ts";
+import { toPem } from "../../src/lib/pem.ts";
 import { spkiDer } from "../../src/x509/certificate.ts";
 
 const lab = await createLabCa({ subject: "CN=Provisioning CA,O=Acme" });

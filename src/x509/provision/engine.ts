@@ -9,7 +9,7 @@ import type { CaSigner } from "../ca-signer.ts";
 import { issueDeviceCertificate, type IssuedCertificate } from "../ca.ts";
 import { certificateDer, certificatePem, nameDer, spkiDer } from "../certificate.ts";
 import { formatName } from "../name.ts";
-import { findPemBlocks, toPem, type PemBlock } from "../pem.ts";
+import { findPemBlocks, toPem, type PemBlock } from "../../lib/pem.ts";
 import { keyFromSpki, parseDevicePublicKey, publicKeyPem, type DevicePublicKey } from "../pubkey.ts";
 import type { ByteChannel } from "../../transport/channel.ts";
 import { sleep } from "../../lib/sleep.ts";

@@ -11,7 +11,7 @@
 // one object differ from what was received, as a bad UART line or a bad write would.
 import { p256 } from "@noble/curves/nist.js";
 import { randomBytes } from "node:crypto";
-import { findPemBlocks, toPem } from "../pem.ts";
+import { findPemBlocks, toPem } from "../../lib/pem.ts";
 import { keyFromPoint } from "../pubkey.ts";
 
 export type StoredObject = "signer-certificate" | "device-certificate" | "root-public-key";

@@ -1,8 +1,9 @@
 // PEM armour (RFC 7468): find `-----BEGIN <label>-----` blocks in any text (console noise
 // around them, CR LF, line breaks anywhere inside the base64) and write the strict form
-// (64-character lines, LF). Decoding reuses the strict base64 of src/lib/bytes.ts.
-import { FormatError } from "../lib/errors.ts";
-import { fromBase64, toBase64 } from "../lib/bytes.ts";
+// (64-character lines, LF). Decoding reuses the strict base64 of bytes.ts. The one PEM reader
+// of the tree: x509 and the HSM connector's TLS files use it.
+import { FormatError } from "./errors.ts";
+import { fromBase64, toBase64 } from "./bytes.ts";
 
 export interface PemBlock {
   label: string;
@@ -31,15 +32,6 @@ export function findPemBlocks(text: string, field = "PEM"): PemBlock[] {
     BEGIN_RE.lastIndex = end + endMarker.length;
   }
   return blocks;
-}
-
-/** The single block with one of `labels`; refuses none or several. */
-export function pemBlock(text: string, labels: readonly string[], field: string): PemBlock {
-  const found = findPemBlocks(text, field).filter((b) => labels.includes(b.label));
-  if (found.length === 1) return found[0]!;
-  const want = labels.map((l) => `"${l}"`).join(" or ");
-  if (found.length === 0) throw new FormatError(`${field}: no ${want} PEM block found`);
-  throw new FormatError(`${field}: ${found.length} ${want} PEM blocks found, expected one`);
 }
 
 export function toPem(label: string, der: Uint8Array): string {
