@@ -3,7 +3,7 @@
 // a fixture port that cannot be opened, or is held by another program, stops the start;
 // --count counts good devices, so a failed board is made up for.
 import { describe, expect, test } from "bun:test";
-import { renameSync } from "node:fs";
+import { readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/lib/errors.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
@@ -12,7 +12,12 @@ import { startDeviceSimulator } from "../../src/device/simulator/host.ts";
 import { lockPort } from "../../src/transport/port-lock.ts";
 import { openDeviceLink } from "../../src/transport/open.ts";
 import { smallDisk } from "../helpers/disk.ts";
-import { controlLogs, runStation, tempDir } from "./station.ts";
+import { controlLogs, runStation, tempDir, APP_KEY, APID, DEVICE_TYPE } from "./station.ts";
+import { runRehearsalStation } from "../../src/demo/station.ts";
+import { openCertStore } from "../../src/signer/hsm/index.ts";
+import { toHex } from "../../src/lib/bytes.ts";
+import { startLoadedHsm, TEST_PIN } from "../helpers/hsm.ts";
+import { swtoolCommand } from "../helpers/cli.ts";
 
 const failedOf = (events: LineEvent[]) => events.filter((e): e is Extract<LineEvent, { type: "device-failed" }> => e.type === "device-failed");
 
@@ -79,6 +84,76 @@ describe("a control-log folder that cannot take a log stops the line", () => {
       disk.unmount();
     }
   }, 30_000);
+});
+
+describe("the board that stored its identity without a control log", () => {
+  test("the printed command, run as printed once the folder has room, provisions that board again with a valid control log", async () => {
+    const disk = smallDisk(4 * 1024 * 1024);
+    if (!disk) return;
+    const hsm = await startLoadedHsm("TEST_DAK_RERUN");
+    // Boards stay in the fixture until the test (the operator) swaps them.
+    const sim = await startDeviceSimulator({ transport: "pty", swapOnDeinit: false });
+    const ledgerPath = join(tempDir(), "swtool.db");
+    const ledger = await openLedger(ledgerPath);
+    const signer = await openCertStore({ connector: hsm.url, pin: TEST_PIN, productTag: hsm.productTag });
+    try {
+      // The words `swtool sign` would have been started with for this line (cli/command-line.ts).
+      const commandLine = [
+        ...swtoolCommand(), "sign", "-p", hsm.productTag, "-c", hsm.url, "--device_type", DEVICE_TYPE, "--apid", APID,
+        "--app_server_public_key", toHex(APP_KEY), "--control_log_dir", disk.dir, "--ledger", ledgerPath,
+        "--port", sim.ports[0]!, "--dsn-template", "SN{seq:7}", "--count", "5", "--json",
+      ];
+      const events: LineEvent[] = [];
+      let swaps: Promise<unknown> = Promise.resolve();
+      await runRehearsalStation({
+        ports: sim.ports, signer, dir: disk.dir, ledger, dsnTemplate: "SN{seq:7}", count: 5, minFreeBytes: 0, commandLine,
+        protocol: { timeoutMs: 400 },
+        onEvent: (e) => {
+          events.push(e);
+          if (e.type !== "device-done") return;
+          if (e.provisioned === 2) disk.fill(0);
+          swaps = swaps.then(async () => {
+            await sim.fixtures[0]!.takeOut();
+            await sim.fixtures[0]!.putIn();
+          });
+        },
+      });
+      await swaps;
+      await signer.close();
+      await ledger.close();
+      const stop = events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
+      const command = stop.recover.slice(stop.recover.indexOf("(until then, do not ship it): ") + "(until then, do not ship it): ".length);
+      expect(command).toEndWith(`--json --port ${sim.ports[0]} --dsn SN0000003 --count 1`);
+      const board = sim.devices()[2]!;
+      const firstIdentity = board.stored!;
+      // The operator frees the folder and runs the command as printed.
+      for (const name of readdirSync(disk.dir)) if (name.startsWith("filler-")) rmSync(join(disk.dir, name));
+      // (Not spawnSync: the HSM simulator answers from this process.)
+      const rerun = Bun.spawn(["sh", "-c", command], { env: { ...process.env, SWTOOL_HSM_PIN: TEST_PIN }, stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr, code] = await Promise.all([new Response(rerun.stdout).text(), new Response(rerun.stderr).text(), rerun.exited]);
+      expect([code, stderr]).toEqual([0, ""]);
+      const done = stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "device-done");
+      expect(done.map((r) => r.dsn)).toEqual(["SN0000003"]);
+      // The same board holds a new identity, and its control log is in the folder and verifies.
+      expect(sim.devices().length).toBe(3);
+      expect(board.stored).not.toBe(firstIdentity);
+      const logs = controlLogs(disk.dir);
+      expect(logs.length).toBe(3);
+      expect(logs.map((l) => l.serialNumber)).toContain(board.stored!.smsn);
+      const verified = Bun.spawnSync([...swtoolCommand(), "verify", done[0].controlLog]);
+      expect(verified.stdout.toString()).toContain("all signatures verify");
+      expect(verified.exitCode).toBe(0);
+      const reopened = await openLedger(ledgerPath);
+      const rows = (await reopened.list()).filter((r) => r.dsn === "SN0000003").map((r) => r.result);
+      await reopened.close();
+      expect(rows.sort()).toEqual(["failed", "provisioned"]);
+    } finally {
+      await signer.close().catch(() => {});
+      await sim.close();
+      await hsm.stop();
+      disk.unmount();
+    }
+  }, 60_000);
 });
 
 describe("start-up refusals", () => {
