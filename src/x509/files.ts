@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
-import { checkDirectory, checkOutputPath, outputTarget, OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
+import { checkOutputPath, OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
@@ -64,15 +64,10 @@ export function writeNewFiles(files: readonly { path: string; data: string | Uin
 
 const FORCE_ADVICE = "choose another path, or add --force to replace it";
 
-/**
- * Pre-flight for writeNewFile, before a CA key (perhaps in the HSM) signs anything: its
- * directory is created as writeNewFile would, and must take a new file.
- */
+/** Pre-flight for writeNewFile, before a CA key (perhaps in the HSM) signs anything. */
 export function checkNewFile(path: string, options: { force?: boolean; flag?: string } = {}): void {
   const flag = options.flag ?? "--out";
   try {
-    const target = outputTarget(path, flag);
-    if (target.kind === "file") checkDirectory(dirname(target.path), flag, { create: true });
     checkOutputPath(path, { replace: options.force ?? false, flag });
   } catch (error) {
     if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: FORCE_ADVICE });
