@@ -40,7 +40,7 @@ export const serialArgs = {
 
 /** The production line's flags, `sign --port ...`: the one place they are defined. */
 export const lineArgs = {
-  port: { type: "string", description: "Fixture port: /dev/ttyUSB0, COM3 or socket://host:port (repeat for more fixtures)" },
+  port: { type: "string", description: "Fixture port: /dev/ttyUSB0, COM3, usb:SERIAL (the adapter's USB serial number, as `swtool ports` lists it; found again after re-enumeration) or socket://host:port (repeat for more fixtures)" },
   count: { type: "string", description: "Stop after this many good devices (default: run until Ctrl-C)" },
   "dsn-file": { type: "string", description: "File of DSNs, one per line, used in order" },
   "dsn-template": { type: "string", description: "DSN template with a counter, e.g. 'SN{seq:7}'" },

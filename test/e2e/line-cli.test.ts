@@ -109,7 +109,8 @@ describe("one schema for every mode", () => {
 });
 
 describe("operator control", () => {
-  test("SIGTERM is handled like Ctrl-C: the device in flight finishes, the run ends with its summary", async () => {
+  // SIGTERM: a service manager stops the line; SIGHUP: the operator's terminal closed.
+  test.each(["SIGTERM", "SIGHUP"] as const)("%s is handled like Ctrl-C: the device in flight finishes, the run ends with its summary", async (signal) => {
     const port = await fixture("--realistic");
     const dir = tempDir();
     const station = Bun.spawn([...swtoolCommand(), ...line(port, dir, "--dsn-template", "SN{seq:7}")], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
@@ -120,7 +121,7 @@ describe("operator control", () => {
       if (done) throw new Error(`station ended early: ${text}`);
       text += new TextDecoder().decode(value);
     }
-    station.kill("SIGTERM");
+    station.kill(signal);
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -230,6 +231,19 @@ describe("transcript", () => {
     const r = await swtool(args, { env });
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toEqual([`error: --transcript ${join(dir, "no-such-folder", "t.txt")}: cannot open it for appending (ENOENT)`, "  fix: give a file in a folder that exists and that you may write"]);
+  }, 30_000);
+});
+
+describe("help", () => {
+  test("sign --help: --port names every kind of fixture port, usb:SERIAL included", async () => {
+    const r = await swtool(["sign", "--help"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split("\n");
+    const start = lines.findIndex((l) => l.startsWith("  --port "));
+    const end = lines.findIndex((l, i) => i > start && l.trimStart().startsWith("-"));
+    expect(lines.slice(start, end).map((l) => l.trim()).join(" ").replace(/\s+/g, " ")).toBe(
+      "--port <value> Fixture port: /dev/ttyUSB0, COM3, usb:SERIAL (the adapter's USB serial number, as `swtool ports` lists it; found again after re-enumeration) or socket://host:port (repeat for more fixtures)",
+    );
   }, 30_000);
 });
 
