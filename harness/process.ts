@@ -1,6 +1,7 @@
-// Starting swtool as a long-running process (an HSM or device simulator) and waiting until it
-// says it is ready: its stdout's first JSON line (or the first that `ready` accepts). Shared by
-// the tests and the benchmarks, which run the compiled binary or the sources.
+// Starting swtool as a long-running process (an HSM, device or x509 simulator) and waiting until
+// it says it is ready: the `{"type":"ready",...}` line every simulator prints first with --json
+// (or the first JSON line that `ready` accepts). Shared by the tests and the benchmarks, which run
+// the compiled binary or the sources.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { REPO } from "./vectors.ts";
@@ -43,6 +44,11 @@ export async function spawnSwtool(
         parsed = JSON.parse(line);
       } catch {
         parsed = undefined;
+      }
+      // Without a `ready` of its own, the first JSON line must be the simulator's ready line.
+      if (parsed && !options.ready && parsed.type !== "ready") {
+        proc.kill();
+        throw new Error(`swtool ${args.join(" ")} printed ${line} before its {"type":"ready"} line`);
       }
       if (parsed && (!options.ready || options.ready(parsed))) {
         // Keep draining stdout (events) so the pipe never fills and blocks the simulator.

@@ -93,7 +93,7 @@ const simulate = defineCommand({
     });
     const host = new URL(sim.url).hostname.replace(/^\[|\]$/g, "");
     if (!isLoopback(host)) log.warn("the simulator listens beyond this machine; its factory key has the well-known password \"password\"");
-    if (output.json) emitEvent({ event: "listening", url: sim.url, serial: sim.device.state.serial, latency, state: args.state ?? null });
+    if (output.json) emitEvent({ type: "ready", url: sim.url, serial: sim.device.state.serial, latency, state: args.state ?? null });
     else println(`HSM simulator (serial ${sim.device.state.serial}, latency ${latency}) listening on ${sim.url}${args.state ? `, state in ${args.state}` : ""}; Ctrl-C stops it`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);

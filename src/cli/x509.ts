@@ -265,7 +265,7 @@ const simulate = defineCommand({
     };
     const host = (listen[1] ?? "127.0.0.1").replace(/^\[|\]$/g, "");
     const sim = args.pty ? await startAtecc608OnPty(board) : await startAtecc608OnTcp({ ...board, host, port: Number(listen[2]) });
-    if (output.json) emitEvent({ event: "listening", port: sim.port });
+    if (output.json) emitEvent({ type: "ready", port: sim.port });
     else println(sim.port);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);

@@ -11,12 +11,14 @@ const PIN = "PIN-7f3a9c-secret";
 let proc: ReturnType<typeof Bun.spawn> & { stdout: ReadableStream<Uint8Array> };
 let url = "";
 let dir = "";
+let ready: Record<string, unknown> = {};
 
 beforeAll(async () => {
   dir = scratchDir("hsm-cli");
   const started = await spawnSwtoolServer(["hsm", "simulate", "--listen", "127.0.0.1:0", "--state", join(dir, "hsm.json"), "--json", "--verbose"]);
   proc = started.proc as typeof proc;
   url = started.first.url as string;
+  ready = started.first;
 });
 
 afterAll(async () => {
@@ -28,6 +30,10 @@ afterAll(async () => {
 const env = { SWTOOL_HSM_PIN: PIN };
 
 describe("swtool hsm", () => {
+  test("simulate --json first says it is ready, in the shape of every simulator", () => {
+    expect(ready).toEqual({ type: "ready", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), url, serial: expect.any(Number), latency: "none", state: join(dir, "hsm.json") });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
   test("load-test-chain then info show a complete, verifying test chain", async () => {
     const load = await swtool(["hsm", "load-test-chain", "--connector", url, "--product", "RNET_DAK_DEMO", "--verbose"], { env });
     expect(load.stderr).toBe("");
