@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
 import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from "../../src/sidewalk/index.ts";
-import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
+import { deviceFixtures, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 import { conforms, type Schema } from "../helpers/events.ts";
@@ -114,21 +114,12 @@ describe("operator control", () => {
     const port = await fixture("--realistic");
     const dir = tempDir();
     const station = Bun.spawn([...swtoolCommand(), ...line(port, dir, "--dsn-template", "SN{seq:7}")], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-    const reader = station.stdout.getReader();
-    let text = "";
-    while (!text.includes('"step":"chain-ed25519"')) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`station ended early: ${text}`);
-      text += new TextDecoder().decode(value);
-    }
+    const events = eventReader(station.stdout);
+    await events.until((e) => e.type === "step" && e.step === "chain-ed25519");
     station.kill(signal);
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
+    await events.until((e) => e.type === "summary");
     expect(await station.exited).toBe(0);
-    const all = records(text);
+    const all = events.all;
     expect(all.find((e) => e.type === "stopping")).toMatchObject({ reason: "signal", inFlight: 1, message: "stopping: finishing 1 device (Ctrl-C again to abort them)" });
     expect(all.at(-1)).toMatchObject({ type: "summary", provisioned: 1, failed: 0, stoppedBy: "signal" });
   }, 60_000);
