@@ -36,7 +36,14 @@ export interface PresenceOptions {
   intervalMs?: number;
   /** How long a probe waits for any byte (default 150 ms). */
   probeTimeoutMs?: number;
-  /** Consecutive silent probes that mean the fixture is empty (default 3: about 0.7 s). */
+  /**
+   * Consecutive silent probes that mean the fixture is empty (default 3: misses x (interval +
+   * probe timeout) = about 0.75 s). It must stay below the shortest swap presence is to catch
+   * (1 s): a longer threshold would take the next board for the finished one. A finished board
+   * silent for longer (a slow reboot) is told apart by what it says when it is back (sid_mfg's
+   * "Successfully parsed mfg data"); one that reboots silently and says nothing cannot be, by
+   * presence: such firmware needs a banner or `--next-device prompt`.
+   */
   misses?: number;
   /** How long the boot output after a banner is read before deciding (default 300 ms). */
   bootSettleMs?: number;
@@ -121,6 +128,8 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
   let gone = !finished;
   let bootMark = finished && client ? client.answerMark : Infinity;
   let quiet = 0;
+  /** Where the finished board fell quiet: what the fixture says after it tells who came back. */
+  let goneMark: number | undefined;
   let announced: WaitingFor | undefined;
   const say = (what: WaitingFor) => {
     if (announced !== what) options.onWaiting((announced = what));
@@ -157,11 +166,20 @@ export async function waitForBoard(port: FixturePort, finished: boolean, options
     }
     if (result === "closed") continue;
     if (result === "answered" || client.lineMark > heard) {
-      // Something in the fixture answers: a new board once the old one went away.
-      if (gone) return client;
+      // Something in the fixture answers: a new board once the old one went away, unless
+      // what came back says its manufacturing store is written: the finished board, back
+      // from a silent reboot longer than the quiet threshold (a release build prints no banner).
+      if (gone && finished && goneMark !== undefined && client.linesSince(goneMark).some((l) => PROVISIONED_BOOT.test(l))) {
+        gone = false;
+        goneMark = undefined;
+        quiet = 0;
+        options.onRebooted?.();
+        say("board-removed");
+      } else if (gone) return client;
       quiet = 0;
     } else if (!stalled && ++quiet >= misses && !gone) {
       gone = true;
+      goneMark = client.lineMark;
       say("next-board");
     }
     await sleep(interval, signal);

@@ -148,4 +148,18 @@ describe("a finished board that reboots in the fixture", () => {
     expectOncePerBoard(run, 2);
     expect(run.events.filter((e) => e.type === "warning" && e.message.includes("the finished board rebooted in the fixture")).length).toBe(1);
   }, 30_000);
+
+  test("a release build (no banner) silent for 1.2 s, longer than the quiet threshold, then back saying its store is written: not started again", async () => {
+    // Default presence settings: the fixture counts as empty after about 0.75 s (a 1 s swap is caught).
+    const run = await runStation(
+      { transport: "pty", banner: "none", lingerMs: 4000, swapMs: 1000, rebootLingering: true, rebootSilentMs: 1200 },
+      { count: 2, presence: {} },
+    );
+    expectOncePerBoard(run, 2);
+    expect(run.events.filter((e) => e.type === "warning").map((e) => (e as Extract<LineEvent, { type: "warning" }>).message)).toEqual([
+      `${run.sim.ports[0]}: the finished board rebooted in the fixture (it holds its manufacturing store); it is not provisioned again: take it out`,
+    ]);
+    // It went quiet (counted as gone), came back as itself, and was then waited for again.
+    expect(waits(run)).toEqual(["board", "board-removed", "next-board", "board-removed", "next-board"]);
+  }, 30_000);
 });

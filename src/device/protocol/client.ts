@@ -110,8 +110,18 @@ export class CertClient {
     return this.okSeq;
   }
 
+  /** The last lines received, with their numbers: what a board said while nobody asked. */
+  private readonly recent: { seq: number; line: string }[] = [];
+
+  /** The lines received after mark `since` (of the last 40). */
+  linesSince(since: number): string[] {
+    return this.recent.filter((r) => r.seq > since).map((r) => r.line);
+  }
+
   private receive(line: string): void {
     this.seq++;
+    this.recent.push({ seq: this.seq, line });
+    if (this.recent.length > 40) this.recent.shift();
     this.options.onTraffic?.("rx", line);
     if (this.bootBanner.test(line)) {
       this.bootSeq = this.seq;

@@ -41,6 +41,8 @@ export interface FixtureOptions {
   banner?: BannerStyle;
   /** The finished board reboots (a power blip) halfway through its `lingerMs` in the fixture. */
   rebootLingering?: boolean;
+  /** With `rebootLingering`: the board is deaf this long before it boots (a slow power cycle; default 0). */
+  rebootSilentMs?: number;
   /** Devices this fixture presents; unlimited when absent. */
   count?: number;
   random?: () => number;
@@ -371,7 +373,14 @@ export class FixtureSimulator {
         }, this.options.swapMs ?? (this.options.realistic ? 500 : 0));
       };
       if (this.options.lingerMs) {
-        if (this.options.rebootLingering) setTimeout(() => this.current === record && !this.stopped && this.boot(), this.options.lingerMs / 2);
+        if (this.options.rebootLingering) {
+          setTimeout(() => {
+            if (this.current !== record || this.stopped) return;
+            const silent = this.options.rebootSilentMs ?? 0;
+            this.silentUntil = Date.now() + silent;
+            setTimeout(() => this.current === record && !this.stopped && this.boot(), silent);
+          }, this.options.lingerMs / 2);
+        }
         setTimeout(() => void remove(), this.options.lingerMs);
       }
       else void remove();
