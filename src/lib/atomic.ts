@@ -329,6 +329,120 @@ export function replaceFileSync(path: string, data: string | Uint8Array, mode = 
   }
 }
 
+/** One file of a set published together (publishFileSetSync). */
+export interface SetFile {
+  path: string;
+  data: string | Uint8Array;
+  /** File mode (default 0644; 0600 for a key). */
+  mode?: number;
+  /** Replace an existing regular file (default: refuse it). */
+  replace?: boolean;
+}
+
+/**
+ * Publishes files that only work together (a CA key and its certificate) all or nothing. Every
+ * temporary is written and fsynced first, which is where a full disk or a failing write stops
+ * it, with the old files untouched; then each takes its name. If one cannot, the ones already
+ * placed are undone: a replaced file comes back from a hard link made before (a rename on
+ * Windows and on file systems without links), a new one is removed. Only a crash during those
+ * few renames can still leave a mix. Targets must be regular files or nothing; returns their paths.
+ */
+export function publishFileSetSync(files: readonly SetFile[], flag = "-o"): string[] {
+  const targets = files.map((file) => {
+    if (isDirectory(file.path)) throw new OutputError(`cannot write ${file.path}: it is a directory`, { advice: "move it out of the way, or choose another folder" });
+    const target = outputTarget(file.path, flag);
+    if (target.kind !== "file") throw new OutputError(`${file.path} is not a regular file`, { advice: "give a path to a file, or to nothing yet" });
+    if (!file.replace && lstatExists(target.path)) throw new OutputExistsError(`${file.path} already exists`, { advice: "choose another output name, or move the old file away first" });
+    return target.path;
+  });
+  const temps: string[] = [];
+  const removeTemps = () => temps.forEach((tmp) => rmSyncQuiet(tmp));
+  files.forEach((file, i) => {
+    const target = targets[i]!;
+    const tmp = temporaryPath(dirname(target));
+    const mode = file.mode ?? 0o644;
+    try {
+      const fd = openSync(tmp, "wx", mode);
+      temps.push(tmp);
+      try {
+        makePrivateIfAsked(tmp, mode, target);
+        writeAllSync(fd, file.data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      removeTemps();
+      throw failed("write", target, e);
+    }
+  });
+  // Each placed file, with where its predecessor waits until the whole set is in place.
+  const placed: { target: string; backup?: string; backupMoved?: boolean }[] = [];
+  try {
+    files.forEach((file, i) => {
+      const target = targets[i]!;
+      const tmp = temps[i]!;
+      const dir = dirname(target);
+      const step: (typeof placed)[number] = { target };
+      if (file.replace && lstatExists(target)) {
+        const backup = temporaryPath(dir);
+        step.backupMoved = windows || !linkOrFalse(target, backup);
+        if (step.backupMoved) {
+          if (windows) moveNoReplace(target, backup);
+          else renameSync(target, backup);
+        }
+        step.backup = backup;
+      }
+      try {
+        if (!file.replace) claimNameSync(dir, tmp, exactName(target));
+        else if (windows) moveReplace(tmp, target);
+        else renameSync(tmp, target);
+      } catch (e) {
+        if (step.backupMoved) restore(step.backup!, target);
+        else if (step.backup) rmSyncQuiet(step.backup);
+        throw e;
+      }
+      placed.push(step);
+    });
+  } catch (e) {
+    for (const step of placed.reverse()) {
+      if (step.backup) restore(step.backup, step.target);
+      else rmSyncQuiet(step.target);
+    }
+    removeTemps();
+    if (e instanceof SwtoolError) throw e;
+    throw failed("write", targets[placed.length] ?? targets[0]!, e);
+  }
+  for (const step of placed) if (step.backup) rmSyncQuiet(step.backup);
+  for (const dir of new Set(targets.map((t) => dirname(t)))) fsyncDirSync(dir);
+  return targets;
+}
+
+/** A hard link (the old file stays under its name until the new one replaces it); false where there are none. */
+function linkOrFalse(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (e) {
+    if (NO_HARD_LINKS.has(code(e) ?? "")) return false;
+    throw e;
+  }
+}
+
+/** Puts a set's old file back under its name (undoing a partly placed set). */
+function restore(backup: string, target: string): void {
+  if (windows) moveReplace(backup, target);
+  else renameSync(backup, target);
+}
+
+function rmSyncQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone (linked and removed, or never made)
+  }
+}
+
 // ---- Explicit output paths (-o FILE) ----
 
 export type OutputTarget =
@@ -401,6 +515,14 @@ export function checkOutputPath(path: string, options: { replace?: boolean; flag
   }
   if (!options.replace && lstatExists(target.path)) throw new OutputExistsError(`${flag} ${path} already exists`, { advice: "choose another output name, or move the old file away first" });
   checkDirectory(dirname(target.path), flag);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function lstatExists(path: string): boolean {

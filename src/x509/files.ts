@@ -1,10 +1,11 @@
 // Output files of every CA swtool runs (`swtool x509`, `swtool pki`): never overwritten by
 // accident (a replaced CA key orphans every certificate it issued), private keys owner-only
-// from the first byte, each file complete or absent (the publisher in lib/atomic.ts).
-import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
+// from the first byte, each file complete or absent, and a set (a CA key and its certificate)
+// whole or not at all (the publisher in lib/atomic.ts).
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { SwtoolError } from "../lib/errors.ts";
-import { checkOutputPath, OutputError, OutputExistsError, writeOutputSync } from "../lib/atomic.ts";
+import { checkOutputPath, OutputError, OutputExistsError, publishFileSetSync, writeOutputSync } from "../lib/atomic.ts";
 
 export const SECRET_MODE = 0o600;
 export const PUBLIC_MODE = 0o644;
@@ -28,38 +29,34 @@ export function checkNoOverwrite(paths: readonly string[], force: boolean): void
   }
 }
 
-/**
- * Writes files that only work together (a CA key and its certificate) as one set: when one
- * cannot be written (a full disk), the ones this call created are removed again, so a rerun
- * is not refused for half a set.
- */
-function asOneSet<T extends { path: string }>(files: readonly T[], writeEach: (file: T) => void): void {
-  const created: string[] = [];
+/** Writes a set of files checked with checkNoOverwrite (so replacing is what was asked), all or nothing (publishFileSetSync). */
+export function writePlannedFiles(files: readonly PlannedFile[]): void {
+  for (const file of files) mkdirSync(dirname(file.path), { recursive: true, mode: PRIVATE_DIR_MODE });
+  const paths = publishFileSetSync(files.map((file) => ({ path: file.path, data: file.content, mode: file.mode, replace: true })));
+  // The umask may have narrowed a public file; a key is created 0600 and never widened.
+  files.forEach((file, i) => file.mode !== SECRET_MODE && chmodSync(paths[i]!, file.mode));
+}
+
+/** New files written as one set, all or nothing (publishFileSetSync), each refused if it exists unless `force`. */
+export function writeNewFiles(files: readonly { path: string; data: string | Uint8Array; secret?: boolean }[], options: { force?: boolean } = {}): void {
+  for (const file of files) makeDirectoryOf(file.path);
   try {
-    for (const file of files) {
-      const existed = existsSync(file.path);
-      writeEach(file);
-      if (!existed) created.push(file.path);
-    }
+    publishFileSetSync(
+      files.map((file) => ({ path: file.path, data: file.data, mode: file.secret ? SECRET_MODE : PUBLIC_MODE, replace: options.force ?? false })),
+      "--out",
+    );
   } catch (error) {
-    for (const path of created) rmSync(path, { force: true });
+    if (error instanceof OutputExistsError) throw new OutputExistsError(error.message, { advice: FORCE_ADVICE });
     throw error;
   }
 }
 
-/** Writes a set of files checked with checkNoOverwrite (so replacing is what was asked). */
-export function writePlannedFiles(files: readonly PlannedFile[]): void {
-  asOneSet(files, (file) => {
-    mkdirSync(dirname(file.path), { recursive: true, mode: PRIVATE_DIR_MODE });
-    const path = writeOutputSync(file.path, file.content, { replace: true, mode: file.mode });
-    // The umask may have narrowed a public file; a key is created 0600 and never widened.
-    if (file.mode !== SECRET_MODE && path !== "-") chmodSync(path, file.mode);
-  });
-}
-
-/** New files written as one set (see asOneSet), each refused if it exists unless `force`. */
-export function writeNewFiles(files: readonly { path: string; data: string | Uint8Array; secret?: boolean }[], options: { force?: boolean } = {}): void {
-  asOneSet(files, (file) => writeNewFile(file.path, file.data, { ...options, ...(file.secret ? { secret: true } : {}) }));
+function makeDirectoryOf(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new OutputError(`cannot create the directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 const FORCE_ADVICE = "choose another path, or add --force to replace it";
@@ -77,11 +74,7 @@ export function checkNewFile(path: string, options: { force?: boolean; flag?: st
 
 /** One new file: refused if it exists unless `force`. */
 export function writeNewFile(path: string, data: string | Uint8Array, options: { force?: boolean; secret?: boolean } = {}): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (error) {
-    throw new OutputError(`cannot create the directory ${dirname(path)}: ${(error as Error).message}`, { cause: error });
-  }
+  makeDirectoryOf(path);
   try {
     writeOutputSync(path, data, { replace: options.force ?? false, mode: options.secret ? SECRET_MODE : PUBLIC_MODE });
   } catch (error) {
