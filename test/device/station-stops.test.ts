@@ -202,6 +202,60 @@ describe("start-up refusals", () => {
   });
 });
 
+describe("a fixture port held by another process", () => {
+  test("a second process holding the port (its lock file) stops the start with the holder's pid; once it lets go, the line runs", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { lockName } = await import("../../src/transport/port-lock.ts");
+    const { runLine } = await import("../../src/device/line.ts");
+    const { dsnTemplate } = await import("../../src/device/dsn.ts");
+    const { testSigner, APP_KEY, DEVICE_TYPE, APID } = await import("./station.ts");
+    const locks = mkdtempSync(join(tmpdir(), "swtool-locks-"));
+    const saved = process.env.SWTOOL_LOCK_DIR;
+    process.env.SWTOOL_LOCK_DIR = locks;
+    const sim = await startDeviceSimulator({ transport: "pty" });
+    const dir = tempDir();
+    const ledger = await openLedger(join(dir, "swtool.db"));
+    // The holder: another process that opens the port as swtool does (lock file and all) and
+    // keeps it until its stdin closes.
+    const holderScript = join(dir, "holder.ts");
+    writeFileSync(holderScript, `
+      const { openDeviceLink } = await import(${JSON.stringify(join(import.meta.dir, "../../src/transport/open.ts"))});
+      const link = await openDeviceLink(process.argv[2]);
+      console.log("locked");
+      for await (const _ of Bun.stdin.stream()) {}
+      await link.close();
+    `);
+    const holder = Bun.spawn([process.execPath, holderScript, sim.ports[0]!], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: { ...process.env, SWTOOL_LOCK_DIR: locks } });
+    try {
+      const { reader } = await readLocked(holder.stdout);
+      const base = { signer: testSigner(), deviceType: DEVICE_TYPE, apid: APID, appServerPublicKey: APP_KEY, dsnSource: dsnTemplate("SN{seq:7}", 1, ledger), ledger, controlLogDir: dir, count: 1, protocol: { timeoutMs: 400 } };
+      const port = sim.ports[0]!;
+      const refused = runLine({ ...base, ports: [port] });
+      await expect(refused).rejects.toBeInstanceOf(UsageError);
+      await expect(refused).rejects.toThrow(new UsageError(`cannot open fixture port ${port}: ${port} is in use by process ${holder.pid} (lock file ${join(locks, lockName(port))})`));
+      expect(sim.devices()[0]!.stored).toBeUndefined();
+      // The holder lets go: the same start now provisions the board.
+      holder.stdin.end();
+      expect(await holder.exited).toBe(0);
+      reader.releaseLock();
+      expect(await runLine({ ...base, ports: [port] })).toMatchObject({ provisioned: 1, failed: 0 });
+    } finally {
+      holder.kill();
+      await ledger.close();
+      await sim.close();
+      if (saved === undefined) delete process.env.SWTOOL_LOCK_DIR;
+      else process.env.SWTOOL_LOCK_DIR = saved;
+    }
+  }, 30_000);
+});
+
+/** Waits for the holder's "locked" line (the order is explicit: no sleeping). */
+async function readLocked(stdout: ReadableStream<Uint8Array>) {
+  const { readUntil } = await import("../helpers/cli.ts");
+  return readUntil(stdout, "locked\n");
+}
+
 describe("--count counts good devices", () => {
   test("--count 3 with the second board failing: 3 provisioned, 1 failed", async () => {
     const run = await runStation({ transport: "pty", errorAt: { command: "cert store", code: -1, devices: [2] } }, { count: 3 });
