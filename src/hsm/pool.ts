@@ -10,14 +10,21 @@
 // retries with back-off instead of failing, so a caller waiting for a signature gets it once
 // the HSM is back. `whenReady` lets a station hold new work until then. The state is the
 // small status API the station reads; the waiting stays here.
+//
+// A rejected PIN: the device keeps the slot of a failed authentication for its 30 s idle
+// timeout, so for 30 s after one the pool opens no session (the call fails at once with the
+// same error): retrying per signature would fill the 16 slots every line PC shares.
+import { sleep } from "../lib/sleep.ts";
 import { echo } from "./commands/echo.ts";
-import { HsmConnectionError, isDeviceError } from "./errors.ts";
+import { HsmConnectionError, HsmPinRejectedError, isDeviceError } from "./errors.ts";
 import { MAX_SESSIONS } from "./protocol.ts";
 import { MAX_COMMANDS_PER_SESSION, type AuthKey } from "./secure-channel.ts";
 import { HsmSession, type MessagePort } from "./session.ts";
 
 export type PoolState = "ok" | "unreachable" | "sessions-full";
 
+/** How long the device holds the slot of a failed authentication (its idle timeout). */
+export const PIN_SLOT_HOLD_MS = 30_000;
 const BACKOFF_FIRST_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 
@@ -47,6 +54,10 @@ export class SessionPool {
   private closed = false;
   /** Retired sessions still being closed on the device (close() waits for them). */
   private readonly closing = new Set<Promise<void>>();
+  /** The last rejected PIN, and when (performance.now()): no session is opened for pinHoldMs after. */
+  private pinRejected: { error: HsmPinRejectedError; at: number } | undefined;
+  /** How long after a rejected PIN no session is opened (tests shorten it). */
+  pinHoldMs = PIN_SLOT_HOLD_MS;
 
   constructor(
     private readonly port: MessagePort,
@@ -102,11 +113,15 @@ export class SessionPool {
   }
 
   private async open(): Promise<HsmSession> {
+    if (this.pinRejected && performance.now() < this.pinRejected.at + this.pinHoldMs) throw this.pinRejected.error;
     this.opening++;
     try {
       const s = await HsmSession.open(this.port, this.authKeyId, this.authKey, this.maxCommandsPerSession);
       this.all.add(s);
       return s;
+    } catch (e) {
+      if (e instanceof HsmPinRejectedError) this.pinRejected = { error: e, at: performance.now() };
+      throw e;
     } finally {
       this.opening--;
     }
@@ -196,7 +211,7 @@ export class SessionPool {
     const state = outage(e);
     if (!state || !this.patient || this.closed) throw e;
     this.setState(state, e);
-    await new Promise((r) => setTimeout(r, delayMs));
+    await sleep(delayMs);
     if (this.closed) throw e;
   }
 

@@ -228,6 +228,37 @@ describe("HsmFleet: an HSM's own error", () => {
   }, 30_000);
 });
 
+describe("HsmFleet: a PIN rejected mid-shift", () => {
+  test("takes that HSM out (the 30 s rejoin) after one try: the other signs everything, and the HSM keeps its free slots", async () => {
+    // A's sessions time out quickly, so the fleet must open new ones there after the PIN changed.
+    const log: string[] = [];
+    const simA = await startHsmSimulator({ listen: "127.0.0.1:0", idleTimeoutMs: 300, log: (l) => log.push(l) });
+    const simB = await startHsmSimulator({ listen: "127.0.0.1:0" });
+    cleanups.push(() => simA.stop(), () => simB.stop());
+    for (const s of [simA, simB]) await loadTestChain({ connector: s.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
+    const events: FleetEvent[] = [];
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, retryMs: 50, endpoints: [simA, simB].map((s) => ({ connector: s.url, pin: TEST_PIN })), onEvent: (e) => events.push(e) });
+    cleanups.push(() => fleet.close());
+    // The line's PIN is changed on A (its authentication key replaced), and A's sessions lapse.
+    const other = deriveAuthKey("a-new-pin");
+    for (const slot of [5, 6]) {
+      const key = simA.device.state.get(OBJECT_TYPE.AUTHENTICATION_KEY, slot);
+      if (key) key.data = new Uint8Array([...other.encKey, ...other.macKey]);
+    }
+    await Bun.sleep(400);
+    const before = log.length;
+    const signed = [];
+    for (let i = 0; i < 8; i++) signed.push(await fleet.signWithChain("ed25519", message(i)));
+    expect(signed.map((s) => s.hsmSerial)).toEqual(Array(8).fill(String(simB.device.state.serial)));
+    for (const [i, s] of signed.entries()) expect(CURVES.ed25519.verify(s.signature, message(i), s.caCerts[0]!.publicKey)).toBe(true);
+    // One authentication tried on A, not one per signature (each holds a slot for 30 s).
+    expect(log.slice(before).filter((l) => l.includes("create-session")).length).toBe(1);
+    expect(events).toEqual([{ type: "hsm-down", hsm: simA.url, serial: simA.device.state.serial, error: "the HSM rejected the PIN for authentication key slot 5", inService: 1 }]);
+    expect(fleet.status()[0]).toMatchObject({ up: false, error: "the HSM rejected the PIN for authentication key slot 5" });
+    expect(fleet.health.state).toBe("ok");
+  }, 30_000);
+});
+
 describe("HsmFleet: SESSIONS_FULL", () => {
   test("an HSM whose 16 sessions another client holds: its signatures go to the other, nothing fails; it is used again once free", async () => {
     // In-process simulators with a short idle timeout, so the fleet's own session on A expires.

@@ -8,8 +8,10 @@
 // - an HSM that stops answering is taken out: the signatures it had in flight are made again
 //   on another (with that HSM's own chain), so no device fails; it is retried in the
 //   background (2 s doubling to 30 s) and rejoins once it answers and its chain verifies
-//   again. A rejected PIN waits 30 s before the next try: the device keeps the slot of a
-//   failed authentication for its 30 s timeout, and retrying sooner would fill its 16 slots;
+//   again. A rejected PIN (at start of a retry, or when a session is opened mid-shift) takes
+//   the HSM out for 30 s before the next try: the device keeps the slot of a failed
+//   authentication for its 30 s timeout, and retrying sooner (or per signature) would fill the
+//   16 slots every line PC shares;
 // - an HSM's own error (a refused command, a missing DAK) is answered by another HSM before
 //   it stands;
 // - an HSM whose 16 sessions are all taken by other clients (SESSIONS_FULL with none of ours)
@@ -19,6 +21,7 @@
 // Each signature says which HSM (serial) made it, for the ledger.
 import { SwtoolError } from "../../lib/errors.ts";
 import { HsmConnectionError, HsmPinRejectedError, HsmProtocolError, isDeviceError } from "../../hsm/errors.ts";
+import { PIN_SLOT_HOLD_MS } from "../../hsm/pool.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { CHAIN_ROLES, type Cert, type ChainKind } from "../../sidewalk/chain.ts";
 import { toHex } from "../../lib/bytes.ts";
@@ -54,8 +57,6 @@ export interface FleetOptions {
   /** How an HSM is opened (default openCertStore). */
   open?: (options: CertStoreOptions) => Promise<HsmCertStore>;
 }
-
-const PIN_SLOT_HOLD_MS = 30_000;
 
 /** The HSM is gone (connection, TLS, timeout), as opposed to an answer from a device that runs. */
 export function isHsmUnavailable(e: unknown): boolean {
@@ -330,6 +331,11 @@ export class HsmFleet implements DakSigner {
           continue;
         }
         if (this.closed) throw e;
+        if (e instanceof HsmPinRejectedError) {
+          // Out until the slot its failed authentication holds has timed out; another HSM signs.
+          this.takeOut(m, store, e, PIN_SLOT_HOLD_MS);
+          continue;
+        }
         if (!isHsmUnavailable(e)) {
           refusedBy.add(m);
           refused = e;
@@ -347,7 +353,7 @@ export class HsmFleet implements DakSigner {
     }
   }
 
-  private takeOut(m: Member, store: HsmCertStore, e: Error): void {
+  private takeOut(m: Member, store: HsmCertStore, e: Error, retryMs = this.options.retryMs ?? 2000): void {
     if (m.down || m.store !== store) return;
     m.down = { since: Date.now(), error: e.message };
     this.lastError = `${m.name}: ${e.message}`;
@@ -355,7 +361,7 @@ export class HsmFleet implements DakSigner {
     this.changed();
     this.options.onEvent?.({ type: "hsm-down", hsm: m.name, serial: store.hsmSerial, error: e.message, inService: this.inService });
     if (this.inService === 0) this.options.onEvent?.({ type: "all-down" });
-    this.retryLater(m, this.options.retryMs ?? 2000);
+    this.retryLater(m, retryMs);
   }
 
   private retryLater(m: Member, delay: number): void {
