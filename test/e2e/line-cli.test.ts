@@ -13,6 +13,7 @@ import { deviceFixtures, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 import { conforms, type Schema } from "../helpers/events.ts";
+import { NOISE_LINES } from "../../src/device/simulator/shell.ts";
 
 let hsm: LoadedHsm;
 const fixtures = deviceFixtures();
@@ -168,19 +169,6 @@ describe("operator control", () => {
   }, 60_000);
 });
 
-/** The simulator's noise (a copy: tests carry their own data). */
-const NOISE = [
-  "<info> sid_pal: radio idle",
-  "<info> app: factory test mode",
-  "<dbg> sid_ble: adv stopped",
-  "<wrn> sid_pal: temperature sensor not calibrated",
-  "<info> sid_mfg: mfg store version 8",
-  "<dbg> sid_cli: {CERT chain buffer 128/628}",
-  "<info> app: {CERT state 0x1f}",
-  "<dbg> sid_cli: parsing {CERT OK pending",
-  "<wrn> app: {CERT ERROR will follow on invalid piece}",
-];
-
 describe("transcript", () => {
   test("--transcript FILE: appended, every line to and from the fixture for the one device (noise included), each with time, port and direction", async () => {
     const port = await fixture("--noise", "--noise-rate", "0.5", "--count", "1");
@@ -208,7 +196,7 @@ describe("transcript", () => {
     expect(of("tx").filter((t) => !t.startsWith("cert ")).every((t) => /^sync-[0-9a-f]{8}$/.test(t))).toBe(true);
     // Every line received is an echo, a probe's answer, a CERT answer or the simulator's noise
     // (colour codes written as \x1b); the noise is there.
-    const noise = new RegExp(`^(\\\\x1b\\[1;33m)?\\[\\d{8}\\] (${NOISE.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(\\\\x1b\\[0m)?$`);
+    const noise = new RegExp(`^(\\\\x1b\\[1;33m)?\\[\\d{8}\\] (${NOISE_LINES.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(\\\\x1b\\[0m)?$`);
     const answer = /^\[\d{8}\] <info> app: \{CERT (OK|BASE64_MTU=\d+|<[A-Za-z0-9+/=]+>)\}$/;
     const probe = /^sync-[0-9a-f]{8}(: command not found)?$/;
     expect(of("rx").filter((t) => !t.startsWith("--> ") && !noise.test(t) && !answer.test(t) && !probe.test(t))).toEqual([]);

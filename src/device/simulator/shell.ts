@@ -105,7 +105,7 @@ export function splitArguments(line: string): string[] {
   return argv;
 }
 
-const NOISE_LINES = [
+export const NOISE_LINES = [
   "<info> sid_pal: radio idle",
   "<info> app: factory test mode",
   "<dbg> sid_ble: adv stopped",
