@@ -1,10 +1,9 @@
 // Test helpers for the HSM tests: a CA with server and client certificates made by the openssl
 // CLI, a mutual-TLS reverse proxy in front of the simulator (as nginx is in the networked
 // setup), and a proxy that corrupts responses on the wire.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { opensslOk as ssl } from "../helpers/system.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 export interface TestPkiFiles {
@@ -23,12 +22,11 @@ export interface TestPkiFiles {
 export function makeTlsFiles(): TestPkiFiles {
   const dir = scratchDir("hsm-tls");
   const f = (n: string) => join(dir, n);
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const issue = (name: string, cn: string, ca: string, caKey: string, ext?: string) => {
     ssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", `/CN=${cn}`);
     const args = ["x509", "-req", "-in", f(`${name}.csr`), "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", f(`${name}.pem`), "-days", "2"];
     if (ext) {
-      Bun.write(f(`${name}.ext`), ext);
+      writeFileSync(f(`${name}.ext`), ext);
       args.push("-extfile", f(`${name}.ext`));
     }
     ssl(...args);

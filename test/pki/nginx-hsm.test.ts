@@ -16,6 +16,7 @@ import { generateKey } from "../../src/x509/keys.ts";
 import { swtool, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startNginx, type RunningNginx } from "./helpers.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { opensslOk } from "../helpers/system.ts";
 
 const PIN = "nginx-test-PIN-4711";
 const env = { SWTOOL_HSM_PIN: PIN };
@@ -113,8 +114,8 @@ describe("the legacy flow through nginx: sign (PEM keys), then the manufacturing
   // Device keys as the guide's OpenSSL commands make them.
   const edKey = join(root, "device-ed25519.pem");
   const p256Key = join(root, "device-p256r1.pem");
-  Bun.spawnSync(["openssl", "genpkey", "-algorithm", "ed25519", "-out", edKey]);
-  Bun.spawnSync(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p256Key]);
+  opensslOk("genpkey", "-algorithm", "ed25519", "-out", edKey);
+  opensslOk("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", p256Key);
   const app = toHex(CURVES.ed25519.publicKeyFromPrivate(CURVES.ed25519.randomPrivateKey()));
   const device = ["-g", "-d", "A1TESTDEVTYPE1", "-D", "NGINX-0001", "-a", "ng01", "--ed25519_private_key_file", edKey, "--p256r1_private_key_file", p256Key, "--app_server_public_key", app];
   const signVia = (n: RunningNginx, ...tls: string[]) => ["sign", "-p", "TEST_DAK_NGINX", "-c", `https://127.0.0.1:${n.port}`, "--ca_cert", join(bundle, "ca.pem"), ...tls, ...device];

@@ -15,8 +15,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The raw public key openssl derives from a key file (hex, without the 0x04 point prefix). */
 function opensslPublicKey(path: string, curve: "ed25519" | "p256r1"): string {
-  const der = Bun.spawnSync(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"], { stdout: "pipe" }).stdout;
-  const raw = Buffer.from(der);
+  const pem = opensslOk("pkey", "-in", path, "-pubout");
+  const raw = Buffer.from(pem.replace(/-----(BEGIN|END) PUBLIC KEY-----|\s/g, ""), "base64");
   return curve === "ed25519" ? raw.subarray(raw.length - 32).toString("hex") : raw.subarray(raw.length - 64).toString("hex");
 }
 

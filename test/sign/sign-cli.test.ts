@@ -10,6 +10,7 @@ import { swtool, swtoolCommand } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { REPO, seed } from "../helpers/vectors.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
+import { opensslOk } from "../helpers/system.ts";
 
 let hsm: LoadedHsm;
 let prodHsm: LoadedHsm;
@@ -190,8 +191,8 @@ describe("swtool sign (PEM-key mode)", () => {
   test("keys made by openssl: SMSN generated, private keys in the metadata", async () => {
     const ed = join(dir, "ed.pem");
     const p = join(dir, "p.pem");
-    Bun.spawnSync(["openssl", "genpkey", "-algorithm", "ed25519", "-out", ed]);
-    Bun.spawnSync(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-out", p]);
+    opensslOk("genpkey", "-algorithm", "ed25519", "-out", ed);
+    opensslOk("ecparam", "-name", "prime256v1", "-genkey", "-out", p);
     const r = await swtool([...base(), "-g", "-d", "A17XHX23H06INH", "-D", "SN0000010", "-a", "pd25", "--ed25519_private_key_file", ed, "--p256r1_private_key_file", p], { env });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);

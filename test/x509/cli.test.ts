@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSwtool } from "../../harness/process.ts";
 import { swtool } from "../helpers/cli.ts";
 import { seed } from "../helpers/vectors.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
@@ -67,26 +68,11 @@ describe("swtool x509 (binary)", () => {
   });
 });
 
-/** Starts `swtool x509 simulate` and returns the port it prints and a stop function. */
-async function startSimulator(...extra: string[]): Promise<{ port: string; stop: () => Promise<void> }> {
-  const { swtoolCommand } = await import("../helpers/cli.ts");
+/** Starts `swtool x509 simulate` and returns the port of its ready line and a stop function. */
+async function startSimulator(...extra: string[]): Promise<{ port: string; stop: () => Promise<number> }> {
   const where = extra.includes("--pty") ? [] : ["--listen", "127.0.0.1:0"];
-  const proc = Bun.spawn([...swtoolCommand(), "x509", "simulate", ...where, ...extra], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const reader = proc.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`simulator exited: ${await new Response(proc.stderr).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  return {
-    port: text.trim(),
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
+  const sim = await spawnSwtool(["x509", "simulate", "--json", ...where, ...extra]);
+  return { port: sim.first.port as string, stop: sim.stop };
 }
 
 describe("swtool x509 provision and simulate (binary)", () => {
