@@ -38,8 +38,9 @@ function certificates(text: string, path: string, flag: string, advice: string):
   return blocks.map((block) => {
     try {
       return new X509Certificate(block.der);
-    } catch (e) {
-      throw damaged(e);
+    } catch {
+      // OpenSSL's own text ("PEM routines:...:NO_START_LINE") would point at the wrong thing.
+      throw damaged(new Error(`a PEM block whose contents are not an X.509 certificate`));
     }
   });
 }

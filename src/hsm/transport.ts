@@ -99,6 +99,8 @@ export class Connector {
     const err = e as { code?: string; name?: string; message?: string };
     if (err.name === "TimeoutError" || err.name === "AbortError") return `no complete answer within ${timeoutMs / 1000} s`;
     if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") return "connection refused (nothing listens there)";
+    // Bun's own text names fetch() options; the operator needs to hear what answered instead.
+    if (err.code === "Malformed_HTTP_Response") return "what answers there does not speak HTTP (another service on that port?)";
     if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS failed (${err.code}): the server's certificate does not name ${this.url.hostname}; connect with a name or address the certificate carries`;
     if (err.code === "CERT_HAS_EXPIRED") return `TLS failed (${err.code}): the server's certificate has expired; renew it on the signing server, or fix this PC's clock if it is wrong`;
     if (err.code === "CERT_NOT_YET_VALID") return `TLS failed (${err.code}): the server's certificate is not valid yet; check this PC's clock`;

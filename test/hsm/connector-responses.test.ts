@@ -118,7 +118,10 @@ describe("a connector that does not answer properly", () => {
       message: `${origin()} answers HTTP 200 but is not a yubihsm-connector (no status on /connector/status)`,
       advice: "check the host and port of the connector URL",
     });
-    expect((await failure(connector("not-http").status()))?.message).toStartWith(`cannot reach the HSM connector at ${origin()}: `);
+    expect(await failure(connector("not-http").status())).toEqual({
+      message: `cannot reach the HSM connector at ${origin()}: what answers there does not speak HTTP (another service on that port?)`,
+      advice: "start yubihsm-connector (or `swtool hsm simulate`) and check the URL",
+    });
   });
 
   test("garbage answers to a command: swtool hsm info fails in one line, exit 1", async () => {
