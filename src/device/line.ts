@@ -139,6 +139,15 @@ class DakCounter {
 
 const boardAction = (e: ProvisioningError) => BOARD_ACTIONS[e.board];
 
+/** A board's open attempt: its ledger row, DSN and SMSN. */
+interface Attempt {
+  id: number;
+  port: string;
+  dsn: string;
+  smsn: string;
+  smsnBytes: Uint8Array;
+}
+
 /** A board found longer ago than this, or that waited at the gate, is probed again before it gets a DSN. */
 const RECHECK_AFTER_MS = 500;
 
@@ -406,40 +415,58 @@ export class Station {
 
   /** Provisions the board in the fixture; false when it was not touched (refused or no DSN). */
   private async device(port: string, client: CertClient, scanned?: string): Promise<boolean> {
+    const attempt = await this.beginAttempt(port, scanned);
+    if (!attempt) return false;
+    this.waitingFor.delete(port);
+    this.emit({ type: "device-start", port, dsn: attempt.dsn, smsn: attempt.smsn });
+    const t0 = performance.now();
+    let result: Awaited<ReturnType<typeof provisionDevice>>;
+    try {
+      result = await this.provision(client, attempt);
+    } catch (e) {
+      await this.recordFailure(attempt, e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e }));
+      return true;
+    }
+    await this.recordProvisioned(attempt, result, t0);
+    return true;
+  }
+
+  /**
+   * Takes the board's DSN (the next of the source, or the scanned one) and opens its attempt
+   * in the ledger; undefined when the board is refused (provisioned before, held elsewhere)
+   * or the source has run out. A DSN another station holds (in progress there, or provisioned
+   * since this one looked) is passed over for the next one of a file or template; a single
+   * --dsn or a scan is refused.
+   */
+  private async beginAttempt(port: string, scanned: string | undefined): Promise<Attempt | undefined> {
     const o = this.options;
     const ledger = this.ledger;
-    let dsn: string | undefined;
-    let smsn = "";
-    let smsnBytes: Uint8Array = new Uint8Array(0);
-    let base: Parameters<Ledger["beginAttempt"]>[0];
-    let id: number;
-    // A DSN another station holds (in progress there, or provisioned since this one looked) is
-    // passed over for the next one of a file or template; a single --dsn or a scan is refused.
     for (;;) {
+      let dsn: string | undefined;
       if (scanned !== undefined) {
         try {
           dsn = validateDsn(scanned);
         } catch (e) {
           this.emit({ type: "refused", port, dsn: scanned, smsn: "", reason: `the scanned line is not a DSN: ${(e as Error).message}` });
           this.totals.refused++;
-          return false;
+          return undefined;
         }
       } else dsn = await this.retrier.run(() => o.dsnSource.next());
       if (dsn === undefined) {
         this.stop("dsn-source");
-        return false;
+        return undefined;
       }
-      smsnBytes = deviceSmsn({ deviceType: o.deviceType, dsn, apid: o.apid, boardId: o.boardId });
-      smsn = toHex(smsnBytes);
-      base = { port, dsn, smsn, apid: o.apid, stage: o.signer.stage, ...(this.hsmSerial !== undefined ? { hsmSerial: String(this.hsmSerial) } : {}), dak: this.dak.ids.ed25519 };
+      const smsnBytes = deviceSmsn({ deviceType: o.deviceType, dsn, apid: o.apid, boardId: o.boardId });
+      const smsn = toHex(smsnBytes);
+      const base = { port, dsn, smsn, apid: o.apid, stage: o.signer.stage, ...(this.hsmSerial !== undefined ? { hsmSerial: String(this.hsmSerial) } : {}), dak: this.dak.ids.ed25519 };
       const previous = o.allowReprovision ? undefined : await ledger.isProvisioned({ dsn, smsn });
       let reason: string | undefined;
       if (previous) {
         reason = `${previous.dsn === dsn ? `DSN ${dsn}` : `SMSN ${smsn}`} was provisioned on ${previous.finishedAt ?? previous.startedAt} (attempt ${previous.id}, control log ${previous.controlLog ?? "none"})`;
       } else {
         try {
-          id = await ledger.beginAttempt({ ...base, ...(o.allowReprovision ? { reprovision: true } : {}) });
-          break;
+          const id = await ledger.beginAttempt({ ...base, ...(o.allowReprovision ? { reprovision: true } : {}) });
+          return { id, port, dsn, smsn, smsnBytes };
         } catch (e) {
           if (!(e instanceof LedgerConflictError)) throw e;
           if (!o.dsnSource.single && scanned === undefined) {
@@ -452,84 +479,89 @@ export class Station {
       this.totals.refused++;
       await ledger.recordAttempt({ ...base, result: "failed", failedStep: "ledger", error: `refused: ${reason}` });
       this.emit({ type: "refused", port, dsn, smsn, reason });
-      return false;
+      return undefined;
     }
-    this.waitingFor.delete(port);
-    this.emit({ type: "device-start", port, dsn, smsn });
-    const t0 = performance.now();
-    const perPort = this.perPort.get(port)!;
-    let result: Awaited<ReturnType<typeof provisionDevice>>;
-    try {
-      result = await provisionDevice(client, {
-        signer: this.signer,
-        deviceType: o.deviceType,
-        dsn,
-        smsn: smsnBytes,
-        apid: o.apid,
-        ...(o.boardId ? { boardId: o.boardId } : {}),
-        appServerPublicKey: o.appServerPublicKey,
-        controlLogDir: o.controlLogDir,
-        ...(o.retries !== undefined ? { retries: o.retries } : {}),
-        ...(o.restarts !== undefined ? { restarts: o.restarts } : {}),
-        ...(o.minFreeBytes !== undefined ? { minFreeBytes: o.minFreeBytes } : {}),
-        signal: this.aborter.signal,
-        onStep: (step) => this.emit({ type: "step", port, dsn, step }),
-      });
-    } catch (e) {
-      const err = e instanceof ProvisioningError ? e : new ProvisioningError("init", (e as Error).message, { cause: e });
-      const answer = err.details.deviceAnswer;
-      await ledger.finishAttempt(id!, {
-        result: "failed",
-        failedStep: err.step,
-        error: err.message,
-        ...(answer?.length ? { deviceAnswer: answer.join("\n") } : {}),
-        ...(err.code !== undefined ? { errorCode: err.code } : {}),
-      });
-      this.totals.failed++;
-      perPort.failed++;
-      const streak = this.streaks.get(port) ?? { failed: 0 };
-      this.streaks.set(port, { failed: streak.failed + 1, last: err.message.startsWith(`${err.step}: `) ? err.message : `${err.step}: ${err.message}` });
-      const wasted = err.details.wastedSignatures ?? 0;
-      this.totals.wastedSignatures += wasted;
-      const action = boardAction(err);
-      this.failures.push({ port, dsn, smsn, step: err.step, error: err.message, action });
-      this.emit({
-        type: "device-failed", port, dsn, smsn, step: err.step, error: err.message,
-        ...(err.advice ? { advice: err.advice } : {}),
-        ...(err.code !== undefined ? { code: err.code, codeName: describeSidError(err.code) } : {}),
-        ...(answer?.length ? { deviceAnswer: answer } : {}),
-        board: err.board, action, wastedSignatures: wasted,
-        provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
-      });
-      if (err.station) {
-        const recover =
-          err.board === "stored-no-log"
-            ? `free space in ${o.controlLogDir}, leave board DSN ${dsn} in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${o.commandLine ? reprovisionCommand(o.commandLine, { port, dsn }) : `swtool sign with this line's flags --port ${port} --dsn ${dsn} --count 1`}`
-            : `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`;
-        this.emit({ type: "station-error", port, dsn, message: err.message, action, recover });
-        this.stop("io-error");
-      }
-      return true;
+  }
+
+  /** One device's flow (flow.ts) with the line's settings. */
+  private provision(client: CertClient, { port, dsn, smsnBytes }: Attempt): ReturnType<typeof provisionDevice> {
+    const o = this.options;
+    return provisionDevice(client, {
+      signer: this.signer,
+      deviceType: o.deviceType,
+      dsn,
+      smsn: smsnBytes,
+      apid: o.apid,
+      ...(o.boardId ? { boardId: o.boardId } : {}),
+      appServerPublicKey: o.appServerPublicKey,
+      controlLogDir: o.controlLogDir,
+      ...(o.retries !== undefined ? { retries: o.retries } : {}),
+      ...(o.restarts !== undefined ? { restarts: o.restarts } : {}),
+      ...(o.minFreeBytes !== undefined ? { minFreeBytes: o.minFreeBytes } : {}),
+      signal: this.aborter.signal,
+      onStep: (step) => this.emit({ type: "step", port, dsn, step }),
+    });
+  }
+
+  /** A failed device: its ledger row, the totals and streak, what to do with the board; a station-level failure stops the line. */
+  private async recordFailure({ id, port, dsn, smsn }: Attempt, err: ProvisioningError): Promise<void> {
+    const o = this.options;
+    const answer = err.details.deviceAnswer;
+    await this.ledger.finishAttempt(id, {
+      result: "failed",
+      failedStep: err.step,
+      error: err.message,
+      ...(answer?.length ? { deviceAnswer: answer.join("\n") } : {}),
+      ...(err.code !== undefined ? { errorCode: err.code } : {}),
+    });
+    this.totals.failed++;
+    this.perPort.get(port)!.failed++;
+    const streak = this.streaks.get(port) ?? { failed: 0 };
+    this.streaks.set(port, { failed: streak.failed + 1, last: err.message.startsWith(`${err.step}: `) ? err.message : `${err.step}: ${err.message}` });
+    const wasted = err.details.wastedSignatures ?? 0;
+    this.totals.wastedSignatures += wasted;
+    const action = boardAction(err);
+    this.failures.push({ port, dsn, smsn, step: err.step, error: err.message, action });
+    this.emit({
+      type: "device-failed", port, dsn, smsn, step: err.step, error: err.message,
+      ...(err.advice ? { advice: err.advice } : {}),
+      ...(err.code !== undefined ? { code: err.code, codeName: describeSidError(err.code) } : {}),
+      ...(answer?.length ? { deviceAnswer: answer } : {}),
+      board: err.board, action, wastedSignatures: wasted,
+      provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
+    });
+    if (err.station) {
+      const recover =
+        err.board === "stored-no-log"
+          ? `free space in ${o.controlLogDir}, leave board DSN ${dsn} in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${o.commandLine ? reprovisionCommand(o.commandLine, { port, dsn }) : `swtool sign with this line's flags --port ${port} --dsn ${dsn} --count 1`}`
+          : `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`;
+      this.emit({ type: "station-error", port, dsn, message: err.message, action, recover });
+      this.stop("io-error");
     }
-    // The board is provisioned and its control log written: the ledger says so, waiting as
-    // long as it must (never "failed" because the ledger was busy).
-    // Which HSM and DAK signed (several HSMs: known only now; both serials if a failover split the device).
+  }
+
+  /**
+   * A provisioned device (its control log written): the ledger says so, waiting as long as it
+   * must (never "failed" because the ledger was busy), with the HSM and DAK that signed
+   * (several HSMs: known only now; both serials if a failover split the device).
+   */
+  private async recordProvisioned({ id, port, dsn, smsn }: Attempt, result: Awaited<ReturnType<typeof provisionDevice>>, startedAt: number): Promise<void> {
+    const o = this.options;
     const signedBy = [...new Set([result.chains.ed25519.signedBy, result.chains.p256r1.signedBy].filter((x) => x !== undefined))].join(",");
     const dak = dakIdOf(o.signer.productTag, "ed25519", result.chains.ed25519.certs.slice(1));
-    await ledger.finishAttempt(id!, { result: "provisioned", controlLog: result.controlLog, dak, ...(signedBy ? { hsmSerial: signedBy } : {}) });
-    await ledger.recordControlLog(result.controlLog, result.smsn);
+    await this.ledger.finishAttempt(id, { result: "provisioned", controlLog: result.controlLog, dak, ...(signedBy ? { hsmSerial: signedBy } : {}) });
+    await this.ledger.recordControlLog(result.controlLog, result.smsn);
     this.totals.provisioned++;
-    perPort.provisioned++;
+    this.perPort.get(port)!.provisioned++;
     this.streaks.delete(port);
     this.totals.wastedSignatures += result.wastedSignatures;
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - startedAt) / 1000;
     this.emit({
       type: "device-done", port, dsn, smsn, controlLog: result.controlLog, seconds,
       retries: result.retries, restarts: result.restarts, wastedSignatures: result.wastedSignatures,
       provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
       ...(result.deinitError ? { deinitError: result.deinitError } : {}),
     });
-    return true;
   }
 }
 
