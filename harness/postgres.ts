@@ -2,20 +2,33 @@
 // user when the tests run as root: the server refuses to run as root), a random port on
 // 127.0.0.1, its Unix socket inside the folder, fsync off; stopped and removed at the end.
 // Debian's `postgresql` package provides the binaries; without them `findPostgres()` is
-// undefined and the tests say they were skipped.
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+// undefined and the tests say they were skipped (or fail, with SWTOOL_REQUIRE_POSTGRES=1). With `password`, every login (TCP and the
+// socket) needs it (scram-sha-256), as a factory's server does; otherwise logins are trusted.
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./net.ts";
 
-export function findPostgres(): string | undefined {
-  const root = "/usr/lib/postgresql";
+export function findPostgres(root = "/usr/lib/postgresql"): string | undefined {
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
   return versions.length ? join(root, versions[0]!, "bin") : undefined;
 }
 
 export const SKIP_MESSAGE = "PostgreSQL tests skipped: no initdb under /usr/lib/postgresql (apt-get install postgresql)";
+export const REQUIRED_MESSAGE = "SWTOOL_REQUIRE_POSTGRES=1 but there is no initdb under /usr/lib/postgresql: the PostgreSQL tests cannot run (apt-get install postgresql)";
+
+/**
+ * The PostgreSQL binaries for a test file, or undefined (said once) to skip its PostgreSQL
+ * tests. With SWTOOL_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL fails the file instead.
+ */
+export function postgresForTests(env: Record<string, string | undefined> = process.env, root?: string): string | undefined {
+  const bin = findPostgres(root);
+  if (bin) return bin;
+  if (env.SWTOOL_REQUIRE_POSTGRES === "1") throw new Error(REQUIRED_MESSAGE);
+  console.warn(SKIP_MESSAGE);
+  return undefined;
+}
 
 export interface PgCluster {
   url: string;
@@ -28,8 +41,8 @@ export interface PgCluster {
   destroy(): Promise<void>;
 }
 
-/** With `ssl`, the server also speaks TLS with this certificate and key (PEM files). */
-export async function startPostgres(bin: string, options: { ssl?: { cert: string; key: string } } = {}): Promise<PgCluster> {
+/** With `ssl`, the server also speaks TLS with this certificate and key (PEM files); with `password`, user swtool logs in with it. */
+export async function startPostgres(bin: string, options: { ssl?: { cert: string; key: string }; password?: string } = {}): Promise<PgCluster> {
   const dir = mkdtempSync(join(tmpdir(), "swtool-pg-"));
   const asRoot = userInfo().uid === 0;
   let uid = 0;
@@ -48,7 +61,15 @@ export async function startPostgres(bin: string, options: { ssl?: { cert: string
     if (code !== 0) throw new Error(`${cmd[0]} failed (${code}): ${err || out}`);
   };
   const data = join(dir, "data");
-  await run([join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "swtool", "--no-sync", "-E", "UTF8"]);
+  const auth = ["-A", "trust"];
+  if (options.password !== undefined) {
+    const pwfile = join(dir, "pwfile");
+    writeFileSync(pwfile, options.password + "\n", { mode: 0o600 });
+    if (asRoot) chownSync(pwfile, uid, gid);
+    auth.splice(0, 2, "-A", "scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  await run([join(bin, "initdb"), "-D", data, ...auth, "-U", "swtool", "--no-sync", "-E", "UTF8"]);
+  if (options.password !== undefined) rmSync(join(dir, "pwfile"));
   const port = await freePort();
   let serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c max_connections=200`;
   if (options.ssl) {
@@ -69,7 +90,7 @@ export async function startPostgres(bin: string, options: { ssl?: { cert: string
     dir,
     async createDatabase(name: string) {
       const { SQL } = await import("bun");
-      const sql = new SQL({ url });
+      const sql = new SQL({ url, ...(options.password !== undefined ? { password: options.password } : {}) });
       await sql.unsafe(`CREATE DATABASE "${name}"`);
       await sql.close();
       return `postgres://swtool@127.0.0.1:${port}/${name}`;

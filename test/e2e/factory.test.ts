@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { toHex } from "../../src/lib/bytes.ts";
-import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
+import { postgresForTests, startPostgres, type PgCluster } from "../../harness/postgres.ts";
 import { deviceFixtures, swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
@@ -13,8 +13,7 @@ import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
 import { join } from "node:path";
 import { openLedger } from "../../src/ledger/ledger.ts";
 
-const bin = findPostgres();
-if (!bin) console.warn(SKIP_MESSAGE);
+const bin = postgresForTests();
 
 describe.skipIf(!bin)("two line PCs, two HSMs, one PostgreSQL ledger", () => {
   let pg: PgCluster;

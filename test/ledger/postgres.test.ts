@@ -5,7 +5,7 @@ import { SQL } from "bun";
 import { join } from "node:path";
 import { dsnFile } from "../../src/device/dsn.ts";
 import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/ledger.ts";
-import { findPostgres, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
+import { postgresForTests, REQUIRED_MESSAGE, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { swtool } from "../helpers/cli.ts";
 import { makeEntry, makeTestLine, writeLogFile } from "../controllog/fixtures.ts";
@@ -15,11 +15,25 @@ import { runStation, tempDir } from "../device/station.ts";
 import { writeFileSync } from "node:fs";
 import { dsnTemplate } from "../../src/device/dsn.ts";
 
-const bin = findPostgres();
-if (!bin) console.warn(SKIP_MESSAGE);
+const bin = postgresForTests();
 
 const smsnOf = (dsn: string) => new Bun.CryptoHasher("sha256").update(dsn).digest("hex");
 const attempt = (dsn: string, port = "/dev/ttyUSB0") => ({ port, dsn, smsn: smsnOf(dsn), apid: "pd25", stage: "test" });
+
+describe("without PostgreSQL", () => {
+  test("the tests skip, saying so; with SWTOOL_REQUIRE_POSTGRES=1 (CI) they fail instead", () => {
+    const warn = console.warn;
+    const said: unknown[] = [];
+    console.warn = (...a: unknown[]) => void said.push(...a);
+    try {
+      expect(postgresForTests({}, "/nonexistent/postgresql")).toBeUndefined();
+    } finally {
+      console.warn = warn;
+    }
+    expect(said).toEqual([SKIP_MESSAGE]);
+    expect(() => postgresForTests({ SWTOOL_REQUIRE_POSTGRES: "1" }, "/nonexistent/postgresql")).toThrow(REQUIRED_MESSAGE);
+  });
+});
 
 describe.skipIf(!bin)("PostgreSQL ledger", () => {
   let pg: PgCluster;
@@ -237,6 +251,29 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     expect(csv.code).toBe(0);
     expect(readFileSync(join(cwd, "devices.csv"), "utf8").trim().split(/\r?\n/).slice(1).sort()).toEqual([entries[0]!.serialNumber, entries[1]!.serialNumber].sort());
     await ledger.close();
+  }, 60_000);
+
+  test("password login (scram-sha-256): PGPASSWORD or --ledger-password-file; a wrong or missing password is one line that never shows it", async () => {
+    const secret = "Ledger-Pass-4711";
+    const server = await startPostgres(bin!, { password: secret });
+    try {
+      const url = await server.createDatabase("pw");
+      const dir = tempDir();
+      const file = join(dir, "ledger-password");
+      writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+      const byEnv = await swtool(["ledger", "migrate", "--ledger", url], { env: { PGPASSWORD: secret } });
+      expect([byEnv.code, byEnv.stdout, byEnv.stderr]).toEqual([0, `ledger ${url}: schema version 0 -> 4\n`, ""]);
+      const byFile = await swtool(["ledger", "--ledger", url, "--ledger-password-file", file], { env: { PGPASSWORD: "" } });
+      expect([byFile.code, byFile.stdout, byFile.stderr]).toEqual([0, "0 attempts\n", ""]);
+      const advice = "  fix: check that the database server runs and is reachable, the user, database, password (PGPASSWORD or --ledger-password-file) and TLS settings\n";
+      const wrong = await swtool(["ledger", "--ledger", url], { env: { PGPASSWORD: "Wrong-Pass-0815" } });
+      expect([wrong.code, wrong.stdout, wrong.stderr]).toEqual([1, "", `error: cannot open the ledger ${url}: password authentication failed for user "swtool"\n${advice}`]);
+      const missing = await swtool(["ledger", "--ledger", url], { env: { PGPASSWORD: "" } });
+      expect([missing.code, missing.stderr.split("\n").length, missing.stderr.startsWith(`error: cannot open the ledger ${url}: `)]).toEqual([1, 3, true]);
+      for (const r of [wrong, missing]) expect([r.stderr.includes("Wrong-Pass-0815"), r.stderr.includes(secret)]).toEqual([false, false]);
+    } finally {
+      await server.destroy();
+    }
   }, 60_000);
 
   test("TLS: sslmode=verify-full with the CA file connects encrypted; a server the CA did not sign is refused", async () => {
