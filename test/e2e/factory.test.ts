@@ -10,8 +10,11 @@ import { deviceFixtures, swtool } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../../src/ledger/ledger.ts";
+import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
+import { loadTestChain } from "../../src/signer/hsm/index.ts";
 
 const bin = postgresForTests();
 
@@ -88,5 +91,51 @@ describe("a DSN template on a line PC's own new ledger", () => {
     await ledger.close();
     const used = await sign(dir);
     expect([used.code, used.stderr.startsWith(HSM_ERROR)]).toEqual([1, true]);
+  }, 60_000);
+});
+
+describe("sign --hsm-config (compiled binary)", () => {
+  const fixtures = deviceFixtures();
+  const sims: HsmSimulator[] = [];
+  afterAll(async () => {
+    await fixtures.stopAll();
+    for (const s of sims) await s.stop();
+  });
+
+  test("two HSMs from the config file, one PIN from a file and one from an environment variable: both sign, each device names its HSM", async () => {
+    const tag = "TEST_DAK_CONFIG";
+    const product = makeProductPki();
+    // Each HSM has its own PIN: each must come from its own source.
+    const pins = ["pin-from-file-0427", "pin-from-env-0815"];
+    for (const pin of pins) {
+      const sim = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none" });
+      sims.push(sim);
+      await loadTestChain({ connector: sim.url, productTag: tag, pin, pki: anotherDak(product) });
+    }
+    const dir = tempDir();
+    writeFileSync(join(dir, "hsm-a.pin"), `${pins[0]}\n`, { mode: 0o600 });
+    writeFileSync(
+      join(dir, "hsms.json"),
+      JSON.stringify({ sessions: 2, hsms: [{ connector: sims[0]!.url, name: "HSM-A", pinFile: "hsm-a.pin" }, { connector: sims[1]!.url, name: "HSM-B", pinEnv: "SWTOOL_TEST_HSM_B_PIN" }] }),
+    );
+    const port = await fixtures.fixture();
+    const logs = join(dir, "logs");
+    const r = await swtool(
+      [
+        "sign", "--port", port, "-p", tag, "--hsm-config", join(dir, "hsms.json"), "--device_type", DEVICE_TYPE, "--apid", APID, "--app_server_public_key", toHex(APP_KEY),
+        "--control_log_dir", logs, "--dsn-template", "HC{seq:4}", "--dsn-start", "1", "--count", "4", "--json",
+      ],
+      { env: { SWTOOL_TEST_HSM_B_PIN: pins[1]!, SWTOOL_HSM_PIN: "" } },
+    );
+    const serials = sims.map((s) => String(s.device.state.serial));
+    expect([r.code, r.stdout.trim().split("\n").at(-1)]).toEqual([0, expect.stringContaining('"provisioned":4')]);
+    expect(r.stderr).toContain(`2 HSMs for ${tag}: HSM-A (serial ${serials[0]}), HSM-B (serial ${serials[1]})`);
+    for (const pin of pins) expect(r.stderr + r.stdout).not.toContain(pin);
+    const ledger = await openLedger(join(logs, "swtool.db"));
+    const rows = await ledger.list();
+    await ledger.close();
+    expect(rows.map((row) => [row.dsn, row.result])).toEqual(["HC0001", "HC0002", "HC0003", "HC0004"].map((d) => [d, "provisioned"]));
+    // Both HSMs signed (a device's two signatures may come from both).
+    expect(new Set(rows.flatMap((row) => row.hsmSerial!.split(",")))).toEqual(new Set(serials));
   }, 60_000);
 });
