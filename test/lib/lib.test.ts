@@ -1,8 +1,11 @@
 // The ground floor: helpers every layer may use.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { closest } from "../../src/lib/closest.ts";
 import { findPemBlocks, toPem } from "../../src/lib/pem.ts";
 import { sleep } from "../../src/lib/sleep.ts";
+import { REPO } from "../helpers/vectors.ts";
 
 describe("closest", () => {
   test("finds a typo, ignoring case and _/-", () => {
@@ -16,6 +19,11 @@ describe("closest", () => {
 });
 
 describe("sleep", () => {
+  test("is the tree's one sleep: no other module waits with its own setTimeout promise", () => {
+    const own = /new Promise(<void>)?\(\(?\s*(\w+)\s*\)?\s*=>\s*setTimeout\(\s*\2\s*,/;
+    const found = [...new Bun.Glob("src/**/*.ts").scanSync({ cwd: REPO })].filter((f) => own.test(readFileSync(join(REPO, f), "utf8")));
+    expect(found).toEqual([]);
+  });
   test("waits about the time asked", async () => {
     const start = performance.now();
     await sleep(30);
