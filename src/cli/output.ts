@@ -2,6 +2,7 @@
 // --json flag, exactly one JSON document (or one event per line) on stdout for scripts and MES.
 import { consola, LogLevels } from "consola";
 import { onUnprotectedFile } from "../lib/atomic.ts";
+import { onScratchDirLeft } from "../lib/scratch-dir.ts";
 
 export const output: {
   json: boolean;
@@ -22,6 +23,7 @@ export function configureOutput(flags: { json: boolean; verbose: boolean; quiet:
   consola.options.stdout = process.stderr;
   consola.options.stderr = process.stderr;
   // Windows: a key file that could not get an owner-only ACL is said so, with what it has.
+  onScratchDirLeft((dir, problem) => consola.debug(`could not remove the scratch folder ${dir} (${problem}); it can be deleted by hand`));
   onUnprotectedFile((path, problem) => consola.warn(`${path} is not private to this user: ${problem}; other accounts on this PC may read it (keep key files on an NTFS disk)`));
 }
 

@@ -16,6 +16,12 @@ const RETRY_MS = 40;
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code ?? "";
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
+/** Told when a scratch directory stays behind (the CLI logs it at debug level): a leak must not go unseen. */
+let left: (dir: string, problem: string) => void = () => undefined;
+export function onScratchDirLeft(report: (dir: string, problem: string) => void): void {
+  left = report;
+}
+
 /** Removes `dir` and the files in it; true when it is gone. Never throws. */
 export function removeScratchDir(dir: string): boolean {
   for (let attempt = 1; ; attempt++) {
@@ -25,7 +31,10 @@ export function removeScratchDir(dir: string): boolean {
       return true;
     } catch (e) {
       if (code(e) === "ENOENT") return true;
-      if (!TRANSIENT.has(code(e)) || attempt === ATTEMPTS) return false;
+      if (!TRANSIENT.has(code(e)) || attempt === ATTEMPTS) {
+        left(dir, `${code(e) || (e as Error).message} after ${attempt} attempt${attempt === 1 ? "" : "s"}`);
+        return false;
+      }
       pause(RETRY_MS * attempt);
     }
   }

@@ -6,7 +6,7 @@
 // on the exe, the end of the shift (consolidate with the ledger, --new-only, import-csv, upload
 // and feedback against a real sshd), and Ctrl-C (SIGINT to the Wine process) stopping the line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toHex } from "../../src/lib/bytes.ts";
@@ -14,7 +14,7 @@ import { readUntil, spawnSwtoolServer } from "../helpers/cli.ts";
 import { startLoadedHsm, TEST_PIN, type LoadedHsm } from "../helpers/hsm.ts";
 import { APID, APP_KEY, DEVICE_TYPE } from "../device/station.ts";
 import { startSshd, type Sshd } from "../upload/sshd.ts";
-import { exe, mapComPorts, registerUsbAdapter, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
+import { exe, mapComPorts, PREFIX, registerUsbAdapter, skipReason, spawnExe, stopWineserver, win } from "./wine.ts";
 import { tempDir as scratchDir } from "../helpers/temp.ts";
 
 const suite = skipReason ? describe.skip : describe;
@@ -130,6 +130,10 @@ suite("swtool.exe on a Windows line PC (Wine)", () => {
     expect(again.code).toBe(0);
     expect(again.stderr).toContain("nothing new to consolidate; no file written");
     expect(readdirSync(out)).toEqual(["C_CONTROL_LOG_SHIFT1.txt"]);
+    // Both runs removed their scratch folders (SMSN index, ledger spool) from the user's Temp.
+    const users = join(PREFIX, "drive_c", "users");
+    const scratch = readdirSync(users).flatMap((u) => (existsSync(join(users, u, "Temp")) ? readdirSync(join(users, u, "Temp")) : []));
+    expect(scratch.filter((n) => n.startsWith("swtool-consolidate-") || n.startsWith("swtool-index-"))).toEqual([]);
 
     const csv = join(out, "devices.csv");
     const imp = await exe(["import-csv", "--from", ledgerPath, "-o", win(csv)]);
