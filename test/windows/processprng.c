@@ -1,7 +1,8 @@
 // bcryptprimitives.dll with one export, ProcessPrng, for running dist/swtool.exe under Wine in
 // tests. Bun's Windows runtime imports bcryptprimitives!ProcessPrng (the Windows 10+ CSPRNG
 // entry point); Debian's Wine 8 has no bcryptprimitives.dll, so the exe would not even load.
-// Placed beside swtool.exe (the loader searches the exe's directory first), it forwards to
+// Copied into the Wine prefix's system32 by test/windows/wine.ts (where the loader finds a DLL
+// Wine has no builtin for; dist/ stays as the release has it), it forwards to
 // advapi32!SystemFunction036 (RtlGenRandom), which Wine implements from the host's
 // /dev/urandom. Real Windows 10 ships the real DLL, so this never goes into a release.
 #include <windows.h>
