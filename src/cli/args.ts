@@ -1,6 +1,7 @@
 // Argument sets shared by several commands, defined once and spread into each command.
 import type { ArgsDef } from "citty";
 import { UsageError } from "../lib/errors.ts";
+import { VALIDITY_DAYS } from "../x509/ca.ts";
 
 /** Accepted by every command, anywhere on the line. */
 export const globalArgs = {
@@ -39,6 +40,11 @@ export function wholeNumberArg(value: string | undefined, flag: string, range: {
     throw new UsageError(`--${flag} ${JSON.stringify(value)} is not a whole number${allowed}`);
   }
   return n;
+}
+
+/** A validity flag (--days, --ca-days, ...): whole days within what the X.509 engine issues. */
+export function daysArg(value: string | undefined, flag: string): number | undefined {
+  return wholeNumberArg(value, flag, VALIDITY_DAYS);
 }
 
 /** A decimal flag (fractions allowed), checked at the boundary like wholeNumberArg. */

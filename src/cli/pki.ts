@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { DEFAULT_LISTEN_PORT, DEFAULT_UPSTREAM, DEFAULTS, initAuthority, issueClient } from "../pki/index.ts";
 import { KEY_ALGORITHMS, parseKeyAlgorithm } from "../x509/keys.ts";
 import { printResult, println } from "./output.ts";
-import { connectorArgs, pinArgs, wholeNumberArg } from "./args.ts";
+import { connectorArgs, daysArg, pinArgs, wholeNumberArg } from "./args.ts";
 import { isHsmKey, openCaSigner } from "./ca-key.ts";
 
 /** The CA key in the YubiHSM instead of ca.key: `--ca-key hsm:<id>` with the HSM flags. */
@@ -40,8 +40,8 @@ const init = defineCommand({
       out: args.out,
       serverNames: ([] as string[]).concat(args["server-name"]),
       keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
-      caDays: wholeNumberArg(args["ca-days"], "ca-days"),
-      serverDays: wholeNumberArg(args["server-days"], "server-days"),
+      caDays: daysArg(args["ca-days"], "ca-days"),
+      serverDays: daysArg(args["server-days"], "server-days"),
       caName: args["ca-name"],
       ...(args.organization ? { organization: args.organization } : {}),
       listenPort: wholeNumberArg(args["listen-port"], "listen-port"),
@@ -81,7 +81,7 @@ const client = defineCommand({
       name: args.name,
       ...(args.out ? { out: args.out } : {}),
       keyAlgorithm: parseKeyAlgorithm(args["key-algorithm"]),
-      days: wholeNumberArg(args.days, "days"),
+      days: daysArg(args.days, "days"),
       ...(args.organization ? { organization: args.organization } : {}),
       force: args.force ?? false,
     }).finally(() => hsm?.close());

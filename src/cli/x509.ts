@@ -6,13 +6,8 @@ import { UsageError } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
 import { createLabCa, issueDeviceCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { certificatePem } from "../x509/certificate.ts";
-import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
-import { closeAllHsmClients, openAuthenticatedClient } from "../hsm/client.ts";
-import { Connector } from "../hsm/transport.ts";
-import { HSM_PREFIX, hsmKeyId, hsmSigner } from "../x509/hsm-signer.ts";
-import { authSlotsFor } from "../signer/hsm/layout.ts";
-import { connectorArgs, pinArgs } from "./args.ts";
-import { connectorOf, pinSlotOf, resolvePin, type ConnectorFlags, type PinFlags } from "./pin.ts";
+import { HSM_PREFIX } from "../x509/hsm-signer.ts";
+import { connectorArgs, daysArg, pinArgs } from "./args.ts";
 import { parseCertificate, parseCertificates, subjectKeyId } from "../x509/certificate.ts";
 import { checkNewFile, writeNewFile, writeNewFiles } from "../x509/files.ts";
 import { checkDirectory } from "../lib/atomic.ts";
@@ -29,10 +24,9 @@ import { startAtecc608OnPty, startAtecc608OnTcp } from "../x509/simulator/host.t
 import { emitEvent, log, output, printResult, println } from "./output.ts";
 import { openCaSigner } from "./ca-key.ts";
 import { mkdirSync } from "node:fs";
-import { wholeNumberArg } from "./args.ts";
 
-/** `--days`: a whole number of days from 1 to 36500, or the command's default. */
-const daysOf = (text: string | undefined, fallback: number): number => wholeNumberArg(text, "days", { min: 1, max: 36500 }) ?? fallback;
+/** `--days`, or the command's default. */
+const daysOf = (text: string | undefined, fallback: number): number => daysArg(text, "days") ?? fallback;
 
 const pubkey = defineCommand({
   meta: { name: "pubkey", description: "Read a device public key (console dump, hex, DER, PEM, raw point) and print it as PEM" },

@@ -9,7 +9,7 @@ import type * as pkijs from "pkijs";
 import { SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { toHex } from "../lib/bytes.ts";
 import { checkDirectory, fileProtection, type FileProtection } from "../lib/atomic.ts";
-import { issueCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
+import { checkValidityDays, issueCertificate, loadCa, selfSignCa } from "../x509/ca.ts";
 import { fileSigner, type CaSigner } from "../x509/ca-signer.ts";
 import { certificateDer, certificatePem } from "../x509/certificate.ts";
 import { checkNoOverwrite, PRIVATE_DIR_MODE, PUBLIC_MODE, SECRET_MODE, writePlannedFiles, type PlannedFile } from "../x509/files.ts";
@@ -60,11 +60,6 @@ function describe(cert: pkijs.Certificate, path: string, keyPath: string, keyFil
   };
 }
 
-function checkDays(days: number): number {
-  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError(`validity of ${days} days is out of range`, { advice: "give a whole number of days between 1 and 36500" });
-  return days;
-}
-
 export interface InitOptions {
   out: string;
   serverNames: string[];
@@ -97,6 +92,9 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
   const upstream = o.upstream ?? DEFAULT_UPSTREAM;
   if (!/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/.test(upstream)) throw new UsageError(`upstream ${JSON.stringify(upstream)} is not host:port`, { advice: `the default is ${DEFAULT_UPSTREAM}, where yubihsm-connector listens` });
   const algorithm = o.keyAlgorithm ?? DEFAULTS.keyAlgorithm;
+  // Both validities before the CA key signs the first certificate.
+  const caDays = checkValidityDays(o.caDays ?? DEFAULTS.caDays, "pki init (CA)");
+  const serverDays = checkValidityDays(o.serverDays ?? DEFAULTS.serverDays, "pki init (server)");
   const organization = o.organization ? { organization: o.organization } : {};
   const paths = {
     caPem: join(dir, "ca.pem"),
@@ -112,7 +110,7 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
 
   const caKey = o.caSigner ? undefined : generateKey(algorithm, "new CA key");
   const caSigner = o.caSigner ?? caKey!.signer;
-  const ca = await selfSignCa(caSigner, { subject: subjectOf(o.caName ?? DEFAULTS.caName, o.organization), days: checkDays(o.caDays ?? DEFAULTS.caDays), pathLength: 0, what: "pki init" });
+  const ca = await selfSignCa(caSigner, { subject: subjectOf(o.caName ?? DEFAULTS.caName, o.organization), days: caDays, pathLength: 0, what: "pki init" });
   const serverKey = generateKey(algorithm, "new server key");
   const server = await issueCertificate({
     profile: "server",
@@ -120,7 +118,7 @@ export async function initAuthority(o: InitOptions): Promise<InitResult> {
     publicKey: serverKey.publicKey,
     ca: ca.cert,
     signer: caSigner,
-    days: checkDays(o.serverDays ?? DEFAULTS.serverDays),
+    days: serverDays,
     sans,
     what: "pki init",
   });
@@ -196,6 +194,7 @@ export async function issueClient(o: ClientOptions): Promise<ClientResult> {
       advice: "use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit (e.g. LINEPC-07)",
     });
   }
+  const days = checkValidityDays(o.days ?? DEFAULTS.clientDays, "pki client");
   const authority = await loadAuthority(o.caDir, o.caSigner);
   const dir = resolve(o.out ?? join(o.caDir, "clients", o.name));
   const paths = { pem: join(dir, "client.pem"), key: join(dir, "client.key"), ca: join(dir, "ca.pem") };
@@ -208,7 +207,7 @@ export async function issueClient(o: ClientOptions): Promise<ClientResult> {
     publicKey: key.publicKey,
     ca: authority.cert,
     signer: authority.signer,
-    days: checkDays(o.days ?? DEFAULTS.clientDays),
+    days,
     what: "pki client",
   });
   writePlannedFiles([

@@ -18,9 +18,13 @@ const DAY_MS = 86_400_000;
 /** Clocks on line PCs drift; certificates start a little in the past so they are valid at once. */
 const BACKDATE_MS = 5 * 60 * 1000;
 
-function checkDays(days: number, what: string): number {
-  if (!Number.isInteger(days) || days < 1 || days > 36500) {
-    throw new FormatError(`${what}: --days must be a whole number from 1 to 36500 (got ${days})`);
+/** The validity every certificate swtool issues may have, in days (the CLI's --days flags share it). */
+export const VALIDITY_DAYS = { min: 1, max: 36500 } as const;
+
+/** Refuses a validity outside VALIDITY_DAYS (the CLI checks its flags first; this guards library callers). */
+export function checkValidityDays(days: number, what: string): number {
+  if (!Number.isInteger(days) || days < VALIDITY_DAYS.min || days > VALIDITY_DAYS.max) {
+    throw new FormatError(`${what}: --days must be a whole number from ${VALIDITY_DAYS.min} to ${VALIDITY_DAYS.max} (got ${days})`);
   }
   return days;
 }
@@ -58,7 +62,7 @@ export async function selfSignCa(signer: CaSigner, options: Omit<LabCaOptions, "
       subject: name,
       publicKey: signer.publicKey,
       notBefore: new Date(now.getTime() - BACKDATE_MS),
-      notAfter: new Date(now.getTime() + checkDays(options.days ?? 3650, options.what ?? "x509 ca init") * DAY_MS),
+      notAfter: new Date(now.getTime() + checkValidityDays(options.days ?? 3650, options.what ?? "x509 ca init") * DAY_MS),
       extensions: profileExtensions("ca", { subjectKeyId: keyId, authorityKeyId: keyId, ...(options.pathLength !== undefined ? { pathLength: options.pathLength } : {}) }),
     },
     signer,
@@ -112,7 +116,7 @@ export interface IssuedCertificate {
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const now = options.now ?? new Date();
   const subjectKeyIdentifier = keyIdentifier(options.publicKey);
-  let notAfter = new Date(now.getTime() + checkDays(options.days ?? 365, options.what ?? "x509 issue") * DAY_MS);
+  let notAfter = new Date(now.getTime() + checkValidityDays(options.days ?? 365, options.what ?? "x509 issue") * DAY_MS);
   // A certificate outliving its issuer would stop verifying when the issuer expires anyway.
   if (notAfter > options.ca.notAfter.value) notAfter = options.ca.notAfter.value;
   const rsaKey = pkijsRsa(options.publicKey);

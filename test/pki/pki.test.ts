@@ -197,7 +197,13 @@ describe("inputs", () => {
   });
 
   test("validity out of range", async () => {
-    await expect(initAuthority({ out: fresh(), serverNames: ["a.lan"], caDays: 0 })).rejects.toThrow("validity of 0 days is out of range");
+    await expect(initAuthority({ out: fresh(), serverNames: ["a.lan"], caDays: 0 })).rejects.toThrow("pki init (CA): --days must be a whole number from 1 to 36500 (got 0)");
+    // The server's validity is checked before the CA key signs the CA certificate.
+    const key = generateKey("p256");
+    let signatures = 0;
+    const signer = { ...key.signer, sign: (data: Uint8Array) => (signatures++, key.signer.sign(data)) };
+    await expect(initAuthority({ out: fresh(), serverNames: ["a.lan"], serverDays: 36501, caSigner: signer })).rejects.toThrow("pki init (server): --days must be a whole number from 1 to 36500 (got 36501)");
+    expect(signatures).toBe(0);
   });
 });
 
@@ -256,6 +262,20 @@ describe("swtool pki (CLI)", () => {
     const days = await swtool(["pki", "client", "--ca", root, "--name", "A", "--days", "ten"]);
     expect(days.code).toBe(2);
     expect(days.stderr).toContain('error: --days "ten" is not a whole number');
+  });
+
+  test("validity flags: one range (1 to 36500 days) and one wording for pki and x509", async () => {
+    const out = fresh();
+    const cases: [string[], string][] = [
+      [["pki", "init", "--out", out, "--server-name", "a.lan", "--ca-days", "0"], '--ca-days "0"'],
+      [["pki", "init", "--out", out, "--server-name", "a.lan", "--server-days", "36501"], '--server-days "36501"'],
+      [["pki", "client", "--ca", out, "--name", "A", "--days", "40000"], '--days "40000"'],
+      [["x509", "ca", "init", "--out", out, "--subject", "CN=x", "--days", "0"], '--days "0"'],
+    ];
+    for (const [args, flag] of cases) {
+      expect(await swtool(args)).toEqual({ code: 2, stdout: "", stderr: `error: ${flag} is not a whole number from 1 to 36500\n` });
+    }
+    expect(existsSync(out)).toBe(false);
   });
 });
 
