@@ -4,6 +4,7 @@
 // every few seconds, never a failed start. The line then provisions every device with no DSN
 // gap; a one-shot sign gives up after --hsm-wait with one line and exit 1; Ctrl-C ends the wait
 // with exit 130; with two HSMs the start waits for the full one. Nothing is signed while waiting.
+// Mid-run, line processes asking together for more sessions than the HSM has get fewer, and no device fails.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +17,7 @@ import { openLedger } from "../../src/ledger/ledger.ts";
 import { toHex } from "../../src/lib/bytes.ts";
 import { CURVES, computeSmsn, encodeCsr, makeCsr, toBase64, type Curve } from "../../src/sidewalk/index.ts";
 import { loadTestChain } from "../../src/signer/hsm/index.ts";
-import { deviceFixtures, readUntil, swtool, swtoolCommand } from "../helpers/cli.ts";
+import { deviceFixtures, readUntil, spawnSwtoolServer, swtool, swtoolCommand } from "../helpers/cli.ts";
 import { TEST_PIN } from "../helpers/hsm.ts";
 import { APP_KEY, APID, DEVICE_TYPE, tempDir } from "../device/station.ts";
 import { anotherDak, makeProductPki } from "../../src/sidewalk/pki.ts";
@@ -26,8 +27,11 @@ const env = { SWTOOL_HSM_PIN: TEST_PIN };
 const PRODUCT = makeProductPki();
 const fixtures = deviceFixtures();
 const sims: HsmSimulator[] = [];
+const simulators: ReturnType<typeof Bun.spawn>[] = [];
 afterAll(async () => {
   await fixtures.stopAll();
+  for (const p of simulators) p.kill();
+  await Promise.all(simulators.map((p) => p.exited));
   await Promise.all(sims.map((s) => s.stop()));
 });
 
@@ -191,4 +195,29 @@ describe("SESSIONS_FULL at start", () => {
     await ledger.close();
     expect(serials.size).toBe(2);
   }, 60_000);
+});
+
+describe("SESSIONS_FULL mid-run", () => {
+  test("three line processes asking one HSM for 8 sessions each while another client holds 8 (32 > 16): fewer sessions and back-off, no device fails", async () => {
+    // Signatures take the device's time (121 ms Ed25519), so each line keeps several in flight.
+    const hsm = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "yubihsm2" });
+    sims.push(hsm);
+    await loadTestChain({ connector: hsm.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
+    // Another line PC holds half the HSM's sessions, and keeps them alive.
+    const others = await hold(hsm.url, 8);
+    const keepAlive = setInterval(() => others.forEach((o) => void o.send(echo, new Uint8Array([1])).catch(() => {})), 500);
+    const stations = [];
+    for (let i = 0; i < 3; i++) {
+      const { proc, first } = await spawnSwtoolServer(["device", "simulate", "--listen", "127.0.0.1:0", "--fixtures", "8", "--swap-ms", "0", "--json"]);
+      simulators.push(proc);
+      const [port, ...more] = first.ports as string[];
+      const dir = tempDir();
+      stations.push({ dir, run: swtool([...line(hsm.url, port!, dir, "--sessions", "8", "--count", "16"), ...more.flatMap((p) => ["--port", p])], { env }) });
+    }
+    const runs = await Promise.all(stations.map((s) => s.run));
+    clearInterval(keepAlive);
+    await Promise.all(others.map((o) => o.close()));
+    for (const r of runs) expect([r.code, r.stdout.trim().split("\n").at(-1)]).toEqual([0, expect.stringContaining('"provisioned":16')]);
+    for (const s of stations) expect(await ledgerRows(s.dir)).toEqual(Array.from({ length: 16 }, (_, i) => [`SN${String(i + 1).padStart(7, "0")}`, "provisioned"]));
+  }, 120_000);
 });

@@ -189,6 +189,29 @@ describe("HsmFleet", () => {
     expect(new Set(after.map((s) => s.hsmSerial))).toEqual(new Set([String(a.serial), String(b.serial)]));
   }, 60_000);
 
+  test("least loaded first: a slow HSM gets fewer signatures than a fast one, and every signature verifies", async () => {
+    // A answers in the device's time (121 ms per Ed25519 signature), B at once.
+    const slow = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "yubihsm2" });
+    const fast = await startHsmSimulator({ listen: "127.0.0.1:0" });
+    cleanups.push(() => slow.stop(), () => fast.stop());
+    for (const s of [slow, fast]) await loadTestChain({ connector: s.url, productTag: TAG, pin: TEST_PIN, pki: anotherDak(PRODUCT) });
+    const fleet = await HsmFleet.open({ productTag: TAG, sessions: 4, endpoints: [slow, fast].map((s) => ({ connector: s.url, pin: TEST_PIN })) });
+    cleanups.push(() => fleet.close());
+    // Four stations signing 6 each, back to back.
+    const signed = (await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+      const out = [];
+      for (let i = 0; i < 6; i++) out.push({ i: w * 6 + i, s: await fleet.signWithChain("ed25519", message(w * 6 + i)) });
+      return out;
+    }))).flat();
+    for (const { i, s } of signed) expect(CURVES.ed25519.verify(s.signature, message(i), s.caCerts[0]!.publicKey)).toBe(true);
+    const by = (serial: number) => signed.filter(({ s }) => s.hsmSerial === String(serial)).length;
+    const [onSlow, onFast] = [by(slow.device.state.serial), by(fast.device.state.serial)];
+    expect(onSlow + onFast).toBe(24);
+    // Round robin would give 12 each; the slow one had signatures in flight each time the fast one was free.
+    expect(onSlow).toBeGreaterThan(0);
+    expect(onSlow).toBeLessThan(onFast);
+  }, 30_000);
+
   test("the line records, per device, the serial of the HSM that signed it", async () => {
     const [a, b] = await Promise.all([hsmProcess(), hsmProcess()]);
     const fleet = await HsmFleet.open({ productTag: TAG, sessions: 2, endpoints: [a, b].map((h) => ({ connector: h.url, pin: TEST_PIN })) });
