@@ -76,6 +76,12 @@ export async function openPostgresLedger(where: PostgresLocation, identity: Ledg
   } catch (e) {
     await sql.close().catch(() => {});
     if (e instanceof SwtoolError) throw e;
+    if ((e as { code?: unknown }).code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+      throw new SwtoolError(`cannot open the ledger ${where.display}: the database server's certificate is not issued for ${where.host}`, {
+        advice: "connect by the host name the server's certificate names, or have its certificate issued for this name (sslmode=verify-full checks both)",
+        cause: e,
+      });
+    }
     throw new SwtoolError(`cannot open the ledger ${where.display}: ${(e as Error).message}`, {
       advice: "check that the database server runs and is reachable, the user, database, password (PGPASSWORD or --ledger-password-file) and TLS settings",
       cause: e,

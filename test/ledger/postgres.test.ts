@@ -5,6 +5,10 @@ import { SQL } from "bun";
 import { join } from "node:path";
 import { dsnFile } from "../../src/device/dsn.ts";
 import { LedgerConflictError, openLedger, type Ledger } from "../../src/ledger/ledger.ts";
+import { parseLedgerLocation, type PostgresLocation } from "../../src/ledger/location.ts";
+import { openPostgresLedger } from "../../src/ledger/postgres.ts";
+import { processStartTime } from "../../src/ledger/process-start.ts";
+import { hostname } from "node:os";
 import { postgresForTests, REQUIRED_MESSAGE, SKIP_MESSAGE, startPostgres, type PgCluster } from "../../harness/postgres.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { swtool } from "../helpers/cli.ts";
@@ -180,6 +184,31 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     await ledger.close();
   });
 
+  test("crash recovery: an in-progress attempt whose pid now belongs to another live process is an orphan; the live station's and another station's are not", async () => {
+    const url = await freshDb();
+    const where = parseLedgerLocation(url) as PostgresLocation;
+    const other = Bun.spawn(["sleep", "30"]);
+    try {
+      const start = processStartTime(other.pid);
+      expect(start).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+      const as = (station: string, pidStart: string) => openPostgresLedger(where, { host: hostname(), pid: other.pid, station, pidStart });
+      // Written by the process that runs now (same pid, same start): not an orphan.
+      const live = await as(hostname(), start!);
+      await live.beginAttempt({ ...attempt("LIVE"), smsn: "11".repeat(32) });
+      // Written by an earlier process that had the same pid (another start time): an orphan.
+      const reused = await as(hostname(), "00000000-0000-0000-0000-000000000000/1");
+      await reused.beginAttempt({ ...attempt("REUSED"), smsn: "22".repeat(32) });
+      // Another station on this host: its own recovery, not this station's.
+      const elsewhere = await as("LINE-2", "00000000-0000-0000-0000-000000000000/1");
+      await elsewhere.beginAttempt({ ...attempt("LINE2"), smsn: "33".repeat(32) });
+      const ledger = await openLedger(url);
+      expect((await ledger.orphanedAttempts()).map((a) => a.dsn)).toEqual(["REUSED"]);
+      for (const l of [live, reused, elsewhere, ledger]) await l.close();
+    } finally {
+      other.kill();
+    }
+  });
+
   test("a URL-looking --ledger that is not PostgreSQL is refused, never created as a file; the password is never taken from the URL", async () => {
     await expect(openLedger("mysql://u@h/db")).rejects.toThrow(/not mysql:/);
     await expect(openLedger("postgres://u:secret@127.0.0.1/db")).rejects.toThrow(/password must not be on the command line/);
@@ -291,6 +320,22 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
       expect(row.ssl).toBe(true);
       await ledger.close();
       await expect(openLedger(`${base}?sslmode=verify-full&sslrootcert=${join(dir, "other", "ca.pem")}`)).rejects.toThrow(/^cannot open the ledger postgres:\/\/swtool@127\.0\.0\.1:\d+\/tls: /);
+    } finally {
+      await tls.destroy();
+    }
+  }, 60_000);
+
+  test("TLS: a server certificate for another host name is refused, even from the right CA", async () => {
+    const dir = tempDir();
+    expect((await swtool(["pki", "init", "--out", join(dir, "db"), "--server-name", "db.factory.lan"])).code).toBe(0);
+    const tls = await startPostgres(bin!, { ssl: { cert: join(dir, "db", "server.pem"), key: join(dir, "db", "server.key") } });
+    try {
+      const base = await tls.createDatabase("tls");
+      const err = await openLedger(`${base}?sslmode=verify-full&sslrootcert=${join(dir, "db", "ca.pem")}`).catch((e) => e);
+      expect([err.message, err.advice]).toEqual([
+        `cannot open the ledger postgres://swtool@127.0.0.1:${tls.port}/tls: the database server's certificate is not issued for 127.0.0.1`,
+        "connect by the host name the server's certificate names, or have its certificate issued for this name (sslmode=verify-full checks both)",
+      ]);
     } finally {
       await tls.destroy();
     }
