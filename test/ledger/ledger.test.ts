@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { dsnFile, dsnTemplate, fixedDsn, formatTemplate } from "../../src/device/dsn.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
+import { importLedger } from "../../src/ledger/import.ts";
 import { recoverOrphanedAttempts } from "../../src/device/recover.ts";
 import { writeControlLogSync } from "../../src/controllog/writer.ts";
 import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
@@ -195,5 +196,35 @@ describe("DSN sources", () => {
     const ledger = await openLedger(path);
     expect((await dsnTemplate("SN{seq:7}", 1, ledger).next())).toBe("SN0000004");
     await ledger.close();
+  });
+});
+
+describe("ledger import between SQLite ledgers (the PostgreSQL target: postgres.test.ts)", () => {
+  test("attempts, counters, signature counts and control logs once; a second import adds nothing; a ledger into itself or a device held differently is refused", async () => {
+    const [from, into] = [join(tempDir(), "pc.db"), join(tempDir(), "factory.db")];
+    const pc = await openLedger(from, { station: "PC-1" });
+    const smsn = (n: number) => String(n).padStart(2, "0").repeat(32);
+    for (const n of [1, 2]) {
+      const dsn = formatTemplate("SN{seq:7}", await pc.nextSequence("SN{seq:7}"));
+      await pc.finishAttempt(await pc.beginAttempt({ port: "p", dsn, smsn: smsn(n), apid: "pd25", stage: "test" }), { result: "provisioned", controlLog: `/l/${dsn}.txt` });
+      await pc.recordControlLog(`/l/${dsn}.txt`, smsn(n));
+    }
+    await pc.addSignatures("DAK-A", 4);
+    await pc.markConsolidated(["/l/SN0000001.txt"], "/l/shift.txt");
+    const factory = await openLedger(into, { station: "LINE-9" });
+    expect(await importLedger(pc, factory)).toEqual({ attempts: 2, alreadyImported: 0, countersRaised: 1, signaturesAdded: 4, controlLogs: 2 });
+    const once = await factory.snapshot();
+    expect(await importLedger(pc, factory)).toEqual({ attempts: 0, alreadyImported: 2, countersRaised: 0, signaturesAdded: 0, controlLogs: 0 });
+    expect(await factory.snapshot()).toEqual(once);
+    expect(await dsnTemplate("SN{seq:7}", 1, factory).next()).toBe("SN0000003");
+    expect(await factory.devicesIn("/l/shift.txt")).toEqual([smsn(1)]);
+    await expect(importLedger(pc, pc)).rejects.toThrow(`ledger import: ${from} and ${from} are the same ledger`);
+    const other = await openLedger(join(tempDir(), "pc2.db"), { station: "PC-2" });
+    await other.finishAttempt(await other.beginAttempt({ port: "p", dsn: "SN0000001", smsn: smsn(9), apid: "pd25", stage: "test" }), { result: "provisioned" });
+    await expect(importLedger(other, factory)).rejects.toThrow(
+      `ledger import refused: DSN SN0000001 is provisioned with SMSN ${smsn(1)} in ${into} (attempt 1, PC-1) and provisioned with SMSN ${smsn(9)} in ${other.path} (attempt 1, PC-2)`,
+    );
+    expect((await factory.list()).length).toBe(2);
+    for (const l of [pc, factory, other]) await l.close();
   });
 });
