@@ -106,6 +106,11 @@ suite("swtool.exe tools (Wine)", () => {
   test("x509 ca init, then x509 provision of a secure-element board over COM9", async () => {
     const ca = join(dir, "lab ca");
     expect((await exe(["x509", "ca", "init", "--out", win(ca), "--subject", "CN=Factory CA"])).code).toBe(0);
+    // --force replaces the pair as one set (old files moved aside, new ones moved in, old removed).
+    const first = readFileSync(join(ca, "ca.pem"), "utf8");
+    expect((await exe(["x509", "ca", "init", "--out", win(ca), "--subject", "CN=Factory CA", "--force"])).code).toBe(0);
+    expect(readFileSync(join(ca, "ca.pem"), "utf8")).not.toBe(first);
+    expect(readdirSync(ca).sort()).toEqual(["ca.key", "ca.pem"]);
     const out = join(dir, "provisioned");
     const r = await exe(["x509", "provision", "--port", "COM9", "--ca", win(join(ca, "ca.pem")), "--ca-key", win(join(ca, "ca.key")), "--out-dir", win(out), "--line-delay", "5", "--settle", "20", "--json"], { timeoutMs: 90_000 });
     expect(r.code).toBe(0);
