@@ -1,11 +1,13 @@
 // `swtool ledger import`: carries a line PC's ledger (its SQLite swtool.db) into the factory
 // ledger, so that moving to one PostgreSQL ledger re-issues no number. In one transaction of
-// the target: every attempt as it was recorded (its host, pid, station, times; keyed by the
-// source ledger's id and row, so a second import of the same file adds nothing), DSN template
-// counters raised to at least the source's, DAK signature counts (what each source added is
-// remembered, so only signatures made since its last import are added), control logs and their
-// consolidation marks. A device the target already holds under another attempt (the same DSN
+// the target: every attempt as it was recorded (its host, pid, station, times; keyed by what
+// it recorded at its start, so a second import of the same file, or of a copy of it, adds
+// nothing), DSN template counters raised to at least the source's, DAK signature counts (what
+// each source ledger added is remembered, so only signatures made since its last import are
+// added; a source is known by its first attempt, the same in every copy), control logs and
+// their consolidation marks. A device the target already holds under another attempt (the same DSN
 // or SMSN, provisioned or in progress) refuses the whole import, naming both attempts.
+import { createHash } from "node:crypto";
 import { SwtoolError } from "../lib/errors.ts";
 import type { AttemptRecord, Ledger, StoredAttempt } from "./types.ts";
 
@@ -36,15 +38,24 @@ function conflict(held: AttemptRecord, target: string, incoming: StoredAttempt, 
   });
 }
 
+const digest = (...parts: unknown[]) => createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 32);
+
+/** An attempt's import key: what it recorded at its start, whichever copy of its ledger it comes from. */
+const attemptKey = (a: StoredAttempt) => `import:${digest(a.startedAt, a.host ?? null, a.pid ?? null, a.station ?? null, a.port, a.dsn, a.smsn)}`;
+
 export async function importLedger(source: Ledger, target: Ledger): Promise<ImportSummary> {
   const snap = await source.snapshot();
   if (snap.id === (await target.ledgerId())) {
     throw new SwtoolError(`ledger import: ${source.path} and ${target.path} are the same ledger`, { advice: "give --from the line PC's ledger file and --ledger the factory ledger" });
   }
   const summary: ImportSummary = { attempts: 0, alreadyImported: 0, countersRaised: 0, signaturesAdded: 0, controlLogs: 0 };
+  // A ledger from before schema 4 got its random id when it was first opened: a copy migrated
+  // elsewhere has another one, but the same first attempt.
+  const first = snap.attempts[0];
+  const sourceKey = first ? `first:${attemptKey(first)}` : snap.id;
   return target.transaction(async (tx) => {
     for (const a of snap.attempts) {
-      const key = `import:${snap.id}:${a.id}`;
+      const key = attemptKey(a);
       if (await tx.attemptKeyKnown(key)) {
         summary.alreadyImported++;
         continue;
@@ -56,7 +67,7 @@ export async function importLedger(source: Ledger, target: Ledger): Promise<Impo
       summary.attempts++;
     }
     for (const s of snap.sequences) if (await tx.raiseSequence(s.template, s.next)) summary.countersRaised++;
-    for (const d of snap.signatures) summary.signaturesAdded += await tx.importSignatures(snap.id, d.dak, d.count);
+    for (const d of snap.signatures) summary.signaturesAdded += await tx.importSignatures(sourceKey, d.dak, d.count);
     for (const c of snap.controlLogs) if (await tx.importControlLog(c)) summary.controlLogs++;
     return summary;
   });

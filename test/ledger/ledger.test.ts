@@ -10,7 +10,8 @@ import { writeControlLogSync } from "../../src/controllog/writer.ts";
 import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
 import { REPO } from "../helpers/vectors.ts";
 import { tempDir } from "../device/station.ts";
-import { writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
+import { Database } from "bun:sqlite";
 
 const base = { port: "/dev/ttyUSB0", smsn: "ab".repeat(32), apid: "pd25", stage: "test" };
 
@@ -202,7 +203,7 @@ describe("DSN sources", () => {
 describe("ledger import between SQLite ledgers (the PostgreSQL target: postgres.test.ts)", () => {
   test("attempts, counters, signature counts and control logs once; a second import adds nothing; a ledger into itself or a device held differently is refused", async () => {
     const [from, into] = [join(tempDir(), "pc.db"), join(tempDir(), "factory.db")];
-    const pc = await openLedger(from, { station: "PC-1" });
+    let pc = await openLedger(from, { station: "PC-1" });
     const smsn = (n: number) => String(n).padStart(2, "0").repeat(32);
     for (const n of [1, 2]) {
       const dsn = formatTemplate("SN{seq:7}", await pc.nextSequence("SN{seq:7}"));
@@ -216,6 +217,18 @@ describe("ledger import between SQLite ledgers (the PostgreSQL target: postgres.
     const once = await factory.snapshot();
     expect(await importLedger(pc, factory)).toEqual({ attempts: 0, alreadyImported: 2, countersRaised: 0, signaturesAdded: 0, controlLogs: 0 });
     expect(await factory.snapshot()).toEqual(once);
+    // A copy of the file that got its own ledger id (a pre-schema-4 swtool.db migrated once here, once there): the same.
+    const copy = join(tempDir(), "copy.db");
+    await pc.close();
+    copyFileSync(from, copy);
+    const raw = new Database(copy);
+    raw.run("UPDATE ledger_info SET id = 'another-id'");
+    raw.close();
+    const copied = await openLedger(copy);
+    expect(await importLedger(copied, factory)).toEqual({ attempts: 0, alreadyImported: 2, countersRaised: 0, signaturesAdded: 0, controlLogs: 0 });
+    await copied.close();
+    expect(await factory.snapshot()).toEqual(once);
+    pc = await openLedger(from, { station: "PC-1" });
     expect(await dsnTemplate("SN{seq:7}", 1, factory).next()).toBe("SN0000003");
     expect(await factory.devicesIn("/l/shift.txt")).toEqual([smsn(1)]);
     await expect(importLedger(pc, pc)).rejects.toThrow(`ledger import: ${from} and ${from} are the same ledger`);
