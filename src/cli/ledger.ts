@@ -9,6 +9,7 @@ import { ATTEMPT_RESULTS, DEFAULT_LEDGER_NAME, openLedger, type AttemptRecord, t
 import { looksLikeUrl } from "../ledger/location.ts";
 import { retryingLedger } from "../ledger/retry.ts";
 import { importLedger } from "../ledger/import.ts";
+import { writeLog } from "./ledger-write-log.ts";
 import { ledgerPasswordArgs, ledgerPasswordOption } from "./ledger-args.ts";
 import { checkOutputPath, writeOutputSync } from "../lib/atomic.ts";
 import { log, printResult, println } from "./output.ts";
@@ -87,7 +88,7 @@ const importCommand = defineCommand({
 
 export default defineCommand({
   meta: { name: "ledger", description: "Show or export the line's provisioning attempts; `ledger migrate` upgrades its schema; `ledger import` merges a line PC's ledger into the factory one" },
-  subCommands: { migrate, import: importCommand },
+  subCommands: { migrate, import: importCommand, "write-log": writeLog },
   args: {
     ...ledgerArg,
     since: { type: "string", description: "Only attempts started since (2024-05-01, ISO time, or 2h / 7d ago)" },

@@ -16,6 +16,7 @@
 // that wasted are counted. The device's own store verification is never retried.
 import { accessSync, constants, statfsSync } from "node:fs";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
+import { entryObject } from "../controllog/format.ts";
 import { SwtoolError } from "../lib/errors.ts";
 import { equal, fromBase64, toBase64, toHex } from "../lib/bytes.ts";
 import { computeSmsn } from "../sidewalk/smsn.ts";
@@ -80,7 +81,17 @@ export class ProvisioningError extends SwtoolError {
   constructor(
     readonly step: Step,
     message: string,
-    readonly details: { code?: number; deviceAnswer?: string[]; cause?: unknown; advice?: string; board?: BoardState; station?: boolean; wastedSignatures?: number },
+    readonly details: {
+      code?: number;
+      deviceAnswer?: string[];
+      cause?: unknown;
+      advice?: string;
+      board?: BoardState;
+      station?: boolean;
+      wastedSignatures?: number;
+      /** A board that stored its identity without a log: the entry that log should hold (its JSON). */
+      controlLogEntry?: string;
+    },
   ) {
     super(message, { ...(details.advice ? { advice: details.advice } : {}), cause: details.cause });
   }
@@ -376,6 +387,7 @@ class DeviceRun {
         cause: e,
         station: true,
         board: "stored-no-log",
+        controlLogEntry: JSON.stringify(entryObject(entry)),
         advice: `free space in ${job.controlLogDir} (or fix it), then provision this board again: a new identity replaces the stored one`,
       });
     }

@@ -22,7 +22,7 @@ import { BOARD_ACTIONS, checkControlLogRoom, deviceSmsn, provisionDevice, Provis
 import type { SerialSettings } from "../transport/open.ts";
 import type { CertClient, CertClientOptions } from "./protocol/client.ts";
 import { describeSidError } from "./protocol/sid-errors.ts";
-import { reprovisionCommand } from "./rerun.ts";
+import { reprovisionCommand, writeLogCommand } from "./rerun.ts";
 
 export type { LineEvent, LineSummary } from "./events.ts";
 
@@ -513,6 +513,7 @@ export class Station {
       error: err.message,
       ...(answer?.length ? { deviceAnswer: answer.join("\n") } : {}),
       ...(err.code !== undefined ? { errorCode: err.code } : {}),
+      ...(err.details.controlLogEntry !== undefined ? { controlLogEntry: err.details.controlLogEntry } : {}),
     });
     this.totals.failed++;
     this.perPort.get(port)!.failed++;
@@ -532,9 +533,11 @@ export class Station {
     });
     if (err.station) {
       const recover =
-        err.board === "stored-no-log"
-          ? `free space in ${o.controlLogDir}, leave board DSN ${dsn} in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${o.commandLine ? reprovisionCommand(o.commandLine, { port, dsn }) : `swtool sign with this line's flags --port ${port} --dsn ${dsn} --count 1`}`
-          : `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`;
+        err.board !== "stored-no-log"
+          ? `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`
+          : err.details.controlLogEntry !== undefined
+            ? `free space in ${o.controlLogDir}, then write board DSN ${dsn}'s control log from the ledger (no new signature; the board keeps its identity; until then, do not ship it): ${writeLogCommand(o.commandLine ?? ["swtool"], { dsn, ledger: this.options.ledger.path, controlLogDir: o.controlLogDir })}`
+            : `free space in ${o.controlLogDir}, leave board DSN ${dsn} in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${o.commandLine ? reprovisionCommand(o.commandLine, { port, dsn }) : `swtool sign with this line's flags --port ${port} --dsn ${dsn} --count 1`}`;
       this.emit({ type: "station-error", port, dsn, message: err.message, action, recover });
       this.stop("io-error");
     }

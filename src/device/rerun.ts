@@ -1,7 +1,8 @@
-// The command that provisions one board again with the line's own settings: the run's command
-// line (program first, no PIN) without its fixtures, DSN source and count, for that board's
-// port and DSN alone. Printed when a board stored its identity but its control log could not
-// be written, so that the operator runs exactly what the line ran.
+// Commands printed for a board that stored its identity but whose control log could not be
+// written, made from the run's command line (program first, no PIN), so that the operator
+// runs exactly what the line would: `swtool ledger write-log` (the log from the entry the
+// ledger kept, no new signature), or failing that the line's own `swtool sign` for that
+// board's port and DSN alone.
 import { commandText } from "../lib/shell-words.ts";
 
 /** Line flags that pick fixtures, DSNs or the count: replaced for the one board (with their value). */
@@ -36,5 +37,16 @@ export function reprovisionCommand(commandLine: readonly string[], board: { port
   const added = ["--port", board.port, "--dsn", board.dsn, "--count", "1"];
   if (end >= 0) words.splice(end, 0, ...added);
   else words.push(...added);
+  return commandText(words, platform);
+}
+
+/** `swtool ledger write-log --dsn DSN --ledger L --control_log_dir D` with the run's program and ledger password file. */
+export function writeLogCommand(commandLine: readonly string[], o: { dsn: string; ledger: string; controlLogDir: string }, platform: NodeJS.Platform = process.platform): string {
+  const sign = commandLine.indexOf("sign");
+  const program = sign > 0 ? commandLine.slice(0, sign) : commandLine.slice(0, 1);
+  const words = [...program, "ledger", "write-log", "--dsn", o.dsn, "--ledger", o.ledger];
+  const password = commandLine.findIndex((w) => w === "--ledger-password-file" || w.startsWith("--ledger-password-file="));
+  if (password >= 0) words.push(...(commandLine[password]!.includes("=") ? [commandLine[password]!] : commandLine.slice(password, password + 2)));
+  words.push("--control_log_dir", o.controlLogDir);
   return commandText(words, platform);
 }

@@ -8,9 +8,11 @@
 //      SMSN are held by one attempt at most (unique indexes), retries are idempotent
 //   4  ledger_info (a random id naming this ledger), ledger_imports (what `swtool ledger import`
 //      took from each source ledger: DAK signature counts are added once, however often a file is imported)
+//   5  attempts.control_log_entry: the finished control-log entry of a board that stored its
+//      identity but whose log could not be written (`swtool ledger write-log` publishes it)
 // PostgreSQL ledgers start at version 3 (no older ones exist).
 
-export const CURRENT_SCHEMA = 4;
+export const CURRENT_SCHEMA = 5;
 
 export interface SqliteMigration {
   version: number;
@@ -84,6 +86,7 @@ CREATE TABLE ledger_info (id TEXT NOT NULL);
 INSERT INTO ledger_info (id) VALUES (lower(hex(randomblob(16))));
 CREATE TABLE ledger_imports (source TEXT NOT NULL, dak TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (source, dak));`,
   },
+  { version: 5, addColumns: [["control_log_entry", "TEXT"]] },
 ];
 
 export interface PostgresMigration {
@@ -153,6 +156,7 @@ CREATE TABLE ledger_info (id TEXT NOT NULL);
 INSERT INTO ledger_info (id) VALUES (md5(random()::text || clock_timestamp()::text));
 CREATE TABLE ledger_imports (source TEXT NOT NULL, dak TEXT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (source, dak));`,
   },
+  { version: 5, sql: "ALTER TABLE attempts ADD COLUMN control_log_entry TEXT;" },
 ];
 
 /** The unique index a constraint violation names: which key was taken. */

@@ -151,7 +151,7 @@ export class PostgresLedger implements Ledger {
   async finishAttempt(id: number, o: AttemptOutcome): Promise<void> {
     await this.sql`
       UPDATE attempts SET finished_at = ${(o.time ?? new Date()).toISOString()}, result = ${o.result}, failed_step = ${o.failedStep ?? null}, error = ${o.error ?? null},
-        device_answer = ${o.deviceAnswer ?? null}, error_code = ${o.errorCode ?? null}, control_log = ${o.controlLog ?? null}, hsm_serial = coalesce(${o.hsmSerial ?? null}, hsm_serial), dak = coalesce(${o.dak ?? null}, dak),
+        device_answer = ${o.deviceAnswer ?? null}, error_code = ${o.errorCode ?? null}, control_log = ${o.controlLog ?? null}, control_log_entry = ${o.controlLogEntry ?? null}, hsm_serial = coalesce(${o.hsmSerial ?? null}, hsm_serial), dak = coalesce(${o.dak ?? null}, dak),
         claimed = CASE WHEN ${o.result} = 'provisioned' THEN claimed ELSE NULL END
       WHERE id = ${id}`;
   }
@@ -170,6 +170,10 @@ export class PostgresLedger implements Ledger {
   async isProvisioned(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined> {
     const [row] = await this.sql`SELECT * FROM attempts WHERE result = 'provisioned' AND (dsn = ${key.dsn ?? null} OR smsn = ${key.smsn?.toLowerCase() ?? null}) ORDER BY id DESC LIMIT 1`;
     return row ? toAttempt(row) : undefined;
+  }
+
+  async attemptsOf(dsn: string): Promise<AttemptRecord[]> {
+    return (await this.sql`SELECT * FROM attempts WHERE dsn = ${dsn} ORDER BY id`).map(toAttempt);
   }
 
   async holder(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined> {

@@ -117,10 +117,10 @@ export class SqliteLedger implements Ledger {
   async finishAttempt(id: number, o: AttemptOutcome): Promise<void> {
     this.db
       .query(
-        "UPDATE attempts SET finished_at = ?, result = ?, failed_step = ?, error = ?, device_answer = ?, error_code = ?, control_log = ?, hsm_serial = coalesce(?, hsm_serial), dak = coalesce(?, dak), " +
+        "UPDATE attempts SET finished_at = ?, result = ?, failed_step = ?, error = ?, device_answer = ?, error_code = ?, control_log = ?, control_log_entry = ?, hsm_serial = coalesce(?, hsm_serial), dak = coalesce(?, dak), " +
           "claimed = CASE WHEN ? = 'provisioned' THEN claimed ELSE NULL END WHERE id = ?",
       )
-      .run((o.time ?? new Date()).toISOString(), o.result, o.failedStep ?? null, o.error ?? null, o.deviceAnswer ?? null, o.errorCode ?? null, o.controlLog ?? null, o.hsmSerial ?? null, o.dak ?? null, o.result, id);
+      .run((o.time ?? new Date()).toISOString(), o.result, o.failedStep ?? null, o.error ?? null, o.deviceAnswer ?? null, o.errorCode ?? null, o.controlLog ?? null, o.controlLogEntry ?? null, o.hsmSerial ?? null, o.dak ?? null, o.result, id);
   }
 
   async recordAttempt(a: AttemptStart & AttemptOutcome): Promise<number> {
@@ -140,6 +140,10 @@ export class SqliteLedger implements Ledger {
   async isProvisioned(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined> {
     const row = this.db.query("SELECT * FROM attempts WHERE result = 'provisioned' AND (dsn = ? OR smsn = ?) ORDER BY id DESC LIMIT 1").get(key.dsn ?? null, key.smsn?.toLowerCase() ?? null) as Row | null;
     return row ? toAttempt(row) : undefined;
+  }
+
+  async attemptsOf(dsn: string): Promise<AttemptRecord[]> {
+    return (this.db.query("SELECT * FROM attempts WHERE dsn = ? ORDER BY id").all(dsn) as Row[]).map(toAttempt);
   }
 
   async holder(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined> {

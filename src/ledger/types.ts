@@ -27,6 +27,11 @@ export interface AttemptOutcome {
   deviceAnswer?: string;
   errorCode?: number;
   controlLog?: string;
+  /**
+   * The finished control-log entry (its JSON) of a board that stored its identity but whose
+   * log could not be written: `swtool ledger write-log` publishes it, no new signature needed.
+   */
+  controlLogEntry?: string;
   /** The HSM (serial) that signed the device, when known only once it signed (several HSMs). */
   hsmSerial?: string;
   /** The DAK that signed it (several HSMs may hold different DAKs of the product). */
@@ -96,6 +101,7 @@ export function toAttempt(row: Row): AttemptRecord {
     ["deviceAnswer", "device_answer"],
     ["errorCode", "error_code"],
     ["controlLog", "control_log"],
+    ["controlLogEntry", "control_log_entry"],
     ["hsmSerial", "hsm_serial"],
     ["dak", "dak"],
     ["host", "host"],
@@ -172,6 +178,8 @@ export interface Ledger {
   orphanedAttempts(): Promise<AttemptRecord[]>;
   /** The provisioned attempt for this DSN or SMSN, if there is one. */
   isProvisioned(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined>;
+  /** Every attempt for this DSN, oldest first. */
+  attemptsOf(dsn: string): Promise<AttemptRecord[]>;
   /** The attempt in progress or provisioned that holds this DSN or SMSN, if any. */
   holder(key: { dsn?: string; smsn?: string }): Promise<AttemptRecord | undefined>;
   /** The next number of a DSN template (at least `start`), committed before it is returned. */

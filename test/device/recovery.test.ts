@@ -4,7 +4,14 @@
 import { describe, expect, test } from "bun:test";
 import { fixedDsn } from "../../src/device/dsn.ts";
 import type { LineEvent } from "../../src/device/line.ts";
-import { controlLogs, runStation, seededRandom } from "./station.ts";
+import { controlLogs, runStation, seededRandom, tempDir } from "./station.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { openLedger } from "../../src/ledger/ledger.ts";
+import { writeLogFromLedger } from "../../src/device/recover.ts";
+import { entryObject, parseControlLog } from "../../src/controllog/format.ts";
+import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
+import { findPostgres, SKIP_MESSAGE, startPostgres } from "../../harness/postgres.ts";
 
 type Done = Extract<LineEvent, { type: "device-done" }>;
 const doneOf = (events: LineEvent[]) => events.filter((e): e is Done => e.type === "device-done");
@@ -67,5 +74,50 @@ describe("every fault at every step", () => {
         expect(logs[0]!.serialNumber).toBe(run.sim.devices()[0]!.stored!.smsn);
       }, 20_000);
     }
+  }
+});
+
+describe("a board that stored its identity without a log: the ledger keeps its entry (schema 5)", () => {
+  const engines: [string, () => Promise<{ location: string; done: () => Promise<void> }>][] = [
+    ["SQLite", async () => ({ location: join(tempDir(), "swtool.db"), done: async () => {} })],
+  ];
+  const bin = findPostgres();
+  if (bin) {
+    engines.push(["PostgreSQL", async () => {
+      const pg = await startPostgres(bin);
+      return { location: await pg.createDatabase("writelog"), done: () => pg.destroy() };
+    }]);
+  } else console.warn(SKIP_MESSAGE);
+
+  for (const [engine, open] of engines) {
+    test(`${engine}: write-log publishes the kept entry once, verified, and records the board provisioned`, async () => {
+      const where = await open();
+      const ledger = await openLedger(where.location);
+      try {
+        const entry = await makeEntry(makeTestLine());
+        const text = JSON.stringify(entryObject(entry));
+        const start = { port: "/dev/ttyUSB0", dsn: "SN0000003", smsn: entry.serialNumber, apid: entry.apid, stage: "test" };
+        const failed = await ledger.beginAttempt(start);
+        await ledger.finishAttempt(failed, { result: "failed", failedStep: "control-log", error: "control-log: ENOSPC", controlLogEntry: text });
+        expect((await ledger.attemptsOf("SN0000003")).map((a) => [a.id, a.result, a.controlLogEntry])).toEqual([[failed, "failed", text]]);
+        const dir = tempDir();
+        const written = await writeLogFromLedger(ledger, "SN0000003", dir);
+        expect(parseControlLog(readFileSync(written.controlLog, "utf8"))).toEqual([entry]);
+        expect((await ledger.attemptsOf("SN0000003")).map((a) => [a.result, a.controlLog ?? null])).toEqual([["failed", null], ["provisioned", written.controlLog]]);
+        expect(await ledger.isProvisioned({ dsn: "SN0000003" })).toMatchObject({ id: written.attempt, controlLog: written.controlLog });
+        expect(await ledger.controlLogKnown(written.controlLog)).toBe(true);
+        // Once is all: the log exists and the ledger holds the device.
+        await expect(writeLogFromLedger(ledger, "SN0000003", dir)).rejects.toThrow(new Error(`DSN SN0000003 was provisioned again after attempt ${failed} (attempt ${written.attempt}); its kept entry is out of date`));
+        await expect(writeLogFromLedger(ledger, "SN0000009", dir)).rejects.toThrow(new Error(`the ledger ${ledger.path} keeps no control-log entry for DSN SN0000009`));
+        // A damaged entry is never published.
+        const bad = await ledger.beginAttempt({ ...start, dsn: "SN0000004", smsn: "ab".repeat(32) });
+        await ledger.finishAttempt(bad, { result: "failed", failedStep: "control-log", controlLogEntry: text.replace(entry.serialNumber, "ab".repeat(32)) });
+        await expect(writeLogFromLedger(ledger, "SN0000004", dir)).rejects.toThrow(new Error(`control log: controlLogs[0] Ed25519 chain: device serial ${entry.serialNumber} is not the entry's serialNumber ${"ab".repeat(32)}`));
+        expect(readdirSync(dir).length).toBe(1);
+      } finally {
+        await ledger.close();
+        await where.done();
+      }
+    }, 120_000);
   }
 });

@@ -3,7 +3,7 @@
 // a fixture port that cannot be opened, or is held by another program, stops the start;
 // --count counts good devices, so a failed board is made up for.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, renameSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../src/lib/errors.ts";
 import { openLedger } from "../../src/ledger/ledger.ts";
@@ -12,11 +12,12 @@ import { startDeviceSimulator } from "../../src/device/simulator/host.ts";
 import { lockPort } from "../../src/transport/port-lock.ts";
 import { openDeviceLink } from "../../src/transport/open.ts";
 import { smallDisk } from "../helpers/disk.ts";
-import { controlLogs, runStation, tempDir, APP_KEY, APID, DEVICE_TYPE } from "./station.ts";
-import { runRehearsalStation } from "../../src/demo/station.ts";
-import { openCertStore } from "../../src/signer/hsm/index.ts";
-import { toHex } from "../../src/lib/bytes.ts";
-import { startLoadedHsm, TEST_PIN } from "../helpers/hsm.ts";
+import { controlLogs, runStation, tempDir } from "./station.ts";
+import { fromBase64, toHex } from "../../src/lib/bytes.ts";
+import { commandText } from "../../src/lib/shell-words.ts";
+import { decodeChain } from "../../src/sidewalk/chain.ts";
+import { parseControlLog } from "../../src/controllog/format.ts";
+import { reprovisionCommand } from "../../src/device/rerun.ts";
 import { swtoolCommand } from "../helpers/cli.ts";
 
 const failedOf = (events: LineEvent[]) => events.filter((e): e is Extract<LineEvent, { type: "device-failed" }> => e.type === "device-failed");
@@ -75,11 +76,14 @@ describe("a control-log folder that cannot take a log stops the line", () => {
       expect(controlLogs(disk.dir).length).toBe(2);
       const stop = run.events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
       const port = run.sim.ports[0]!;
-      const command = `/opt/swtool/swtool sign -p TEST_DAK_LINE -c http://127.0.0.1:12345 --control_log_dir ${disk.dir} --boot-banner 'it'\\''s up' --json --port ${port} --dsn SN0000003 --count 1`;
-      expect(stop.recover).toBe(`free space in ${disk.dir}, leave board DSN SN0000003 in fixture ${port} (or put it back there) and provision it again, a new identity replacing the stored one (until then, do not ship it): ${command}`);
+      // The ledger kept the finished entry: its log is written from there, no new signature.
+      const command = `/opt/swtool/swtool ledger write-log --dsn SN0000003 --ledger ${ledger.path} --control_log_dir ${disk.dir}`;
+      expect(stop.recover).toBe(`free space in ${disk.dir}, then write board DSN SN0000003's control log from the ledger (no new signature; the board keeps its identity; until then, do not ship it): ${command}`);
+      expect(stop.port).toBe(port);
       expect(run.events.filter((e) => e.type === "device-start").length).toBe(3);
       const row = (await ledger.list()).find((r) => r.dsn === "SN0000003")!;
       expect(row).toMatchObject({ result: "failed", failedStep: "control-log" });
+      expect(parseControlLog(`{"controlLogs":[${row.controlLogEntry}]}`).map((e) => e.serialNumber)).toEqual([run.sim.devices()[2]!.stored!.smsn]);
     } finally {
       disk.unmount();
     }
@@ -87,73 +91,62 @@ describe("a control-log folder that cannot take a log stops the line", () => {
 });
 
 describe("the board that stored its identity without a control log", () => {
-  test("the printed command, run as printed once the folder has room, provisions that board again with a valid control log", async () => {
-    const disk = smallDisk(4 * 1024 * 1024);
+  test("the printed `ledger write-log`, run as printed once the folder has room (no HSM), writes that board's log from the ledger: it verifies and holds the identity the board stored", async () => {
+    const disk = smallDisk(1024 * 1024);
     if (!disk) return;
-    const hsm = await startLoadedHsm("TEST_DAK_RERUN");
-    // Boards stay in the fixture until the test (the operator) swaps them.
-    const sim = await startDeviceSimulator({ transport: "pty", swapOnDeinit: false });
     const ledgerPath = join(tempDir(), "swtool.db");
     const ledger = await openLedger(ledgerPath);
-    const signer = await openCertStore({ connector: hsm.url, pin: TEST_PIN, productTag: hsm.productTag });
     try {
       // The words `swtool sign` would have been started with for this line (cli/command-line.ts).
-      const commandLine = [
-        ...swtoolCommand(), "sign", "-p", hsm.productTag, "-c", hsm.url, "--device_type", DEVICE_TYPE, "--apid", APID,
-        "--app_server_public_key", toHex(APP_KEY), "--control_log_dir", disk.dir, "--ledger", ledgerPath,
-        "--port", sim.ports[0]!, "--dsn-template", "SN{seq:7}", "--count", "5", "--json",
-      ];
-      const events: LineEvent[] = [];
-      let swaps: Promise<unknown> = Promise.resolve();
-      await runRehearsalStation({
-        ports: sim.ports, signer, dir: disk.dir, ledger, dsnTemplate: "SN{seq:7}", count: 5, minFreeBytes: 0, commandLine,
-        protocol: { timeoutMs: 400 },
+      const commandLine = [...swtoolCommand(), "sign", "-p", "TEST_DAK_LINE", "--port", "/dev/ttyUSB0", "--dsn-template", "SN{seq:7}", "--control_log_dir", disk.dir, "--ledger", ledgerPath];
+      const run = await runStation({ transport: "pty" }, {
+        dir: disk.dir, ledger, count: 5, minFreeBytes: 0, commandLine,
         onEvent: (e) => {
-          events.push(e);
-          if (e.type !== "device-done") return;
-          if (e.provisioned === 2) disk.fill(0);
-          swaps = swaps.then(async () => {
-            await sim.fixtures[0]!.takeOut();
-            await sim.fixtures[0]!.putIn();
-          });
+          if (e.type === "device-done" && e.provisioned === 2) disk.fill(0);
         },
       });
-      await swaps;
-      await signer.close();
       await ledger.close();
-      const stop = events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
-      const command = stop.recover.slice(stop.recover.indexOf("(until then, do not ship it): ") + "(until then, do not ship it): ".length);
-      expect(command).toEndWith(`--json --port ${sim.ports[0]} --dsn SN0000003 --count 1`);
-      const board = sim.devices()[2]!;
-      const firstIdentity = board.stored!;
-      // The operator frees the folder and runs the command as printed.
+      expect(run.summary).toMatchObject({ provisioned: 2, failed: 1, signatures: 6 });
+      const stop = run.events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
+      const command = stop.recover.slice(stop.recover.indexOf("(no new signature; the board keeps its identity; until then, do not ship it): ") + "(no new signature; the board keeps its identity; until then, do not ship it): ".length);
+      expect(command).toBe(commandText([...swtoolCommand(), "ledger", "write-log", "--dsn", "SN0000003", "--ledger", ledgerPath, "--control_log_dir", disk.dir]));
+      const stored = run.sim.devices()[2]!.stored!;
+      // The operator frees the folder and runs the command as printed; nothing signs (no HSM, no signer at all).
       for (const name of readdirSync(disk.dir)) if (name.startsWith("filler-")) rmSync(join(disk.dir, name));
-      // (Not spawnSync: the HSM simulator answers from this process.)
-      const rerun = Bun.spawn(["sh", "-c", command], { env: { ...process.env, SWTOOL_HSM_PIN: TEST_PIN }, stdout: "pipe", stderr: "pipe" });
-      const [stdout, stderr, code] = await Promise.all([new Response(rerun.stdout).text(), new Response(rerun.stderr).text(), rerun.exited]);
-      expect([code, stderr]).toEqual([0, ""]);
-      const done = stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "device-done");
-      expect(done.map((r) => r.dsn)).toEqual(["SN0000003"]);
-      // The same board holds a new identity, and its control log is in the folder and verifies.
-      expect(sim.devices().length).toBe(3);
-      expect(board.stored).not.toBe(firstIdentity);
-      const logs = controlLogs(disk.dir);
-      expect(logs.length).toBe(3);
-      expect(logs.map((l) => l.serialNumber)).toContain(board.stored!.smsn);
-      const verified = Bun.spawnSync([...swtoolCommand(), "verify", done[0].controlLog]);
-      expect(verified.stdout.toString()).toContain("all signatures verify");
-      expect(verified.exitCode).toBe(0);
+      const before = new Set(readdirSync(disk.dir));
+      const rerun = Bun.spawnSync(["sh", "-c", command]);
+      const written = readdirSync(disk.dir).filter((n) => !before.has(n));
+      expect(written.length).toBe(1);
+      const path = join(disk.dir, written[0]!);
       const reopened = await openLedger(ledgerPath);
-      const rows = (await reopened.list()).filter((r) => r.dsn === "SN0000003").map((r) => r.result);
+      const rows = await reopened.attemptsOf("SN0000003");
       await reopened.close();
-      expect(rows.sort()).toEqual(["failed", "provisioned"]);
+      expect([rerun.exitCode, rerun.stderr.toString(), rerun.stdout.toString()]).toEqual([
+        0, "", `control log ${path} written for DSN SN0000003 (SMSN ${stored.smsn}) from the ledger's entry of attempt ${rows[0]!.id}; the ledger records the board provisioned (attempt ${rows[1]!.id})\n`,
+      ]);
+      expect(rows.map((r) => [r.result, r.controlLog ?? null])).toEqual([["failed", null], ["provisioned", path]]);
+      // The log holds the identity the board stored (its public keys), and every signature verifies.
+      const [entry] = parseControlLog(readFileSync(path, "utf8"));
+      expect(entry!.serialNumber).toBe(stored.smsn);
+      expect(toHex(decodeChain(fromBase64(entry!.ed25519Chain, "chain"), "ed25519").certs[0]!.publicKey)).toBe(stored.devicePublicKeys.ed25519);
+      expect(toHex(decodeChain(fromBase64(entry!.p256r1Chain, "chain"), "p256r1").certs[0]!.publicKey)).toBe(stored.devicePublicKeys.p256r1);
+      const verified = Bun.spawnSync([...swtoolCommand(), "verify", path]);
+      expect([verified.exitCode, verified.stdout.toString()]).toEqual([0, expect.stringContaining("all signatures verify")]);
+      expect(controlLogs(disk.dir).length).toBe(3);
     } finally {
-      await signer.close().catch(() => {});
-      await sim.close();
-      await hsm.stop();
       disk.unmount();
     }
   }, 60_000);
+
+  test("without a kept entry, the command that provisions the board again: the line's own flags for that board alone, quoted for the shell", () => {
+    const line = ["/opt/swtool/swtool", "sign", "-p", "TAG", "--port", "/dev/ttyUSB0", "--port=/dev/ttyUSB1", "-D", "SN1", "--dsn-template", "SN{seq:7}", "--dsn-start", "5", "--count", "5", "--dsn-scan", "--allow-missing-fixtures", "--control_log_dir", "/mnt/logs dir", "--boot-banner", "it's up"];
+    expect(reprovisionCommand(line, { port: "/dev/ttyUSB1", dsn: "SN0000003" }, "linux")).toBe(
+      `/opt/swtool/swtool sign -p TAG --control_log_dir '/mnt/logs dir' --boot-banner 'it'\\''s up' --port /dev/ttyUSB1 --dsn SN0000003 --count 1`,
+    );
+    expect(reprovisionCommand(["C:\\swtool\\swtool.exe", "sign", "--port", "COM3", "--count", "9", "--control_log_dir", "D:\\line logs"], { port: "COM3", dsn: "SN0000003" }, "win32")).toBe(
+      `C:\\swtool\\swtool.exe sign --control_log_dir "D:\\line logs" --port COM3 --dsn SN0000003 --count 1`,
+    );
+  });
 });
 
 describe("start-up refusals", () => {

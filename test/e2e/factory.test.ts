@@ -37,7 +37,7 @@ describe.skipIf(!bin)("two line PCs, two HSMs, one PostgreSQL ledger", () => {
   test("8 devices over two stations: no DSN twice, stations and HSM serials recorded", async () => {
     const url = await pg.createDatabase("factory");
     const migrate = await swtool(["ledger", "migrate", "--ledger", url]);
-    expect([migrate.code, migrate.stdout.trim()]).toEqual([0, `ledger ${url}: schema version 0 -> 4`]);
+    expect([migrate.code, migrate.stdout.trim()]).toEqual([0, `ledger ${url}: schema version 0 -> 5`]);
     const station = async (name: string) => {
       const port = await fixtures.fixture();
       const dir = tempDir();

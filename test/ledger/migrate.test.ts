@@ -27,11 +27,11 @@ function oldLedger(path: string): void {
 }
 
 describe("SQLite ledger migrations", () => {
-  test("a ledger from the current release upgrades in place to version 4, every row kept", async () => {
+  test("a ledger from the current release upgrades in place to version 5, every row kept", async () => {
     const path = join(tempDir(), "swtool.db");
     oldLedger(path);
     const ledger = await openLedger(path, { station: "LINE-9" });
-    expect(await ledger.schemaVersion()).toEqual({ database: 4, current: 4, before: 0 });
+    expect(await ledger.schemaVersion()).toEqual({ database: 5, current: 5, before: 0 });
     expect((await ledger.list()).map((r) => [r.dsn, r.result, r.controlLog ?? null, r.host])).toEqual([
       ["SN1", "provisioned", "/l/C_1.txt", "old-pc"],
       ["SN1", "provisioned", "/l/C_2.txt", "old-pc"],
@@ -46,7 +46,7 @@ describe("SQLite ledger migrations", () => {
     await ledger.close();
     // Opening again is a no-op.
     const again = await openLedger(path);
-    expect(await again.schemaVersion()).toEqual({ database: 4, current: 4, before: 4 });
+    expect(await again.schemaVersion()).toEqual({ database: 5, current: 5, before: 5 });
     await again.close();
   });
 
@@ -55,7 +55,7 @@ describe("SQLite ledger migrations", () => {
     const db = new Database(path, { create: true });
     db.exec("PRAGMA user_version = 99");
     db.close();
-    await expect(openLedger(path)).rejects.toThrow(`the ledger ${path} has schema version 99; this swtool knows up to 4`);
+    await expect(openLedger(path)).rejects.toThrow(`the ledger ${path} has schema version 99; this swtool knows up to 5`);
   });
 
   test("swtool ledger migrate upgrades an old ledger and says so; a URL it does not understand is refused, no file made", async () => {
@@ -63,9 +63,9 @@ describe("SQLite ledger migrations", () => {
     const path = join(dir, "swtool.db");
     oldLedger(path);
     const r = await swtool(["ledger", "migrate", "--ledger", path]);
-    expect([r.code, r.stdout.trim()]).toEqual([0, `ledger ${path}: schema version 0 -> 4`]);
+    expect([r.code, r.stdout.trim()]).toEqual([0, `ledger ${path}: schema version 0 -> 5`]);
     const again = await swtool(["ledger", "migrate", "--ledger", path]);
-    expect(again.stdout.trim()).toBe(`ledger ${path}: schema version 4, up to date`);
+    expect(again.stdout.trim()).toBe(`ledger ${path}: schema version 5, up to date`);
     const bad = await swtool(["ledger", "--ledger", "postgress://swtool@127.0.0.1/factory"], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("swtool keeps its ledger in a SQLite file or in PostgreSQL, not postgress:");

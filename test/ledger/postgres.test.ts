@@ -50,10 +50,10 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
     await pg?.destroy();
   });
 
-  test("attempts, refusals, counters, control logs and uploads as on SQLite; schema version 4", async () => {
+  test("attempts, refusals, counters, control logs and uploads as on SQLite; schema version 5", async () => {
     const ledger = await openLedger(await freshDb(), { station: "LINE-1", operator: "amy", workOrder: "WO-7" });
     expect(ledger.engine).toBe("postgres");
-    expect(await ledger.schemaVersion()).toEqual({ database: 4, current: 4, before: 0 });
+    expect(await ledger.schemaVersion()).toEqual({ database: 5, current: 5, before: 0 });
     const a = await ledger.beginAttempt({ ...attempt("SN1"), time: new Date("2024-05-01T08:00:00Z") });
     await ledger.finishAttempt(a, { result: "failed", failedStep: "store", error: "store: ERROR -31", errorCode: -31 });
     const b = await ledger.beginAttempt({ ...attempt("SN2"), hsmSerial: "123", dak: "TEST/ed25519/01" });
