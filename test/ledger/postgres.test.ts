@@ -291,7 +291,7 @@ describe.skipIf(!bin)("PostgreSQL ledger", () => {
       const file = join(dir, "ledger-password");
       writeFileSync(file, `${secret}\n`, { mode: 0o600 });
       const byEnv = await swtool(["ledger", "migrate", "--ledger", url], { env: { PGPASSWORD: secret } });
-      expect([byEnv.code, byEnv.stdout, byEnv.stderr]).toEqual([0, `ledger ${url}: schema version 0 -> 4\n`, ""]);
+      expect([byEnv.code, byEnv.stdout, byEnv.stderr]).toEqual([0, `ledger ${url}: schema version 0 -> 5\n`, ""]);
       const byFile = await swtool(["ledger", "--ledger", url, "--ledger-password-file", file], { env: { PGPASSWORD: "" } });
       expect([byFile.code, byFile.stdout, byFile.stderr]).toEqual([0, "0 attempts\n", ""]);
       const advice = "  fix: check that the database server runs and is reachable, the user, database, password (PGPASSWORD or --ledger-password-file) and TLS settings\n";
