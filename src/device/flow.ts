@@ -388,7 +388,7 @@ class DeviceRun {
         station: true,
         board: "stored-no-log",
         controlLogEntry: JSON.stringify(entryObject(entry)),
-        advice: `free space in ${job.controlLogDir} (or fix it), then provision this board again: a new identity replaces the stored one`,
+        advice: `free space in ${job.controlLogDir} (or fix it), then write its control log from the entry the ledger keeps: \`swtool ledger write-log --dsn ${job.dsn}\` (no new signature)`,
       });
     }
   }
