@@ -283,8 +283,8 @@ export class PostgresLedger implements Ledger {
 
   async importAttempt(a: StoredAttempt, key: string): Promise<void> {
     await this.sql.unsafe(
-      "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed) " +
-        `VALUES (${Array.from({ length: 23 }, (_, i) => `$${i + 1}`).join(", ")})`,
+      "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed, control_log_entry) " +
+        `VALUES (${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")})`,
       importedValues(a, key),
     );
   }

@@ -260,8 +260,8 @@ export class SqliteLedger implements Ledger {
   async importAttempt(a: StoredAttempt, key: string): Promise<void> {
     this.db
       .query(
-        "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempts (started_at, finished_at, port, dsn, smsn, apid, stage, result, failed_step, error, device_answer, error_code, control_log, hsm_serial, dak, host, pid, pid_start, station, operator, work_order, attempt_key, claimed, control_log_entry) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       )
       .run(...importedValues(a, key));
   }
@@ -328,6 +328,7 @@ export function importedValues(a: StoredAttempt, key: string): (string | number 
   return [
     a.startedAt, a.finishedAt ?? null, a.port, a.dsn, a.smsn, a.apid, a.stage, a.result, a.failedStep ?? null, a.error ?? null, a.deviceAnswer ?? null, a.errorCode ?? null,
     a.controlLog ?? null, a.hsmSerial ?? null, a.dak ?? null, a.host ?? null, a.pid ?? null, a.pidStart ?? null, a.station ?? null, a.operator ?? null, a.workOrder ?? null, key, a.claimed ? 1 : null,
+    a.controlLogEntry ?? null,
   ];
 }
 

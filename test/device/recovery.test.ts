@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openLedger } from "../../src/ledger/ledger.ts";
 import { writeLogFromLedger } from "../../src/device/recover.ts";
+import { importLedger } from "../../src/ledger/import.ts";
 import { entryObject, parseControlLog } from "../../src/controllog/format.ts";
 import { makeEntry, makeTestLine } from "../controllog/fixtures.ts";
 import { findPostgres, SKIP_MESSAGE, startPostgres } from "../../harness/postgres.ts";
@@ -116,6 +117,26 @@ describe("a board that stored its identity without a log: the ledger keeps its e
         expect(readdirSync(dir).length).toBe(1);
       } finally {
         await ledger.close();
+        await where.done();
+      }
+    }, 120_000);
+
+    test(`${engine}: the kept entry travels with \`ledger import\` from a line PC's ledger, and write-log works from the target`, async () => {
+      const where = await open();
+      const source = await openLedger(join(tempDir(), "swtool.db"));
+      const target = await openLedger(where.location);
+      try {
+        const entry = await makeEntry(makeTestLine());
+        const text = JSON.stringify(entryObject(entry));
+        const failed = await source.beginAttempt({ port: "/dev/ttyUSB0", dsn: "SN0000007", smsn: entry.serialNumber, apid: entry.apid, stage: "test" });
+        await source.finishAttempt(failed, { result: "failed", failedStep: "control-log", controlLogEntry: text });
+        await importLedger(source, target);
+        expect((await target.attemptsOf("SN0000007")).map((a) => [a.result, a.controlLogEntry])).toEqual([["failed", text]]);
+        const written = await writeLogFromLedger(target, "SN0000007", tempDir());
+        expect(parseControlLog(readFileSync(written.controlLog, "utf8"))).toEqual([entry]);
+      } finally {
+        await source.close();
+        await target.close();
         await where.done();
       }
     }, 120_000);
