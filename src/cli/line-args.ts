@@ -271,7 +271,7 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
       await hooks.settle();
       if (output.json) printEvent({ type: "summary", ...summary }, "line");
       else for (const line of summaryLines(summary)) println(line);
-      if (summary.failed > 0 || summary.refused > 0 || summary.stoppedBy === "io-error" || (count !== undefined && summary.provisioned < count && summary.stoppedBy !== "signal")) process.exitCode = 1;
+      if (summary.failed > 0 || summary.refused > 0 || summary.stoppedBy === "io-error" || summary.stoppedBy === "hsm-pin" || (count !== undefined && summary.provisioned < count && summary.stoppedBy !== "signal")) process.exitCode = 1;
       return summary;
     } finally {
       // Also when the run ended with an error: the view's clock stops (finish is idempotent).

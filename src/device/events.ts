@@ -53,7 +53,7 @@ export type LineEvent =
   | { type: "warning"; message: string }
   | { type: "port-closed"; port: string; error?: string };
 
-export type StopReason = "count" | "signal" | "abort" | "dsn-source" | "ports" | "io-error" | "failures";
+export type StopReason = "count" | "signal" | "abort" | "dsn-source" | "ports" | "io-error" | "failures" | "hsm-pin";
 
 export interface FailedDevice {
   port: string;

@@ -17,7 +17,7 @@
 import { accessSync, constants, statfsSync } from "node:fs";
 import { controlLogEntryFor, writeControlLog } from "../controllog/writer.ts";
 import { entryObject } from "../controllog/format.ts";
-import { SwtoolError } from "../lib/errors.ts";
+import { CredentialsRejectedError, SwtoolError } from "../lib/errors.ts";
 import { equal, fromBase64, toBase64, toHex } from "../lib/bytes.ts";
 import { computeSmsn } from "../sidewalk/smsn.ts";
 import { decodeCsr, verifyCsr, type Csr } from "../sidewalk/csr.ts";
@@ -158,7 +158,10 @@ function failure(step: Step, e: unknown): ProvisioningError {
     return new ProvisioningError(step, `${step}: ${e.message}`, { ...(e.code === undefined ? {} : { code: e.code }), deviceAnswer: e.details.answer, cause: e, ...(e.advice ? { advice: e.advice } : {}) });
   }
   const err = e as SwtoolError;
-  return new ProvisioningError(step, `${step}: ${err.message}`, { cause: e, ...(err.advice ? { advice: err.advice } : {}) });
+  // The HSM refused the line's PIN (changed mid-shift?): every later board would fail the same
+  // way and each try holds an HSM slot for 30 s, so it stops the line like a station fault.
+  const station = e instanceof CredentialsRejectedError ? { station: true } : {};
+  return new ProvisioningError(step, `${step}: ${err.message}`, { cause: e, ...station, ...(err.advice ? { advice: err.advice } : {}) });
 }
 
 /**

@@ -6,7 +6,7 @@
 // source runs out, the control-log folder fails (station-level I/O error), or the operator
 // stops it: a first stop (Ctrl-C) finishes the devices in flight and starts no new one,
 // `abort()` (a second Ctrl-C) ends those too, each with `cert deinit` and its ledger row.
-import { SwtoolError, UsageError } from "../lib/errors.ts";
+import { CredentialsRejectedError, SwtoolError, UsageError } from "../lib/errors.ts";
 import { LedgerConflictError, type Ledger } from "../ledger/ledger.ts";
 import { ledgerRetrier, retryingLedger, type Retrier } from "../ledger/retry.ts";
 import { recoverOrphanedAttempts } from "./recover.ts";
@@ -204,7 +204,7 @@ export class Station {
     this.stopper.abort();
     if (why === "failures") {
       this.emit({ type: "stopping", reason: why, inFlight: this.totals.inFlight, message: "line stopped: every fixture failed its boards in a row" });
-    } else if (why === "signal" || why === "io-error") {
+    } else if (why === "signal" || why === "io-error" || why === "hsm-pin") {
       const n = this.totals.inFlight;
       const message = why === "signal" ? `stopping: finishing ${n} device${n === 1 ? "" : "s"} (Ctrl-C again to abort them)` : `line stopped: finishing ${n} device${n === 1 ? "" : "s"} in flight, starting no new one`;
       this.emit({ type: "stopping", reason: why, inFlight: n, message });
@@ -531,7 +531,10 @@ export class Station {
       board: err.board, action, wastedSignatures: wasted,
       provisioned: this.totals.provisioned, failed: this.totals.failed, signatures: this.dak.made, dakUsed: this.dak.used,
     });
-    if (err.station) {
+    if (err.station && err.cause instanceof CredentialsRejectedError) {
+      this.emit({ type: "station-error", port, dsn, message: err.message, action, recover: `check the HSM's PIN (it may have been changed), then start the line again with the right one; board DSN ${dsn} holds no certificate and can be provisioned again` });
+      this.stop("hsm-pin");
+    } else if (err.station) {
       const recover =
         err.board !== "stored-no-log"
           ? `free space in ${o.controlLogDir} (or fix its permissions), then start the line again; the board holds no certificate`

@@ -1,7 +1,7 @@
 // HSM failures as named errors with a sentence a line engineer understands. Device error codes
 // are Yubico's (https://developers.yubico.com/YubiHSM2/Concepts/Errors.html, python-yubihsm
 // defs.ERROR); unknown codes are kept, not swallowed. Context (command, object id) is in hex.
-import { SwtoolError, type ErrorDetails } from "../lib/errors.ts";
+import { CredentialsRejectedError, SwtoolError, type ErrorDetails } from "../lib/errors.ts";
 
 export const DEVICE_ERROR = {
   INVALID_COMMAND: 0x01,
@@ -67,7 +67,7 @@ export class HsmDeviceError extends SwtoolError {
 }
 
 /** The PIN did not derive the key held in the slot (card cryptogram or host cryptogram refused). */
-export class HsmPinRejectedError extends SwtoolError {
+export class HsmPinRejectedError extends CredentialsRejectedError {
   constructor(readonly slot: number) {
     super(`the HSM rejected the PIN for authentication key slot ${slot}`, {
       advice: "check the PIN (and --pin-slot, if given); the PIN itself is never shown",

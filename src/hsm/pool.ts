@@ -124,6 +124,14 @@ export class SessionPool {
       throw e;
     } finally {
       this.opening--;
+      // Waiters wait for one of our sessions to be released; with none open or opening, none
+      // ever will be (the open failed): each tries for itself (and fails or backs off on its own).
+      if (this.all.size === 0 && this.opening === 0) {
+        while (this.waiters.length > 0 && this.opening < this.limit) {
+          const waiter = this.waiters.shift()!;
+          this.open().then(waiter, waiter);
+        }
+      }
     }
   }
 

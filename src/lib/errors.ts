@@ -17,6 +17,12 @@ export class SwtoolError extends Error {
   }
 }
 
+/**
+ * A secret (PIN, password) the other side refused. Trying again with the same one cannot
+ * succeed, and each try may cost something (an HSM holds a failed authentication's slot 30 s).
+ */
+export class CredentialsRejectedError extends SwtoolError {}
+
 /** Wrong command line: exit code 2. */
 export class UsageError extends SwtoolError {
   override readonly exitCode = 2;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { LineEvent } from "../../src/device/line.ts";
 import { startHsmSimulator, type HsmSimulator } from "../../src/hsm/index.ts";
 import { deriveAuthKey } from "../../src/hsm/secure-channel.ts";
+import { OBJECT_TYPE } from "../../src/hsm/protocol.ts";
 import { HsmSession } from "../../src/hsm/session.ts";
 import { Connector } from "../../src/hsm/transport.ts";
 import { loadTestChain, openCertStore } from "../../src/signer/hsm/index.ts";
@@ -148,6 +149,53 @@ describe("HSM trouble pauses the line", () => {
       expect(run.events.filter((e) => e.type === "warning").map((e) => (e as Extract<LineEvent, { type: "warning" }>).message)).toEqual([
         `${sim.ports[0]}: the board found before the line waited no longer answers (taken out?); no DSN was spent on it: waiting for a board`,
       ]);
+    } finally {
+      await signer.close().catch(() => {});
+      await hsm.stop();
+    }
+  }, 60_000);
+});
+
+describe("the HSM refuses the line's PIN mid-shift", () => {
+  test("one HSM: the board at sign fails holding no certificate, the line stops at once (no board after it, one authentication tried)", async () => {
+    const dir = tempDir();
+    const log: string[] = [];
+    // Sessions lapse between boards (300 ms idle, 800 ms swaps), so the next board needs a new session.
+    const hsm = await startHsmSimulator({ listen: "127.0.0.1:0", latency: "none", idleTimeoutMs: 300, log: (l) => log.push(l) });
+    await loadTestChain({ connector: hsm.url, productTag: TAG, pin: PIN });
+    const signer = await openCertStore({ connector: hsm.url, pin: PIN, productTag: TAG, sessions: 1 });
+    let changedAt: number | undefined;
+    try {
+      const run = await runStation({ transport: "pty", fixtures: 1, swapMs: 800 }, {
+        dir,
+        signer,
+        count: 6,
+        onEvent: (e) => {
+          if (e.type === "device-done" && e.provisioned === 2 && changedAt === undefined) {
+            // Someone changes the PIN on the HSM (its authentication keys replaced).
+            const other = deriveAuthKey("a-new-pin");
+            for (const slot of [5, 6]) {
+              const key = hsm.device.state.get(OBJECT_TYPE.AUTHENTICATION_KEY, slot);
+              if (key) key.data = new Uint8Array([...other.encKey, ...other.macKey]);
+            }
+            changedAt = log.length;
+          }
+        },
+      });
+      expect(run.summary).toMatchObject({ provisioned: 2, failed: 1, refused: 0, stoppedBy: "hsm-pin" });
+      const stop = run.events.find((e) => e.type === "station-error") as Extract<LineEvent, { type: "station-error" }>;
+      expect(stop).toEqual({
+        type: "station-error",
+        port: run.sim.ports[0]!,
+        dsn: "SN0000003",
+        message: "sign: the HSM rejected the PIN for authentication key slot 5",
+        action: "rework: board holds no certificate",
+        recover: "check the HSM's PIN (it may have been changed), then start the line again with the right one; board DSN SN0000003 holds no certificate and can be provisioned again",
+      });
+      const rows = await run.ledger.list();
+      expect(rows.map((r) => [r.dsn, r.result])).toEqual([["SN0000001", "provisioned"], ["SN0000002", "provisioned"], ["SN0000003", "failed"]]);
+      // One failed authentication (it holds an HSM slot for 30 s), not one per board.
+      expect(log.slice(changedAt).filter((l) => l.includes("create-session")).length).toBe(1);
     } finally {
       await signer.close().catch(() => {});
       await hsm.stop();

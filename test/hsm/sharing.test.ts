@@ -49,4 +49,15 @@ describe("a session pool after a rejected PIN", () => {
     await pool.close();
     await sim.stop();
   });
+
+  test("calls waiting for the pool's one session while its open fails are not left waiting: each ends with the error", async () => {
+    const sim = await startHsmSimulator({ listen: "127.0.0.1:0" });
+    // A pool of one session (limit 1): the second call waits for the first's session, which never opens.
+    const pool = new SessionPool(new Connector({ url: sim.url }), 1, deriveAuthKey("not-the-pin"), 1);
+    const calls = [0, 1, 2].map((i) => pool.use((s) => s.send(echo, new Uint8Array([i]))).then(() => "ok", (e) => (e as Error).message));
+    const outcome = await Promise.race([Promise.all(calls), Bun.sleep(5000).then(() => "still waiting")]);
+    expect(outcome).toEqual(Array(3).fill("the HSM rejected the PIN for authentication key slot 1"));
+    await pool.close();
+    await sim.stop();
+  });
 });
