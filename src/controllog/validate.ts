@@ -22,6 +22,12 @@ interface CaVerdict {
   dak: { curve: Curve; publicKey: Uint8Array };
 }
 
+/** A device signature being verified, and the error its entry gets when it does not verify. */
+interface PendingSignature {
+  verdict: Promise<boolean>;
+  error: () => VerificationError;
+}
+
 /** Distinct CA sets seen in one run are few (one per product and curve); bound it anyway. */
 const MAX_CACHED_CA_SETS = 256;
 
@@ -30,6 +36,36 @@ export class EntryValidator {
 
   /** Returns the normalised entry, or throws a FormatError/VerificationError saying what is wrong. */
   check(raw: unknown, index: number): ControlLogEntry {
+    return this.run(raw, index);
+  }
+
+  /**
+   * The same checks and the same verdict as check (the same error for the same entry), with the
+   * device signatures verified on the crypto thread pool: returns the entry, or a promise of it
+   * when signatures are being verified. The checks run in check's order; the verdict is the
+   * first failing one in that order, whether a signature or a check after it.
+   */
+  checkAsync(raw: unknown, index: number): ControlLogEntry | Promise<ControlLogEntry> {
+    const pending: PendingSignature[] = [];
+    let entry: ControlLogEntry | undefined;
+    let failure: unknown;
+    try {
+      entry = this.run(raw, index, pending);
+    } catch (e) {
+      if (pending.length === 0) throw e;
+      failure = e;
+    }
+    if (pending.length === 0) return entry!;
+    return Promise.all(pending.map((p) => p.verdict)).then((verdicts) => {
+      const bad = verdicts.indexOf(false);
+      if (bad >= 0) throw pending[bad]!.error();
+      if (entry === undefined) throw failure;
+      return entry;
+    });
+  }
+
+  /** `pending`: when given, device signatures are verified asynchronously and the checks after them go on meanwhile. */
+  private run(raw: unknown, index: number, pending?: PendingSignature[]): ControlLogEntry {
     const entry = readEntry(raw, index);
     const at = `controlLogs[${index}]`;
     try {
@@ -50,13 +86,13 @@ export class EntryValidator {
         throw new FormatError(`control log: ${field}: ${(e as Error).message}`);
       }
       kinds.add(chain.kind);
-      this.checkChain(chain, data, entry, field);
+      this.checkChain(chain, data, entry, field, pending);
     }
     if (kinds.size > 1) throw new VerificationError(`control log: ${at}: one chain is a 6-certificate chain and the other a legacy 4-certificate chain`);
     return entry;
   }
 
-  private checkChain(chain: Chain, data: Uint8Array, entry: ControlLogEntry, field: string): void {
+  private checkChain(chain: Chain, data: Uint8Array, entry: ControlLogEntry, field: string, pending?: PendingSignature[]): void {
     const device = chain.certs[0]!;
     const serial = toHex(device.serial);
     if (serial !== entry.serialNumber) {
@@ -66,9 +102,10 @@ export class EntryValidator {
     }
     const ca = this.caVerdict(chain, data.subarray(device.serial.length + device.publicKey.length + device.signature.length));
     if (ca.failure) throw new VerificationError(`control log: ${field}: ${ca.failure}`);
-    if (!CURVES[ca.dak.curve].verify(device.signature, toBeSigned(device.publicKey, device.serial), ca.dak.publicKey)) {
-      throw new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
-    }
+    const badSignature = () => new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
+    const message = toBeSigned(device.publicKey, device.serial);
+    if (pending) pending.push({ verdict: CURVES[ca.dak.curve].verifyAsync(device.signature, message, ca.dak.publicKey), error: badSignature });
+    else if (!CURVES[ca.dak.curve].verify(device.signature, message, ca.dak.publicKey)) throw badSignature();
     if (entry.label === "production" && !ca.amazonRoot) {
       throw new VerificationError(`control log: ${field}: label is production but the chain does not end at Amazon's production root`, {
         advice: "test and pre-production devices must not be uploaded as production devices",
