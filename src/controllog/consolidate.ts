@@ -89,8 +89,9 @@ function entryText(object: ReturnType<typeof entryObject>): string {
   return "    " + JSON.stringify(object, null, 2).replaceAll("\n", "\n    ");
 }
 
-function digestOf(object: ReturnType<typeof entryObject>): Uint8Array {
-  return createHash("sha256").update(JSON.stringify(object)).digest().subarray(0, DIGEST_LENGTH);
+/** The digest of an entry's output text (which says every field of the entry, no more). */
+function digestOf(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest().subarray(0, DIGEST_LENGTH);
 }
 
 /** Buffered writer of the output document, through one reused block of bytes. */
@@ -246,8 +247,8 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
         summary.excluded++;
         return;
       }
-      const object = entryObject(entry);
-      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(object), source);
+      const text = entryText(entryObject(entry));
+      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(text), source);
       if (seen.status === "duplicate") {
         summary.duplicates++;
         report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
@@ -257,7 +258,7 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
         report({ kind: "conflict", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}` });
       } else {
         // The figures the output would have; the write pass recounts what it writes.
-        index.keep(entry.serialNumber, entry.apid, entry.label, source, entryText(object));
+        index.keep(entry.serialNumber, entry.apid, entry.label, source, text);
         summary.devices++;
         summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
         summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;

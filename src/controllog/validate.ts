@@ -6,7 +6,7 @@
 // verdict is computed once per distinct CA certificates and reused; device signatures go
 // through the native verifier.
 import { FormatError, SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
-import { fromBase64, toHex } from "../lib/bytes.ts";
+import { equal, fromBase64, toHex } from "../lib/bytes.ts";
 import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
 import { toBeSigned } from "../sidewalk/csr.ts";
 import { CURVES, CURVE_NAMES, type Curve } from "../sidewalk/curves.ts";
@@ -33,6 +33,8 @@ const MAX_CACHED_CA_SETS = 256;
 
 export class EntryValidator {
   private readonly caVerdicts = new Map<string, CaVerdict>();
+  /** Per curve, the CA certificates of the last chain and their verdict. */
+  private readonly lastVerdict: Partial<Record<Curve, { caBytes: Uint8Array; verdict: CaVerdict }>> = {};
 
   /** Returns the normalised entry, or throws a FormatError/VerificationError saying what is wrong. */
   check(raw: unknown, index: number): ControlLogEntry {
@@ -118,10 +120,16 @@ export class EntryValidator {
 
   /** `caBytes`: the encoded CA certificates (the chain after its device certificate). */
   private caVerdict(chain: Chain, caBytes: Uint8Array): CaVerdict {
+    // Consecutive entries nearly always share their CA certificates: one comparison of bytes.
+    const last = this.lastVerdict[chain.curve];
+    if (last && equal(last.caBytes, caBytes)) return last.verdict;
     const caCerts = chain.certs.slice(1);
     const key = chain.curve + Buffer.from(caBytes.buffer, caBytes.byteOffset, caBytes.byteLength).toString("latin1");
     let verdict = this.caVerdicts.get(key);
-    if (verdict) return verdict;
+    if (verdict) {
+      this.lastVerdict[chain.curve] = { caBytes: caBytes.slice(), verdict };
+      return verdict;
+    }
     // The CA certificates verify exactly as in a whole chain: each against the next, the root itself.
     const report = verifyChain({ curve: chain.curve, kind: chain.kind, certs: caCerts });
     verdict = { amazonRoot: report.amazonRoot, dak: { curve: chain.curve, publicKey: caCerts[0]!.publicKey } };
@@ -132,6 +140,7 @@ export class EntryValidator {
     }
     if (this.caVerdicts.size >= MAX_CACHED_CA_SETS) this.caVerdicts.clear();
     this.caVerdicts.set(key, verdict);
+    this.lastVerdict[chain.curve] = { caBytes: caBytes.slice(), verdict };
     return verdict;
   }
 }

@@ -5,7 +5,7 @@ import { createPublicKey, verify as nativeVerify, type KeyObject } from "node:cr
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { p256 } from "@noble/curves/nist.js";
 import { FormatError } from "../lib/errors.ts";
-import { concat } from "../lib/bytes.ts";
+import { concat, equal } from "../lib/bytes.ts";
 
 export type Curve = "ed25519" | "p256r1";
 export const CURVE_NAMES: readonly Curve[] = ["ed25519", "p256r1"];
@@ -38,10 +38,18 @@ const KEY_CACHE_LIMIT = 256;
 const keyCache = new Map<string, KeyObject | null>();
 const b64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
 
+/** Per curve, the last key asked for (a DAK's, for every device of a run): one comparison of bytes. */
+const lastKey: Partial<Record<Curve, { publicKey: Uint8Array; key: KeyObject | null }>> = {};
+
 function nativeKey(curve: Curve, publicKey: Uint8Array): KeyObject | null {
+  const last = lastKey[curve];
+  if (last && equal(last.publicKey, publicKey)) return last.key;
   const id = curve + b64url(publicKey);
   let key = keyCache.get(id);
-  if (key !== undefined) return key;
+  if (key !== undefined) {
+    lastKey[curve] = { publicKey: publicKey.slice(), key };
+    return key;
+  }
   const jwk =
     curve === "ed25519"
       ? { kty: "OKP", crv: "Ed25519", x: b64url(publicKey) }
@@ -53,6 +61,7 @@ function nativeKey(curve: Curve, publicKey: Uint8Array): KeyObject | null {
   }
   if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.delete(keyCache.keys().next().value!);
   keyCache.set(id, key);
+  lastKey[curve] = { publicKey: publicKey.slice(), key };
   return key;
 }
 
