@@ -15,7 +15,7 @@ for (const name of chosen) {
   if (!t) throw new Error(`unknown target ${which}; use linux, windows or all`);
   const started = performance.now();
   const proc = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify-syntax", "--sourcemap=none", `--target=${t.target}`, "src/main.ts", "--outfile", t.outfile],
+    [process.execPath, "build", "--compile", "--minify-syntax", "--sourcemap=none", `--target=${t.target}`, "src/main.ts", "src/controllog/verify-worker.ts", "--outfile", t.outfile],
     { stdout: "pipe", stderr: "pipe" },
   );
   if (proc.exitCode !== 0) {

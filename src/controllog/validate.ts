@@ -31,7 +31,29 @@ interface PendingSignature {
 /** Distinct CA sets seen in one run are few (one per product and curve); bound it anyway. */
 const MAX_CACHED_CA_SETS = 256;
 
+/** Where checkAsync verifies device signatures (verify-pool.ts); flush sends what is queued. */
+export interface SignatureVerifier {
+  verify(curve: Curve, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
+  /** Sends the queued signatures, unless the first `upTo` of them are sent already. */
+  flush(upTo?: number): void;
+  /** How many signatures were queued so far. */
+  readonly queued: number;
+}
+
 export class EntryValidator {
+  /** `verifier`: for checkAsync (default: the crypto thread pool, curves.ts verifyAsync). */
+  constructor(private readonly verifier?: SignatureVerifier) {}
+
+  /** How many signatures checkAsync queued so far (for flush). */
+  get queued(): number {
+    return this.verifier?.queued ?? 0;
+  }
+
+  /** Sends the signatures checkAsync queued (the first `upTo` of them at least): call it before awaiting its promises. */
+  flush(upTo?: number): void {
+    this.verifier?.flush(upTo);
+  }
+
   private readonly caVerdicts = new Map<string, CaVerdict>();
   /** Per curve, the CA certificates of the last chain and their verdict. */
   private readonly lastVerdict: Partial<Record<Curve, { caBytes: Uint8Array; verdict: CaVerdict }>> = {};
@@ -106,7 +128,10 @@ export class EntryValidator {
     if (ca.failure) throw new VerificationError(`control log: ${field}: ${ca.failure}`);
     const badSignature = () => new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
     const message = toBeSigned(device.publicKey, device.serial);
-    if (pending) pending.push({ verdict: CURVES[ca.dak.curve].verifyAsync(device.signature, message, ca.dak.publicKey), error: badSignature });
+    if (pending) {
+      const verdict = this.verifier ? this.verifier.verify(ca.dak.curve, device.signature, message, ca.dak.publicKey) : CURVES[ca.dak.curve].verifyAsync(device.signature, message, ca.dak.publicKey);
+      pending.push({ verdict, error: badSignature });
+    }
     else if (!CURVES[ca.dak.curve].verify(device.signature, message, ca.dak.publicKey)) throw badSignature();
     if (entry.label === "production" && !ca.amazonRoot) {
       throw new VerificationError(`control log: ${field}: label is production but the chain does not end at Amazon's production root`, {
