@@ -286,7 +286,6 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
   );
   } finally {
     pool.close();
-    if (process.env.SWTOOL_DEBUG_VERIFY_POOL === "1") process.stderr.write(`verify pool: ${pool.counts.workers} batches in workers, ${pool.counts.here} in the main thread\n`);
   }
   return { summary, conflicts };
 }

@@ -39,6 +39,13 @@ interface Job {
 
 const MAX_FIELD = 0xffff;
 
+/**
+ * SWTOOL_DEBUG_VERIFY_POOL=1 (for the tests): every batch goes to a worker, however small and
+ * however far behind the workers are, and the pool says on stderr where the batches went.
+ */
+const DEBUG = process.env.SWTOOL_DEBUG_VERIFY_POOL === "1";
+const debug = (message: string) => DEBUG && process.stderr.write(`verify pool: ${message}\n`);
+
 function packJobs(jobs: Job[]): PackedJobs {
   let size = 0;
   for (const j of jobs) size += 7 + j.signature.length + j.message.length + j.publicKey.length;
@@ -132,8 +139,8 @@ export class VerifyPool {
     this.batch = [];
     this.handled += jobs.length;
     // A run of a few signatures starts no worker.
-    const to = this.queued < BATCH && this.workers.length === 0 ? undefined : this.idlest();
-    if (!to || backlog(to) >= MAX_IN_FLIGHT) {
+    const to = this.queued < BATCH && this.workers.length === 0 && !DEBUG ? undefined : this.idlest();
+    if (!to || (backlog(to) >= MAX_IN_FLIGHT && !DEBUG)) {
       this.counts.here++;
       jobs.forEach(verifyHere);
       return;
@@ -159,7 +166,7 @@ export class VerifyPool {
     try {
       worker = new Worker(WORKER_URL);
     } catch (e) {
-      if (process.env.SWTOOL_DEBUG_VERIFY_POOL === "1") process.stderr.write(`verify pool: no worker: ${(e as Error).message}\n`);
+      debug(`no worker: ${(e as Error).message}`);
       this.workers.push({ worker: undefined as unknown as Worker, sent: 0, done: new Int32Array(1), failed: true });
       return undefined;
     }
@@ -177,7 +184,7 @@ export class VerifyPool {
     // A worker that fails leaves its batches to the main thread.
     worker.onerror = (event) => {
       event.preventDefault?.();
-      if (process.env.SWTOOL_DEBUG_VERIFY_POOL === "1") process.stderr.write(`verify pool: worker failed: ${event.message}\n`);
+      debug(`a worker failed: ${event.message}`);
       entry.failed = true;
       for (const [id, batch] of this.waiting) {
         if (batch.by !== entry) continue;
@@ -195,6 +202,7 @@ export class VerifyPool {
   /** Ends the workers (the verdicts asked for are all in by then). */
   close(): void {
     this.batch = [];
+    debug(`${this.counts.workers} batches in workers, ${this.counts.here} in the main thread`);
     for (const w of this.workers) if (!w.failed) w.worker.terminate();
   }
 }

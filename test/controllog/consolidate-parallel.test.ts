@@ -1,7 +1,8 @@
-// consolidate verifies device signatures on the crypto thread pool while it reads the next logs
-// (validate.ts checkAsync, consolidate.ts forEachEntry): the verdicts, the messages, the entry
-// indexes and the order of the reports must be exactly those of checking one entry at a time.
-// Through the compiled binary, with bad entries spread over more logs than are read ahead.
+// consolidate verifies device signatures in Bun Workers while it reads the next logs
+// (verify-pool.ts, verify-worker.ts; validate.ts checkAsync, consolidate.ts forEachEntry): the
+// verdicts, the messages, the entry indexes and the order of the reports must be exactly those
+// of checking one entry at a time. Through the compiled binary, with bad entries spread over
+// more logs than are read ahead.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -96,7 +97,10 @@ describe("consolidate with signatures verified in parallel", () => {
       }
     }
     const cwd = tempDir();
-    const r = await swtool(["consolidate", ...paths], { cwd });
+    // Every batch of signatures to a worker (none verified in the main thread), and said so.
+    const r = await swtool(["consolidate", ...paths], { cwd, env: { SWTOOL_DEBUG_VERIFY_POOL: "1" } });
+    expect(r.stderr).toMatch(/^verify pool: [1-9]\d* batches in workers, 0 in the main thread$/m);
+    expect(r.stderr).not.toContain("a worker failed");
     expect(r.code).not.toBe(0);
     expect(readdirSync(cwd)).toEqual([]);
     const problems = r.stderr.split("\n").filter((l) => l.includes("invalid: "));
