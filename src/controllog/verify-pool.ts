@@ -98,6 +98,8 @@ interface PoolWorker {
   sent: number;
   /** Batches it has verified (shared memory: known before its replies are read). */
   done: Int32Array;
+  /** Batches whose verdicts have not come back yet. */
+  owed: number;
   failed: boolean;
 }
 
@@ -112,7 +114,11 @@ export class VerifyPool {
   /** Batches verified by the workers and by the main thread (for the tests and the benchmark). */
   readonly counts = { workers: 0, here: 0 };
 
-  constructor(private readonly size = Math.max(1, (navigator.hardwareConcurrency || 1) - 1)) {}
+  /** `workerUrl`: for the tests (a worker that cannot start). */
+  constructor(
+    private readonly size = Math.max(1, (navigator.hardwareConcurrency || 1) - 1),
+    private readonly workerUrl = WORKER_URL,
+  ) {}
 
   /** Signatures queued so far, and those of them sent to a worker or verified here. */
   queued = 0;
@@ -147,6 +153,8 @@ export class VerifyPool {
     }
     const id = this.nextId++;
     this.waiting.set(id, { jobs, by: to });
+    // A worker keeps the process alive only while it owes verdicts (an idle one never does).
+    if (to.owed++ === 0) to.worker.ref();
     to.sent++;
     this.counts.workers++;
     const request: BatchRequest = { id, jobs: packJobs(jobs) };
@@ -164,13 +172,13 @@ export class VerifyPool {
   private start(): PoolWorker | undefined {
     let worker: Worker;
     try {
-      worker = new Worker(WORKER_URL);
+      worker = new Worker(this.workerUrl);
     } catch (e) {
       debug(`no worker: ${(e as Error).message}`);
-      this.workers.push({ worker: undefined as unknown as Worker, sent: 0, done: new Int32Array(1), failed: true });
+      this.workers.push({ worker: undefined as unknown as Worker, sent: 0, done: new Int32Array(1), owed: 0, failed: true });
       return undefined;
     }
-    const entry: PoolWorker = { worker, sent: 0, done: new Int32Array(new SharedArrayBuffer(4)), failed: false };
+    const entry: PoolWorker = { worker, sent: 0, done: new Int32Array(new SharedArrayBuffer(4)), owed: 0, failed: false };
     worker.unref();
     const hello: WorkerStart = { done: entry.done };
     worker.postMessage(hello);
@@ -179,6 +187,7 @@ export class VerifyPool {
       const batch = this.waiting.get(id);
       if (!batch) return;
       this.waiting.delete(id);
+      if (--entry.owed === 0) worker.unref();
       batch.jobs.forEach((j, i) => j.resolve(verdicts[i] === 1));
     };
     // A worker that fails leaves its batches to the main thread.

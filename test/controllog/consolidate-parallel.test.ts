@@ -7,6 +7,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EntryValidator } from "../../src/controllog/validate.ts";
+import { VerifyPool } from "../../src/controllog/verify-pool.ts";
+import { decodeChain } from "../../src/sidewalk/chain.ts";
+import { toBeSigned } from "../../src/sidewalk/csr.ts";
+import { CURVE_NAMES, CURVES, type Curve } from "../../src/sidewalk/curves.ts";
 import { entryObject, type ControlLogEntry } from "../../src/controllog/format.ts";
 import { fromBase64, toBase64 } from "../../src/lib/bytes.ts";
 import { swtool } from "../helpers/cli.ts";
@@ -106,5 +110,41 @@ describe("consolidate with signatures verified in parallel", () => {
     const problems = r.stderr.split("\n").filter((l) => l.includes("invalid: "));
     expect(problems.map((l) => l.slice(l.indexOf("invalid: ")))).toEqual(expected);
     expect(r.stderr).toContain("read 150 files, 152 entries: 145 devices, 0 duplicates merged, 8 invalid, 0 conflicts");
+  });
+});
+
+describe("VerifyPool", () => {
+  /** 300 device signatures of both curves (5 batches), every seventh device's broken, with the main thread's verdicts. */
+  function jobs() {
+    const out: { curve: Curve; signature: Uint8Array; message: Uint8Array; publicKey: Uint8Array; expected: boolean }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const entry = entries[i % entries.length]!;
+      for (const curve of CURVE_NAMES) {
+        const chain = decodeChain(fromBase64(curve === "ed25519" ? entry.ed25519Chain : entry.p256r1Chain), curve);
+        const device = chain.certs[0]!;
+        const signature = device.signature.slice();
+        if (i % 7 === 3) signature[5]! ^= 0x01;
+        const message = toBeSigned(device.publicKey, device.serial);
+        const publicKey = chain.certs[1]!.publicKey;
+        out.push({ curve, signature, message, publicKey, expected: CURVES[curve].verify(signature, message, publicKey) });
+      }
+    }
+    return out;
+  }
+
+  test.each([
+    ["its workers", undefined],
+    ["the main thread when its worker cannot start", "file:///nonexistent/verify-worker.ts"],
+  ])("gives the main thread's verdicts through %s", async (_, url) => {
+    const pool = new VerifyPool(2, url);
+    const all = jobs();
+    expect(all.filter((j) => !j.expected)).toHaveLength(2 * 21);
+    const verdicts = all.map((j) => pool.verify(j.curve, j.signature, j.message, j.publicKey));
+    pool.flush();
+    expect(await Promise.all(verdicts)).toEqual(all.map((j) => j.expected));
+    pool.close();
+    // The first batches always go to a worker (none is behind yet); with none, all are verified here.
+    if (url) expect(pool.counts).toEqual({ workers: 0, here: 5 });
+    else expect(pool.counts.workers).toBeGreaterThan(0);
   });
 });
