@@ -27,7 +27,7 @@ export interface ConsolidateOptions {
   /** Only entries for which this returns true are consolidated (e.g. not consolidated before). */
   include?: (entry: ControlLogEntry, path: string) => boolean;
   now?: Date;
-  /** Progress: called before each file is read. */
+  /** Progress: called for each file, in the order read, before its problems and entries are reported. */
   onFile?: (path: string) => void;
   /** Called as soon as a problem is found. */
   onProblem?: (problem: Problem) => void;
@@ -144,8 +144,8 @@ interface FileRead {
 }
 
 /**
- * Files read ahead of the one being reported, while their signatures verify on the crypto
- * thread pool: enough to keep every core busy, few enough to keep memory flat.
+ * Files read ahead of the one being reported, while their signatures verify in the workers
+ * (verify-pool.ts): enough to keep every core busy, few enough to keep memory flat.
  */
 const READ_AHEAD_FILES = 256;
 
@@ -246,44 +246,44 @@ async function indexPass(options: ConsolidateOptions, index: SmsnIndex): Promise
   let source = 0;
   const pool = new VerifyPool();
   try {
-  await forEachEntry(
-    options,
-    new EntryValidator(pool),
-    (entry, path) => {
-      summary.entries++;
-      if (options.include && !options.include(entry, path)) {
-        summary.excluded++;
-        return;
-      }
-      const text = entryText(entryObject(entry));
-      const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(text), source);
-      if (seen.status === "duplicate") {
-        summary.duplicates++;
-        report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
-      } else if (seen.status === "conflict") {
-        summary.conflicts++;
-        conflicts.add(entry.serialNumber);
-        report({ kind: "conflict", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}` });
-      } else {
-        // The figures the output would have; the write pass recounts what it writes.
-        index.keep(entry.serialNumber, entry.apid, entry.label, source, text);
-        summary.devices++;
-        summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
-        summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
-      }
-    },
-    (path) => {
-      summary.files++;
-      options.onFile?.(path);
-      source = index.addFile(path);
-    },
-    (problem) => {
-      summary.entries += problem.index === undefined ? 0 : 1;
-      summary.invalid++;
-      report(problem);
-    },
-    (path) => report({ kind: "empty", path, reason: "no control logs here" }),
-  );
+    await forEachEntry(
+      options,
+      new EntryValidator(pool),
+      (entry, path) => {
+        summary.entries++;
+        if (options.include && !options.include(entry, path)) {
+          summary.excluded++;
+          return;
+        }
+        const text = entryText(entryObject(entry));
+        const seen = index.add(fromHex(entry.serialNumber, "serialNumber"), digestOf(text), source);
+        if (seen.status === "duplicate") {
+          summary.duplicates++;
+          report({ kind: "duplicate", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: "identical entry already read; merged" });
+        } else if (seen.status === "conflict") {
+          summary.conflicts++;
+          conflicts.add(entry.serialNumber);
+          report({ kind: "conflict", path, smsn: entry.serialNumber, firstPath: index.file(seen.source), reason: `a different entry for SMSN ${entry.serialNumber} is in ${index.file(seen.source)}` });
+        } else {
+          // The figures the output would have; the write pass recounts what it writes.
+          index.keep(entry.serialNumber, entry.apid, entry.label, source, text);
+          summary.devices++;
+          summary.perApid[entry.apid] = (summary.perApid[entry.apid] ?? 0) + 1;
+          summary.perLabel[entry.label] = (summary.perLabel[entry.label] ?? 0) + 1;
+        }
+      },
+      (path) => {
+        summary.files++;
+        options.onFile?.(path);
+        source = index.addFile(path);
+      },
+      (problem) => {
+        summary.entries += problem.index === undefined ? 0 : 1;
+        summary.invalid++;
+        report(problem);
+      },
+      (path) => report({ kind: "empty", path, reason: "no control logs here" }),
+    );
   } finally {
     pool.close();
   }

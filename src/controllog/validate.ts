@@ -4,7 +4,8 @@
 // production entry ends at Amazon's production root, a test or pre-production one does not).
 // The CA part of a chain (DAK up to the root) is shared by every device of a product, so its
 // verdict is computed once per distinct CA certificates and reused; device signatures go
-// through the native verifier.
+// through the native verifier (checkAsync: in consolidate's workers, verify-pool.ts, with the
+// same verdict and the same first failure named).
 import { FormatError, SwtoolError, UsageError, VerificationError } from "../lib/errors.ts";
 import { equal, fromBase64, toHex } from "../lib/bytes.ts";
 import { decodeChain, roleOf, verifyChain, type Chain, type ChainKind } from "../sidewalk/chain.ts";
