@@ -127,6 +127,8 @@ export interface LinePlan {
   allowReprovision: boolean;
   allowMissingFixtures: boolean;
   banners: string[];
+  /** The run's command line for the recovery commands it prints (no PIN). */
+  commandLine: string[];
   serial: SerialSettings;
   ledger: Awaited<ReturnType<typeof openLedger>>;
   dsnSource: DsnSource;
@@ -193,6 +195,7 @@ export async function prepareLine(args: LineArgValues & HookArgValues, rawArgs: 
       allowReprovision: args["allow-reprovision"] ?? false,
       allowMissingFixtures: args["allow-missing-fixtures"] ?? false,
       banners,
+      commandLine: thisCommandLine(["sign"], rawArgs),
       serial,
       ledger,
       dsnSource,
@@ -256,7 +259,7 @@ export async function runLineCommand(plan: LinePlan, ports: string[], base: Line
         ...(operator ? { operatorInput: operator } : {}),
         dsnScan: scan,
         maxConsecutiveFailures,
-        commandLine: thisCommandLine(),
+        commandLine: plan.commandLine,
         signal: stop.signal,
         abortSignal: abort.signal,
         onDakLoaded: (used) => reporter.signaturesBefore?.(used),
