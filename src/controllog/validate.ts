@@ -42,7 +42,7 @@ export interface SignatureVerifier {
 }
 
 export class EntryValidator {
-  /** `verifier`: for checkAsync (default: the crypto thread pool, curves.ts verifyAsync). */
+  /** `verifier`: where checkAsync verifies device signatures (default: here, at once). */
   constructor(private readonly verifier?: SignatureVerifier) {}
 
   /** How many signatures checkAsync queued so far (for flush). */
@@ -66,7 +66,7 @@ export class EntryValidator {
 
   /**
    * The same checks and the same verdict as check (the same error for the same entry), with the
-   * device signatures verified on the crypto thread pool: returns the entry, or a promise of it
+   * device signatures verified by the verifier (consolidate: its workers): returns the entry, or a promise of it
    * when signatures are being verified. The checks run in check's order; the verdict is the
    * first failing one in that order, whether a signature or a check after it.
    */
@@ -130,7 +130,7 @@ export class EntryValidator {
     const badSignature = () => new VerificationError(`control log: ${field}: signature of certificate 0 (DEVICE) does not verify against ${roleOf(chain.kind, 1)}`);
     const message = toBeSigned(device.publicKey, device.serial);
     if (pending) {
-      const verdict = this.verifier ? this.verifier.verify(ca.dak.curve, device.signature, message, ca.dak.publicKey) : CURVES[ca.dak.curve].verifyAsync(device.signature, message, ca.dak.publicKey);
+      const verdict = this.verifier ? this.verifier.verify(ca.dak.curve, device.signature, message, ca.dak.publicKey) : Promise.resolve(CURVES[ca.dak.curve].verify(device.signature, message, ca.dak.publicKey));
       pending.push({ verdict, error: badSignature });
     }
     else if (!CURVES[ca.dak.curve].verify(device.signature, message, ca.dak.publicKey)) throw badSignature();

@@ -18,11 +18,6 @@ export interface CurveParams {
   readonly signatureLength: number;
   readonly privateKeyLength: number;
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
-  /**
-   * The same verdict as verify, computed on the runtime's crypto thread pool (node:crypto's
-   * verify with a callback), so many signatures verify on every core at once.
-   */
-  verifyAsync(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
   sign(message: Uint8Array, privateKey: Uint8Array): Uint8Array;
   publicKeyFromPrivate(privateKey: Uint8Array): Uint8Array;
   randomPrivateKey(): Uint8Array;
@@ -79,21 +74,6 @@ function verifyNative(curve: Curve, signature: Uint8Array, message: Uint8Array, 
   }
 }
 
-function verifyNativeAsync(curve: Curve, signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean> {
-  if (publicKey.length !== CURVES[curve].publicKeyLength || signature.length !== CURVES[curve].signatureLength) return Promise.resolve(false);
-  const key = nativeKey(curve, publicKey);
-  if (!key) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (error: Error | null, ok: boolean) => resolve(!error && ok === true);
-    try {
-      if (curve === "ed25519") nativeVerify(null, message, key, signature, done);
-      else nativeVerify("sha256", message, { key, dsaEncoding: "ieee-p1363" }, signature, done);
-    } catch {
-      resolve(false);
-    }
-  });
-}
-
 export const CURVES: Record<Curve, CurveParams> = {
   ed25519: {
     name: "ed25519",
@@ -102,7 +82,6 @@ export const CURVES: Record<Curve, CurveParams> = {
     signatureLength: 64,
     privateKeyLength: 32,
     verify: (signature, message, publicKey) => verifyNative("ed25519", signature, message, publicKey),
-    verifyAsync: (signature, message, publicKey) => verifyNativeAsync("ed25519", signature, message, publicKey),
     sign: (message, privateKey) => ed25519.sign(message, privateKey),
     publicKeyFromPrivate: (privateKey) => ed25519.getPublicKey(privateKey),
     randomPrivateKey: () => ed25519.utils.randomSecretKey(),
@@ -123,7 +102,6 @@ export const CURVES: Record<Curve, CurveParams> = {
     signatureLength: 64,
     privateKeyLength: 32,
     verify: (signature, message, publicKey) => verifyNative("p256r1", signature, message, publicKey),
-    verifyAsync: (signature, message, publicKey) => verifyNativeAsync("p256r1", signature, message, publicKey),
     sign: (message, privateKey) => p256.sign(message, privateKey, { prehash: true, lowS: false }),
     publicKeyFromPrivate: (privateKey) => p256.getPublicKey(privateKey, false).subarray(1),
     randomPrivateKey: () => p256.utils.randomSecretKey(),
